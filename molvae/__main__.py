@@ -1,0 +1,5 @@
+import sys
+
+from molvae.cli.main import main
+
+sys.exit(main())

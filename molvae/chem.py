@@ -1,0 +1,191 @@
+"""The only module that talks to RDKit.
+
+Parsing, canonicalization, validation and a registry of molecular properties computed by name.
+Batch functions never raise on one bad molecule: they return ``None`` plus a reason.
+
+Example:
+    >>> canonicalize("OCC")
+    ('CCO', None)
+    >>> compute_properties(["CCO"], ["mw"]).round(2)
+    array([[46.07]])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rdkit import Chem, RDConfig, RDLogger
+from rdkit.Chem import Crippen, Descriptors, QED, rdMolDescriptors
+
+from molvae.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+# Reasons a molecule is rejected; stable strings that scripts can match on.
+REASON_EMPTY = "empty"
+REASON_UNPARSEABLE = "unparseable"
+
+
+@contextlib.contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Silence RDKit's C++ logger inside the block (parse errors are reported as reasons)."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        yield
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+def mol_from_smiles(smiles: str) -> Chem.Mol | None:
+    """Parse a SMILES string quietly; ``None`` if RDKit rejects it."""
+    if not smiles or not smiles.strip():
+        return None
+    with quiet_rdkit():
+        return Chem.MolFromSmiles(smiles.strip())
+
+
+def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
+    """Keep the fragment with the most heavy atoms (salt stripping)."""
+    frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
+    return max(frags, key=lambda m: (m.GetNumHeavyAtoms(), m.GetNumAtoms()))
+
+
+def canonicalize(smiles: str, *, keep_largest_fragment: bool = False) -> tuple[str | None, str | None]:
+    """Return ``(canonical_smiles, None)`` or ``(None, reason)``.
+
+    Stereochemistry is kept; the result is RDKit's canonical isomeric SMILES.
+    """
+    if smiles is None or (isinstance(smiles, float) and math.isnan(smiles)) or not str(smiles).strip():
+        return None, REASON_EMPTY
+    mol = mol_from_smiles(str(smiles))
+    if mol is None:
+        return None, REASON_UNPARSEABLE
+    if keep_largest_fragment and mol.GetNumAtoms() > 0:
+        mol = largest_fragment(mol)
+    if mol.GetNumAtoms() == 0:
+        return None, REASON_EMPTY
+    with quiet_rdkit():
+        return Chem.MolToSmiles(mol), None
+
+
+def canonicalize_many(
+    smiles: Sequence[str], *, keep_largest_fragment: bool = False
+) -> tuple[list[str | None], list[str | None]]:
+    """Canonicalize a batch; returns parallel lists of canonical SMILES and reasons."""
+    out, reasons = [], []
+    for s in smiles:
+        c, r = canonicalize(s, keep_largest_fragment=keep_largest_fragment)
+        out.append(c)
+        reasons.append(r)
+    return out, reasons
+
+
+def is_valid(smiles: str | None) -> bool:
+    """True if RDKit parses the SMILES into a molecule with at least one atom."""
+    if not smiles:
+        return False
+    mol = mol_from_smiles(smiles)
+    return mol is not None and mol.GetNumAtoms() > 0
+
+
+# --------------------------------------------------------------------------- properties
+
+_sascorer = None
+
+
+def _sa_module():
+    """Import RDKit Contrib's ``sascorer`` once (it lives outside the rdkit package path)."""
+    global _sascorer
+    if _sascorer is None:
+        path = os.path.join(RDConfig.RDContribDir, "SA_Score")
+        if path not in sys.path:
+            sys.path.append(path)
+        import sascorer  # type: ignore[import-not-found]
+
+        _sascorer = sascorer
+    return _sascorer
+
+
+def _sa(mol: Chem.Mol) -> float:
+    return float(_sa_module().calculateScore(mol))
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """A molecular property that can be computed from an RDKit molecule."""
+
+    name: str
+    description: str
+    fn: Callable[[Chem.Mol], float]
+
+
+PROPERTIES: dict[str, PropertySpec] = {
+    spec.name: spec
+    for spec in [
+        PropertySpec("logp", "Crippen logP (RDKit)", lambda m: float(Crippen.MolLogP(m))),
+        PropertySpec("qed", "quantitative estimate of drug-likeness (RDKit QED)", lambda m: float(QED.qed(m))),
+        PropertySpec("sa", "synthetic accessibility score, 1 (easy) to 10 (hard) (RDKit Contrib sascorer)", _sa),
+        PropertySpec("mw", "molecular weight (Da)", lambda m: float(Descriptors.MolWt(m))),
+        PropertySpec("tpsa", "topological polar surface area", lambda m: float(rdMolDescriptors.CalcTPSA(m))),
+        PropertySpec("hbd", "hydrogen-bond donors", lambda m: float(rdMolDescriptors.CalcNumHBD(m))),
+        PropertySpec("hba", "hydrogen-bond acceptors", lambda m: float(rdMolDescriptors.CalcNumHBA(m))),
+        PropertySpec("rotb", "rotatable bonds", lambda m: float(rdMolDescriptors.CalcNumRotatableBonds(m))),
+        PropertySpec("rings", "number of rings", lambda m: float(rdMolDescriptors.CalcNumRings(m))),
+        PropertySpec("heavy_atoms", "number of heavy atoms", lambda m: float(m.GetNumHeavyAtoms())),
+    ]
+}
+
+# Common spellings found in data files, mapped to registry names.
+PROPERTY_ALIASES = {"sas": "sa", "sascore": "sa", "sa_score": "sa", "molwt": "mw", "clogp": "logp"}
+
+
+def property_spec(name: str) -> PropertySpec:
+    """Look up a property by name (case-insensitive, aliases allowed); raises InputError listing known names."""
+    key = PROPERTY_ALIASES.get(name.lower(), name.lower())
+    if key not in PROPERTIES:
+        raise InputError(f"unknown property {name!r}; known properties: {', '.join(sorted(PROPERTIES))}")
+    return PROPERTIES[key]
+
+
+def compute_properties(smiles: Sequence[str | None], names: Sequence[str]) -> np.ndarray:
+    """Compute properties by registry name: ``n x len(names)`` float array, NaN where a molecule fails."""
+    specs = [property_spec(n) for n in names]
+    out = np.full((len(smiles), len(specs)), np.nan, dtype=np.float64)
+    for i, s in enumerate(smiles):
+        mol = mol_from_smiles(s) if s else None
+        if mol is None:
+            continue
+        for j, spec in enumerate(specs):
+            try:
+                out[i, j] = spec.fn(mol)
+            except Exception as exc:  # one bad molecule never stops a batch
+                logger.debug("property %s failed for %s: %s", spec.name, s, exc)
+    return out
+
+
+def read_sdf(path) -> list[dict[str, str]]:
+    """Read every record of an SDF (gzip allowed) as ``{"smiles": ..., "name": ..., props...}``.
+
+    Records RDKit cannot parse keep their place with an empty SMILES, so they are rejected
+    downstream with a reason instead of disappearing.
+    """
+    import gzip
+
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    records: list[dict[str, str]] = []
+    with opener(path, "rb") as fh, quiet_rdkit():
+        for mol in Chem.ForwardSDMolSupplier(fh, sanitize=True, removeHs=True):
+            if mol is None:
+                records.append({"smiles": "", "name": ""})
+                continue
+            record = {"smiles": Chem.MolToSmiles(mol), "name": mol.GetProp("_Name") if mol.HasProp("_Name") else ""}
+            record.update({k: str(v) for k, v in mol.GetPropsAsDict(includePrivate=False).items()})
+            records.append(record)
+    return records

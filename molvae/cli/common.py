@@ -1,0 +1,83 @@
+"""Flags shared by every verb, logging set-up, and helpers for writing result tables."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molvae.errors import InputError
+from molvae.io import OUTPUT_FORMATS, file_format, write_array, write_table
+from molvae.model import MolVAE
+from molvae.pretrained import default_model_path
+
+
+def add_common(parser: argparse.ArgumentParser, model: bool = True) -> None:
+    """--model, --device, --seed, -v/--verbose, -q/--quiet."""
+    if model:
+        parser.add_argument("--model", metavar="PATH", default=None,
+                            help="checkpoint written by 'molvae train' (default: the bundled model, if installed)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+
+
+def add_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="INPUT", help="molecules: .csv/.tsv/.smi/.sdf/.parquet, optionally .gz")
+    parser.add_argument("--smiles-column", metavar="COL", help="SMILES column (default: detected, e.g. 'smiles')")
+    parser.add_argument("--id-column", metavar="COL", help="id column kept in the output (default: detected, e.g. 'id')")
+    parser.add_argument("--keep-largest-fragment", action="store_true",
+                        help="strip salts: keep the largest fragment of multi-fragment SMILES (off by default)")
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="molvae: %(message)s", stream=sys.stderr, force=True)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def load_model(args: argparse.Namespace) -> MolVAE:
+    path = args.model or default_model_path()
+    if path is None:
+        raise InputError("no model given and no bundled model installed: pass --model PATH "
+                         "(a checkpoint written by 'molvae train')")
+    logging.getLogger("molvae").debug("loading model %s", path)
+    return MolVAE.load(path, device=args.device)
+
+
+def check_output(path: str) -> None:
+    """Fail before any work if the output suffix is not one we can write."""
+    if file_format(path) not in OUTPUT_FORMATS:
+        raise InputError(f"unsupported output format for {path}; use one of {', '.join(OUTPUT_FORMATS)}")
+
+
+def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
+    return pd.DataFrame(z, columns=[f"{prefix}{i}" for i in range(z.shape[1])])
+
+
+def write_output(frame: pd.DataFrame, path: str, array: np.ndarray | None = None) -> None:
+    """Write a table by suffix; ``.npy`` writes ``array`` (the latents) instead of the table."""
+    if file_format(path) == ".npy":
+        if array is None:
+            raise InputError(f"{path}: .npy output holds only latent vectors; use .csv or .parquet here")
+        write_array(array, path)
+    else:
+        write_table(frame, path)
+
+
+def rejects_path(output: str) -> Path:
+    """``out.csv`` -> ``out.rejects.csv`` (next to the output)."""
+    p = Path(output)
+    name = p.name
+    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".npy"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return p.with_name(name + ".rejects.csv")

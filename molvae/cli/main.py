@@ -1,0 +1,48 @@
+"""``molvae`` entry point: parses the verb and turns user errors into one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from molvae import __version__
+from molvae.errors import MolvaeError
+
+from molvae.cli import decode, encode, reconstruct, sample, train
+
+VERBS = (train, encode, decode, reconstruct, sample)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molvae",
+        description="Molecular VAE toolkit: train a SELFIES/SMILES VAE with a property predictor, encode "
+                    "molecules to a latent space, decode and sample new molecules.")
+    parser.add_argument("--version", action="version", version=f"molvae {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb in VERBS:
+        verb.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MolvaeError as exc:
+        if getattr(args, "verbose", False):
+            raise
+        print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        logging.getLogger("molvae").warning("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

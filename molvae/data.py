@@ -1,0 +1,198 @@
+"""From SMILES to padded index tensors: preparation with reasons, property scaling, batching.
+
+Example:
+    >>> from molvae.vocab import get_representation
+    >>> prep = prepare_molecules(["OCC", "not a smiles"], get_representation("selfies"))
+    >>> prep.canonical, prep.reasons
+    (['CCO', None], [None, 'unparseable'])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from molvae import chem
+from molvae.vocab import (REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation, TokenizeError,
+                          Vocabulary)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedMolecules:
+    """Per input molecule: canonical SMILES, tokens and a rejection reason (parallel lists)."""
+
+    canonical: list[str | None]
+    tokens: list[list[str] | None]
+    reasons: list[str | None]
+
+    @property
+    def valid_mask(self) -> np.ndarray:
+        return np.array([r is None for r in self.reasons], dtype=bool)
+
+    def reason_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.reasons:
+            if r is not None:
+                key = r.split(":")[0]
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def prepare_molecules(
+    smiles: Sequence[str],
+    representation: Representation,
+    vocab: Vocabulary | None = None,
+    max_tokens: int = 0,
+    keep_largest_fragment: bool = False,
+) -> PreparedMolecules:
+    """Canonicalize with RDKit and tokenize; never raises on a bad molecule.
+
+    With ``vocab`` given, molecules with tokens outside it are rejected (``unknown_token: ...``);
+    with ``max_tokens`` > 0, longer token lists are rejected (``too_long``).
+    """
+    canonical, reasons = chem.canonicalize_many(smiles, keep_largest_fragment=keep_largest_fragment)
+    tokens: list[list[str] | None] = [None] * len(canonical)
+    for i, can in enumerate(canonical):
+        if can is None:
+            continue
+        try:
+            toks = representation.tokenize(can)
+        except TokenizeError as exc:
+            reasons[i] = str(exc)
+            canonical[i] = None
+            continue
+        if not toks:
+            reasons[i] = chem.REASON_EMPTY
+            canonical[i] = None
+            continue
+        if vocab is not None:
+            unknown = vocab.unknown_tokens(toks)
+            if unknown:
+                reasons[i] = f"{REASON_UNKNOWN_TOKEN}: {' '.join(sorted(set(unknown)))}"
+                canonical[i] = None
+                continue
+        if max_tokens and len(toks) > max_tokens:
+            reasons[i] = f"{REASON_TOO_LONG}: {len(toks)} tokens > {max_tokens}"
+            canonical[i] = None
+            continue
+        tokens[i] = toks
+    return PreparedMolecules(canonical, tokens, reasons)
+
+
+@dataclass(frozen=True)
+class PropertyScaler:
+    """Standardizes properties with training-set mean and std; NaN (missing) stays NaN."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, names: Sequence[str], values: np.ndarray) -> PropertyScaler:
+        """``values``: ``n x len(names)`` with NaN for missing labels."""
+        means, stds = [], []
+        for j, name in enumerate(names):
+            col = values[:, j]
+            col = col[np.isfinite(col)]
+            if col.size == 0:
+                logger.warning("property %s has no labels in the training data", name)
+                means.append(0.0)
+                stds.append(1.0)
+                continue
+            means.append(float(col.mean()))
+            std = float(col.std())
+            stds.append(std if std > 1e-8 else 1.0)
+        return cls(tuple(names), tuple(means), tuple(stds))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return values * np.asarray(self.std) + np.asarray(self.mean)
+
+    def to_dict(self) -> dict:
+        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PropertyScaler:
+        return cls(tuple(data["names"]), tuple(float(x) for x in data["mean"]),
+                   tuple(float(x) for x in data["std"]))
+
+
+class SequenceDataset(torch.utils.data.Dataset):
+    """Index sequences (BOS ... EOS) with standardized property targets (NaN = missing)."""
+
+    def __init__(self, sequences: list[list[int]], targets: np.ndarray | None = None) -> None:
+        self.sequences = sequences
+        n_props = 0 if targets is None else targets.shape[1]
+        self.targets = (np.zeros((len(sequences), 0), dtype=np.float32) if targets is None
+                        else targets.astype(np.float32))
+        self.lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        self.n_properties = n_props
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, i: int) -> tuple[list[int], np.ndarray]:
+        return self.sequences[i], self.targets[i]
+
+
+def collate(batch: list[tuple[list[int], np.ndarray]], pad_index: int = 0) -> dict[str, torch.Tensor]:
+    """Pad each batch only to its own longest sequence."""
+    lengths = torch.tensor([len(s) for s, _ in batch], dtype=torch.long)
+    tokens = torch.full((len(batch), int(lengths.max())), pad_index, dtype=torch.long)
+    for i, (s, _) in enumerate(batch):
+        tokens[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    targets = torch.from_numpy(np.stack([t for _, t in batch])) if batch else torch.zeros(0, 0)
+    return {"tokens": tokens, "lengths": lengths, "targets": targets}
+
+
+class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of similar length (less padding), in a seeded random order.
+
+    Indices are shuffled, cut into pools of ``pool_batches`` batches, sorted by length inside each
+    pool, cut into batches, and the batches shuffled. ``set_epoch`` makes each epoch's order a
+    function of (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, shuffle: bool = True,
+                 pool_batches: int = 50) -> None:
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.pool = batch_size * pool_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            return [order[i:i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n)
+        out: list[list[int]] = []
+        for start in range(0, n, self.pool):
+            pool = order[start:start + self.pool]
+            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            out.extend(pool[i:i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
+        rng.shuffle(out)  # type: ignore[arg-type]
+        return out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        if not self.shuffle:
+            return -(-n // self.batch_size)
+        return sum(-(-min(self.pool, n - s) // self.batch_size) for s in range(0, n, self.pool))

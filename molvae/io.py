@@ -1,0 +1,185 @@
+"""Readers and writers for molecule tables.
+
+Inputs: CSV/TSV (a SMILES column chosen by name), ``.smi`` (SMILES, optional name), SDF and Parquet,
+each optionally gzipped. SMILES are read as strings: "nan", "NA", "None" and "" stay strings and are
+rejected later with a reason, never dropped. Outputs pick their format by suffix and are written
+atomically.
+
+Example:
+    >>> table = read_molecules("data/moses_sample.csv")      # doctest: +SKIP
+    >>> table.smiles[:2]                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molvae import chem
+from molvae.errors import InputError
+from molvae.utils import atomic_path
+
+logger = logging.getLogger(__name__)
+
+INPUT_FORMATS = (".csv", ".tsv", ".smi", ".sdf", ".parquet")
+OUTPUT_FORMATS = (".csv", ".tsv", ".parquet", ".npy")
+SMILES_COLUMN_GUESSES = ("smiles", "canonical_smiles", "smi", "mol_smiles")
+ID_COLUMN_GUESSES = ("id", "name", "mol_id", "molecule_id", "compound_id", "zinc_id", "chembl_id")
+
+
+@dataclass
+class MoleculeTable:
+    """A table read from a file: the raw SMILES strings, the frame (all columns, as strings) and
+    the names of its SMILES and id columns."""
+
+    frame: pd.DataFrame
+    smiles_column: str
+    id_column: str | None
+
+    @property
+    def smiles(self) -> list[str]:
+        return self.frame[self.smiles_column].tolist()
+
+    @property
+    def ids(self) -> list[str] | None:
+        return None if self.id_column is None else self.frame[self.id_column].tolist()
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def numeric_column(self, name: str) -> np.ndarray:
+        """A column as floats; blanks and non-numbers become NaN (missing labels)."""
+        return pd.to_numeric(self.frame[name], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def file_format(path: str | Path) -> str:
+    """The format suffix of a path, ignoring a trailing ``.gz``."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _read_smi(path: Path) -> pd.DataFrame:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    smiles, names = [], []
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f):
+            line = line.rstrip("\r\n")
+            parts = line.strip().split(None, 1)
+            if lineno == 0 and parts and parts[0].lower() in SMILES_COLUMN_GUESSES:
+                continue  # a header line
+            smiles.append(parts[0] if parts else "")
+            names.append(parts[1].strip() if len(parts) > 1 else "")
+    frame = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})
+    if any(names):
+        frame["name"] = pd.Series(names, dtype=object)
+    return frame
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a whole table with every column as strings (no NA conversion)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input is a directory, not a file: {path}")
+    fmt = file_format(path)
+    try:
+        if fmt in (".csv", ".tsv"):
+            return pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", dtype=str, keep_default_na=False,
+                               na_filter=False, encoding_errors="replace")
+        if fmt == ".smi":
+            return _read_smi(path)
+        if fmt == ".parquet":
+            frame = pd.read_parquet(path)
+            return frame.astype(object).where(frame.notna(), "").astype(str)
+        if fmt == ".sdf":
+            records = chem.read_sdf(path)
+            return pd.DataFrame(records, dtype=object).fillna("")
+    except InputError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    raise InputError(f"unsupported input format {fmt or '(none)'} for {path}; use one of {', '.join(INPUT_FORMATS)} "
+                     "(optionally .gz)")
+
+
+def _guess(columns: list[str], guesses: tuple[str, ...]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for g in guesses:
+        if g in lower:
+            return lower[g]
+    return None
+
+
+def read_molecules(path: str | Path, smiles_column: str | None = None, id_column: str | None = None) -> MoleculeTable:
+    """Read a molecule file; the SMILES column is detected when not given (a column named like
+    "smiles", or the only column), and errors list the available columns."""
+    frame = read_frame(path)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    if smiles_column is None:
+        smiles_column = _guess(columns, SMILES_COLUMN_GUESSES) or (columns[0] if len(columns) == 1 else None)
+        if smiles_column is None:
+            raise InputError(f"no SMILES column found in {path}; pass --smiles-column, one of: {', '.join(columns)}")
+    elif smiles_column not in columns:
+        raise InputError(f"column {smiles_column!r} not in {path}; available columns: {', '.join(columns)}")
+    if id_column is None:
+        id_column = _guess([c for c in columns if c != smiles_column], ID_COLUMN_GUESSES)
+    elif id_column not in columns:
+        raise InputError(f"id column {id_column!r} not in {path}; available columns: {', '.join(columns)}")
+    frame[smiles_column] = frame[smiles_column].astype(object).fillna("").astype(str)
+    return MoleculeTable(frame.reset_index(drop=True), smiles_column, id_column)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV, TSV or Parquet by suffix (``.gz`` allowed for CSV/TSV), atomically."""
+    path = Path(path)
+    fmt = file_format(path)
+    compression = "gzip" if path.suffix.lower() == ".gz" else None
+    with atomic_path(path) as tmp:
+        if fmt == ".csv":
+            frame.to_csv(tmp, index=False, compression=compression)
+        elif fmt == ".tsv":
+            frame.to_csv(tmp, index=False, sep="\t", compression=compression)
+        elif fmt == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise InputError(f"unsupported output format {fmt or '(none)'} for {path}; "
+                             f"use one of {', '.join(f for f in OUTPUT_FORMATS if f != '.npy')}")
+    return path
+
+
+def write_array(array: np.ndarray, path: str | Path) -> Path:
+    """Write a numeric array to ``.npy`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+    return Path(path)
+
+
+def read_latents(path: str | Path) -> np.ndarray:
+    """Latent points from ``.npy`` (``n x d``) or a table with columns ``z0..z{d-1}``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"latent file not found: {path}")
+    if file_format(path) == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise InputError(f"cannot read {path}: {exc}") from None
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        return arr.astype(np.float32)
+    frame = read_frame(path)
+    zcols = [c for c in frame.columns if str(c).startswith("z") and str(c)[1:].isdigit()]
+    if not zcols:
+        raise InputError(f"no latent columns z0, z1, ... in {path}; columns: {', '.join(map(str, frame.columns))}")
+    zcols.sort(key=lambda c: int(str(c)[1:]))
+    return frame[zcols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)

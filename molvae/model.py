@@ -1,0 +1,328 @@
+"""MolVAE: the encoder, decoder and property head composed into one model with its vocabulary.
+
+Example:
+    >>> model = MolVAE.load("runs/demo/best.pt")            # doctest: +SKIP
+    >>> enc = model.encode(["CCO", "c1ccccc1"])             # doctest: +SKIP
+    >>> enc.mu.shape                                        # doctest: +SKIP
+    (2, 64)
+    >>> model.decode(enc.mu)                                # doctest: +SKIP
+    ['CCO', 'c1ccccc1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import pickle
+import platform
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from molvae import __version__, chem
+from molvae.config import ModelConfig
+from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
+from molvae.errors import CheckpointError, ConfigError, InputError
+from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
+from molvae.utils import atomic_path, resolve_device
+from molvae.vocab import Vocabulary, get_representation
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "molvae-checkpoint"
+CHECKPOINT_VERSION = 1
+REASON_BAD_LATENT = "non_finite_latent"
+
+
+@dataclass
+class EncodeResult:
+    """Latents and predicted properties; rows of invalid molecules are NaN.
+
+    ``mu``, ``logvar``: ``n x latent_dim``; ``properties``: ``n x n_properties`` in original units.
+    """
+
+    smiles: list[str | None]
+    reasons: list[str | None]
+    mu: np.ndarray
+    logvar: np.ndarray
+    properties: np.ndarray
+    property_names: tuple[str, ...]
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.array([r is None for r in self.reasons], dtype=bool)
+
+
+@dataclass
+class DecodeResult:
+    """Canonical SMILES (None if invalid), reasons and the raw decoded strings."""
+
+    smiles: list[str | None]
+    reasons: list[str | None]
+    raw: list[str]
+
+
+class MolVAE(nn.Module):
+    """Sequence VAE with a jointly trained property predictor on the latent mean."""
+
+    def __init__(self, config: ModelConfig, vocab: Vocabulary, scaler: PropertyScaler | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab = vocab
+        self.representation = get_representation(config.representation)
+        self.scaler = scaler if scaler is not None else PropertyScaler((), (), ())
+        self.metadata = dict(metadata or {})
+        v = len(vocab)
+        self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
+                                  config.latent_dim, config.dropout, vocab.pad_index)
+        self.decoder = GRUDecoder(v, config.embedding_dim, config.decoder_hidden_dim, config.decoder_layers,
+                                  config.latent_dim, config.dropout, vocab.pad_index)
+        self.property_head = PropertyHead(config.latent_dim, config.property_hidden_dim, config.property_layers,
+                                          len(self.scaler.names), config.dropout)
+
+    # ------------------------------------------------------------------ core tensors
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        return self.scaler.names
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
+        """Teacher-forced pass. ``tokens``: ``batch x time`` (BOS ... EOS, padded).
+
+        Returns ``logits`` (``batch x time-1 x vocab``, predicting tokens[:, 1:]), ``mu``, ``logvar``,
+        ``z`` (``batch x latent``) and ``properties`` (``batch x n_properties``, standardized).
+        """
+        mu, logvar = self.encoder(tokens, lengths)
+        z = reparameterize(mu, logvar) if sample else mu
+        logits, _ = self.decoder(tokens[:, :-1], z)
+        return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "properties": self.property_head(mu)}
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
+                 generator: torch.Generator | None = None) -> list[list[int]]:
+        """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
+        else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound."""
+        max_length = max_length or self.config.max_length
+        n = z.shape[0]
+        inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
+        hidden = None
+        out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
+        finished = torch.zeros(n, dtype=torch.bool, device=z.device)
+        for t in range(max_length):
+            logits, hidden = self.decoder(inputs, z, hidden)
+            logits = logits[:, -1].float()
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
+            else:
+                nxt = logits.argmax(dim=-1)
+            nxt = torch.where(finished, torch.full_like(nxt, self.vocab.pad_index), nxt)
+            out[:, t] = nxt.cpu()
+            finished |= nxt == self.vocab.eos_index
+            if bool(finished.all()):
+                break
+            inputs = nxt.unsqueeze(1)
+        return [row.tolist() for row in out]
+
+    # ------------------------------------------------------------------ molecules in, molecules out
+
+    def prepare(self, smiles: Sequence[str], keep_largest_fragment: bool = False) -> PreparedMolecules:
+        """Canonicalize and tokenize for this model (rejects unknown tokens and over-long molecules)."""
+        return prepare_molecules(smiles, self.representation, self.vocab,
+                                 max_tokens=self.config.max_length - 2,
+                                 keep_largest_fragment=keep_largest_fragment)
+
+    @torch.no_grad()
+    def encode(self, smiles: Sequence[str], batch_size: int = 512,
+               keep_largest_fragment: bool = False) -> EncodeResult:
+        """Latent means, log-variances and predicted properties for every input, in input order."""
+        prep = self.prepare(smiles, keep_largest_fragment=keep_largest_fragment)
+        return self.encode_prepared(prep, batch_size)
+
+    @torch.no_grad()
+    def encode_prepared(self, prep: PreparedMolecules, batch_size: int = 512) -> EncodeResult:
+        was_training = self.training
+        self.eval()
+        n, d, p = len(prep.reasons), self.latent_dim, len(self.property_names)
+        mu = np.full((n, d), np.nan, dtype=np.float32)
+        logvar = np.full((n, d), np.nan, dtype=np.float32)
+        props = np.full((n, p), np.nan, dtype=np.float64)
+        idx = [i for i, t in enumerate(prep.tokens) if t is not None]
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start:start + batch_size]
+            seqs = [self.vocab.encode(prep.tokens[i]) for i in chunk]  # type: ignore[arg-type]
+            lengths = torch.tensor([len(s) for s in seqs])
+            tokens = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
+            for j, s in enumerate(seqs):
+                tokens[j, : len(s)] = torch.tensor(s)
+            m, lv = self.encoder(tokens.to(self.device), lengths)
+            mu[chunk] = m.float().cpu().numpy()
+            logvar[chunk] = lv.float().cpu().numpy()
+            if p:
+                props[chunk] = self.scaler.inverse(self.property_head(m).float().cpu().numpy())
+        self.train(was_training)
+        return EncodeResult(prep.canonical, prep.reasons, mu, logvar, props, self.property_names)
+
+    def tokens_to_molecules(self, sequences: Sequence[Sequence[int]]) -> DecodeResult:
+        """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid)."""
+        raw = [self.representation.detokenize(self.vocab.decode(seq)) for seq in sequences]
+        smiles, reasons = chem.canonicalize_many(raw)
+        return DecodeResult(smiles, reasons, raw)
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
+               seed: int | None = None) -> list[str | None]:
+        """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid."""
+        return self.decode_detailed(z, temperature, batch_size, seed).smiles
+
+    @torch.no_grad()
+    def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
+                        seed: int | None = None) -> DecodeResult:
+        """Like :meth:`decode` but also returns reasons and raw strings."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not torch.is_tensor(z) else z).float()
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
+                             f"got {tuple(z.shape)}")
+        finite = torch.isfinite(z).all(dim=1)
+        ok = torch.nonzero(finite).squeeze(1)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        was_training = self.training
+        self.eval()
+        seqs: list[list[int]] = []
+        for start in range(0, len(ok), batch_size):
+            rows = z[ok[start:start + batch_size]]
+            seqs += self.generate(rows.to(self.device), temperature, generator=generator)
+        self.train(was_training)
+        decoded = self.tokens_to_molecules(seqs)
+        if len(ok) == z.shape[0]:
+            return decoded
+        result = DecodeResult([None] * z.shape[0], [REASON_BAD_LATENT] * z.shape[0], [""] * z.shape[0])
+        for j, i in enumerate(ok.tolist()):
+            result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
+        return result
+
+    def sample_prior(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n x latent_dim`` draws from N(0, I)."""
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def sample(self, n: int, temperature: float = 0.0, seed: int | None = None) -> list[str | None]:
+        """Decode ``n`` points drawn from the prior; None where the decode is not a valid molecule."""
+        return self.decode(self.sample_prior(n, seed), temperature=temperature, seed=seed)
+
+    def reconstruct(self, smiles: Sequence[str], keep_largest_fragment: bool = False
+                    ) -> tuple[EncodeResult, list[str | None]]:
+        """Encode to the latent mean and decode greedily; returns the encoding and the decoded SMILES
+        (None where the input or the decode is invalid)."""
+        enc = self.encode(smiles, keep_largest_fragment=keep_largest_fragment)
+        out: list[str | None] = [None] * len(smiles)
+        ok = np.flatnonzero(enc.valid)
+        if ok.size:
+            decoded = self.decode(enc.mu[ok])
+            for i, s in zip(ok, decoded):
+                out[i] = s
+        return enc, out
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def to_checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Plain-data checkpoint (no pickled classes): loadable with ``torch.load(weights_only=True)``."""
+        state = {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_VERSION,
+            "molvae_version": __version__,
+            "model_config": dataclasses.asdict(self.config),
+            "representation": self.config.representation,
+            "selfies_constraints": "default",
+            "vocabulary": self.vocab.to_dict(),
+            "properties": self.scaler.to_dict(),
+            "state_dict": state,
+            "metadata": {**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+                         "versions": library_versions()},
+        }
+        if extra:
+            ckpt.update(extra)
+        return ckpt
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the checkpoint atomically (temporary file + rename)."""
+        with atomic_path(path) as tmp:
+            torch.save(self.to_checkpoint(extra), tmp)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any], source: str = "checkpoint") -> MolVAE:
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{source} is not a molvae checkpoint")
+        version = ckpt.get("format_version")
+        if version != CHECKPOINT_VERSION:
+            raise CheckpointError(f"{source} has checkpoint format version {version}; this molvae "
+                                  f"({__version__}) reads version {CHECKPOINT_VERSION}")
+        try:
+            config = ModelConfig(**ckpt["model_config"])
+            vocab = Vocabulary.from_dict(ckpt["vocabulary"])
+            scaler = PropertyScaler.from_dict(ckpt["properties"])
+            model = cls(config, vocab, scaler, ckpt.get("metadata"))
+            model.load_state_dict(ckpt["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
+            raise CheckpointError(f"{source} is malformed: {str(exc).splitlines()[0]}") from None
+        model.eval()
+        return model
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
+        """Load a checkpoint safely (``weights_only=True``: pickled objects are refused, never run)."""
+        ckpt = read_checkpoint(path)
+        model = cls.from_checkpoint(ckpt, source=str(path))
+        return model.to(resolve_device(device))
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I) (Kingma and Welling 2014)."""
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def read_checkpoint(path: str | Path | None) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with one-line errors for every way it can fail."""
+    if path is None:
+        raise CheckpointError("no model given: pass --model PATH (a checkpoint written by molvae train)")
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            raise CheckpointError(
+                f"refusing to load {path}: it contains pickled Python objects, which could run code "
+                "(molvae checkpoints are plain data and load with weights_only=True)") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({first or 'unpickling failed'})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
+
+
+def library_versions() -> dict[str, str]:
+    import pandas
+    import rdkit
+    import selfies
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "rdkit": rdkit.__version__,
+            "selfies": selfies.__version__, "numpy": np.__version__, "pandas": pandas.__version__}

@@ -1,0 +1,426 @@
+"""The training loop: data preparation, KL schedules with free bits, masked property loss,
+bf16 autocast, per-epoch validation, atomic best/last checkpoints and exact resume.
+
+Example:
+    >>> from molvae.config import RunConfig
+    >>> result = train("data/moses_sample.csv", "runs/demo", RunConfig())   # doctest: +SKIP
+    >>> result.best_path                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io as _io
+import logging
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from molvae import chem
+from molvae.config import RunConfig
+from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules
+from molvae.errors import InputError, MolvaeError
+from molvae.io import MoleculeTable, read_molecules, write_table
+from molvae.model import MolVAE, read_checkpoint
+from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything
+from molvae.vocab import Vocabulary, get_representation
+
+logger = logging.getLogger(__name__)
+
+VALID_SPLIT_NAMES = ("valid", "val", "validation")
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    best_path: Path
+    last_path: Path
+    metrics: list[dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------- loss and schedules
+
+def kl_weight(step: int, total_steps: int, steps_per_epoch: int, cfg) -> float:
+    """KL weight at an optimizer step: constant, monotonic warm-up, or cyclical (Fu et al. 2019:
+    each cycle ramps linearly over its first half and holds beta over the second)."""
+    if cfg.kl_schedule == "constant":
+        return cfg.beta
+    if cfg.kl_schedule == "monotonic":
+        warmup = cfg.kl_warmup_epochs * steps_per_epoch
+        return cfg.beta if warmup <= 0 else cfg.beta * min(1.0, step / warmup)
+    period = max(1.0, total_steps / cfg.kl_cycles)
+    phase = (step % period) / period
+    return cfg.beta * min(1.0, phase / 0.5)
+
+
+def learning_rate(step: int, total_steps: int, cfg) -> float:
+    """Cosine decay from ``learning_rate`` to ``min_learning_rate`` over the run."""
+    progress = min(1.0, step / max(1, total_steps))
+    return cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress))
+
+
+def vae_loss(out: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.Tensor,
+             beta: float, free_bits: float, property_weight: float, pad_index: int = 0) -> dict[str, torch.Tensor]:
+    """Loss = reconstruction + beta * KL + property_weight * masked property MSE.
+
+    Reconstruction is the token cross-entropy summed over each molecule and averaged over the batch;
+    KL is summed over latent dimensions, each dimension's batch-mean KL clamped below at
+    ``free_bits`` nats (Kingma et al. 2016); the property MSE averages only the observed
+    (non-NaN) standardized labels, so partially labelled data trains.
+    """
+    logits = out["logits"].float()
+    target = tokens[:, 1:]
+    mask = target != pad_index
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    ce = ce.view_as(target) * mask
+    batch = tokens.shape[0]
+    recon = ce.sum() / batch
+    mu, logvar = out["mu"].float(), out["logvar"].float()
+    kl_per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+    kl = kl_per_dim.sum()
+    kl_penalized = torch.clamp(kl_per_dim, min=free_bits).sum() if free_bits > 0 else kl
+    prop = masked_mse(out["properties"].float(), targets)
+    loss = recon + beta * kl_penalized + property_weight * prop
+    with torch.no_grad():
+        correct = ((logits.argmax(-1) == target) & mask).sum()
+    return {"loss": loss, "recon": recon, "kl": kl, "prop": prop,
+            "correct": correct, "n_tokens": mask.sum()}
+
+
+def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the finite entries of ``targets`` (``batch x n_properties``); 0 if none."""
+    if targets.numel() == 0:
+        return pred.sum() * 0.0
+    observed = torch.isfinite(targets)
+    if not bool(observed.any()):
+        return pred.sum() * 0.0
+    diff = torch.where(observed, pred - torch.nan_to_num(targets), torch.zeros_like(pred))
+    return diff.pow(2).sum() / observed.sum()
+
+
+# ----------------------------------------------------------------------------- data
+
+@dataclass
+class PreparedData:
+    vocab: Vocabulary
+    train: SequenceDataset
+    valid: SequenceDataset
+    valid_smiles: list[str]
+    valid_raw_props: np.ndarray
+    scaler: PropertyScaler
+    max_tokens: int
+    rejects: pd.DataFrame
+    n_rows: int
+
+
+def resolve_property_columns(table: MoleculeTable, names: tuple[str, ...]) -> dict[str, str | None]:
+    """Map each requested property to a file column (exact, case-insensitive, or alias such as
+    SAS -> sa), or None when it will be computed with RDKit (unknown names raise)."""
+    lower = {c.lower(): c for c in table.frame.columns}
+    out: dict[str, str | None] = {}
+    for name in names:
+        if name in table.frame.columns:
+            out[name] = name
+        elif name.lower() in lower:
+            out[name] = lower[name.lower()]
+        else:
+            spec = chem.property_spec(name)  # raises InputError listing known names
+            aliases = [a for a, target in chem.PROPERTY_ALIASES.items() if target == spec.name]
+            column = next((lower[a] for a in [spec.name, *aliases] if a in lower), None)
+            out[name] = column
+    return out
+
+
+def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabulary | None = None,
+                          scaler: PropertyScaler | None = None) -> PreparedData:
+    """Canonicalize, tokenize, split, label and index the training file."""
+    dcfg = run.data
+    rep = get_representation(run.model.representation)
+    n = len(table)
+    logger.info("preparing %d molecules (%s)", n, rep.name)
+    prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
+                             keep_largest_fragment=dcfg.keep_largest_fragment)
+    valid_mask = prep.valid_mask
+
+    # split
+    split = np.full(n, "train", dtype=object)
+    if dcfg.split_column in table.frame.columns:
+        values = table.frame[dcfg.split_column].str.strip().str.lower().to_numpy()
+        split = np.where(np.isin(values, VALID_SPLIT_NAMES), "valid", np.where(values == "train", "train", "other"))
+        logger.info("using split column %r: %d train, %d valid, %d other rows not used",
+                    dcfg.split_column, (split == "train").sum(), (split == "valid").sum(), (split == "other").sum())
+    else:
+        rng = np.random.default_rng(run.train.seed)
+        n_valid = max(1, int(round(dcfg.valid_fraction * valid_mask.sum()))) if valid_mask.sum() > 1 else 0
+        chosen = rng.permutation(np.flatnonzero(valid_mask))[:n_valid]
+        split[chosen] = "valid"
+    # properties (file columns or RDKit by name), on the canonical molecules
+    names = tuple(dcfg.properties)
+    raw = np.full((n, len(names)), np.nan)
+    if names:
+        columns = resolve_property_columns(table, names)
+        to_compute = [p for p, c in columns.items() if c is None]
+        if to_compute:
+            logger.info("computing %s with RDKit", ", ".join(to_compute))
+        computed = chem.compute_properties([c if ok else None for c, ok in zip(prep.canonical, valid_mask)],
+                                           to_compute) if to_compute else None
+        for j, name in enumerate(names):
+            col = columns[name]
+            raw[:, j] = table.numeric_column(col) if col is not None else computed[:, to_compute.index(name)]
+    raw[~np.isfinite(raw)] = np.nan
+
+    use_train = valid_mask & (split == "train")
+    use_valid = valid_mask & (split == "valid")
+    if use_train.sum() == 0:
+        raise InputError("no usable training molecules (all rows were rejected or not in the train split)")
+    if vocab is None:
+        vocab = Vocabulary.build(t for t, ok in zip(prep.tokens, valid_mask) if ok)
+    if scaler is None:
+        scaler = PropertyScaler.fit(names, raw[use_train])
+    scaled = scaler.transform(raw) if names else np.zeros((n, 0))
+    seqs = [vocab.encode(t) if t is not None else [] for t in prep.tokens]
+    train_idx, valid_idx = np.flatnonzero(use_train), np.flatnonzero(use_valid)
+    max_tokens = max(len(seqs[i]) - 2 for i in np.flatnonzero(valid_mask))
+    rejects = pd.DataFrame({"row": np.flatnonzero(~valid_mask),
+                            "smiles": [table.smiles[i] for i in np.flatnonzero(~valid_mask)],
+                            "reason": [prep.reasons[i] for i in np.flatnonzero(~valid_mask)]})
+    if table.id_column:
+        rejects.insert(1, table.id_column, [table.ids[i] for i in rejects["row"]])  # type: ignore[index]
+    if len(rejects):
+        logger.warning("%d of %d rows rejected: %s", len(rejects), n, prep.reason_counts())
+    return PreparedData(
+        vocab=vocab,
+        train=SequenceDataset([seqs[i] for i in train_idx], scaled[train_idx]),
+        valid=SequenceDataset([seqs[i] for i in valid_idx], scaled[valid_idx]),
+        valid_smiles=[prep.canonical[i] for i in valid_idx],  # type: ignore[misc]
+        valid_raw_props=raw[valid_idx],
+        scaler=scaler, max_tokens=max_tokens, rejects=rejects, n_rows=n)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
+             amp: torch.dtype | None) -> dict[str, float]:
+    """Validation loss parts (z = latent mean, so deterministic), teacher-forced token accuracy,
+    greedy reconstruction accuracy on the first ``recon_eval_size`` molecules, property MAE."""
+    model.eval()
+    device = model.device
+    if len(data.valid) == 0:
+        model.train()
+        return {}
+    sampler = BucketBatchSampler(data.valid.lengths, run.train.batch_size, shuffle=False)
+    totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
+    correct = n_tokens = 0
+    n = 0
+    preds = np.full((len(data.valid), len(data.scaler.names)), np.nan)
+    for batch_idx in sampler:
+        batch = collate([data.valid[i] for i in batch_idx])
+        tokens, lengths, targets = batch["tokens"].to(device), batch["lengths"], batch["targets"].to(device)
+        with _autocast(device, amp):
+            out = model(tokens, lengths, sample=False)
+        parts = vae_loss(out, tokens, targets, beta, run.train.free_bits, run.train.property_weight)
+        b = tokens.shape[0]
+        for k in totals:
+            totals[k] += float(parts[k].detach()) * b
+        correct += int(parts["correct"])
+        n_tokens += int(parts["n_tokens"])
+        n += b
+        if preds.shape[1]:
+            preds[batch_idx] = out["properties"].float().cpu().numpy()
+    metrics = {f"val_{k}": v / n for k, v in totals.items()}
+    metrics["val_token_acc"] = correct / max(1, n_tokens)
+    k = min(run.train.recon_eval_size, len(data.valid))
+    if k:
+        mu = np.concatenate([model.encoder(*_stack(data.valid, range(s, min(k, s + 512)), device))[0].float().cpu().numpy()
+                             for s in range(0, k, 512)])
+        decoded = model.decode(mu)
+        metrics["val_recon_acc"] = float(np.mean([d == s for d, s in zip(decoded, data.valid_smiles[:k])]))
+        metrics["val_valid"] = float(np.mean([d is not None for d in decoded]))
+    if preds.shape[1]:
+        pred_raw = data.scaler.inverse(preds)
+        for j, name in enumerate(data.scaler.names):
+            ok = np.isfinite(data.valid_raw_props[:, j])
+            metrics[f"val_mae_{name}"] = float(np.abs(pred_raw[ok, j] - data.valid_raw_props[ok, j]).mean()) if ok.any() else float("nan")
+    model.train()
+    return metrics
+
+
+def _stack(ds: SequenceDataset, idx, device) -> tuple[torch.Tensor, torch.Tensor]:
+    batch = collate([ds[i] for i in idx])
+    return batch["tokens"].to(device), batch["lengths"]
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def _write_config(path: Path, run: RunConfig, command: str | None) -> None:
+    header = "# molvae training config (resolved)\n"
+    if command:
+        header += f"# command: {command}\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(header + "\n" + run.to_toml())
+
+
+def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None = None, resume: bool = False,
+          progress: bool = True, command: str | None = None) -> TrainResult:
+    """Train a MolVAE on a molecule file and write ``best.pt``, ``last.pt``, ``metrics.csv`` and
+    ``config.toml`` into ``output_dir``. With ``resume``, continue from ``output_dir/last.pt``
+    (its config, optimizer, schedule position and metrics), to the same result as an uninterrupted
+    run with the same seed."""
+    run = run or RunConfig()
+    out = Path(output_dir)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    state: dict[str, Any] | None = None
+    if resume:
+        if not last_path.exists():
+            raise InputError(f"cannot resume: {last_path} does not exist")
+        state = read_checkpoint(last_path)
+        if "training" not in state:
+            raise InputError(f"cannot resume: {last_path} has no training state")
+        saved = RunConfig.from_dict(state["training"]["run_config"])
+        # Only the number of epochs may change on resume (to extend a finished run).
+        run = saved.override("train", epochs=run.train.epochs if run.train.epochs != saved.train.epochs else None)
+    elif last_path.exists():
+        raise InputError(f"{out} already holds a run (last.pt); use --resume to continue it or choose another --output")
+    out.mkdir(parents=True, exist_ok=True)
+
+    tcfg = run.train
+    if tcfg.num_threads:
+        torch.set_num_threads(tcfg.num_threads)
+    device = resolve_device(tcfg.device)
+    amp = autocast_dtype(device, tcfg.precision)
+    seed_everything(tcfg.seed)
+
+    table = read_molecules(data_path, run.data.smiles_column, run.data.id_column)
+    vocab = scaler = None
+    if state is not None:
+        vocab = Vocabulary.from_dict(state["vocabulary"])
+        scaler = PropertyScaler.from_dict(state["properties"])
+    data = prepare_training_data(table, run, vocab=vocab, scaler=scaler)
+    if state is None:
+        max_len = (run.data.max_tokens or data.max_tokens) + 2
+        run = replace(run, model=replace(run.model, max_length=max_len))
+    if len(data.rejects):
+        write_table(data.rejects, out / "rejects.csv")
+    _write_config(out / "config.toml", run, command)
+    logger.info("train %d, valid %d molecules; vocabulary %d tokens; max length %d; device %s; autocast %s",
+                len(data.train), len(data.valid), len(data.vocab), run.model.max_length, device, amp)
+
+    metadata = {"data_file": Path(data_path).name, "data_sha256": file_sha256(data_path),
+                "n_train": len(data.train), "n_valid": len(data.valid), "n_rejected": len(data.rejects),
+                "seed": tcfg.seed}
+    model = MolVAE(run.model, data.vocab, data.scaler, metadata).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
+    sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed)
+    steps_per_epoch = len(sampler)
+    total_steps = steps_per_epoch * tcfg.epochs
+    start_epoch, step, best_score, history = 0, 0, math.inf, []
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["training"]["optimizer"])
+        start_epoch = int(state["training"]["epoch"])
+        step = int(state["training"]["step"])
+        best_score = float(state["training"]["best_score"])
+        history = list(state["training"]["history"])
+        logger.info("resuming from %s at epoch %d (step %d)", last_path, start_epoch, step)
+    n_params = sum(p.numel() for p in model.parameters())
+    logger.info("model: %d parameters", n_params)
+
+    for epoch in range(start_epoch, tcfg.epochs):
+        # Every random draw of an epoch follows from (seed, epoch): resume reproduces it exactly.
+        torch.manual_seed(tcfg.seed * 100_003 + epoch)
+        sampler.set_epoch(epoch)
+        model.train()
+        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
+        seen = 0
+        t0 = time.perf_counter()
+        bar = tqdm(sampler.batches(), desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not progress,
+                   leave=False, unit="batch", file=sys.stderr)
+        beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)
+        for batch_idx in bar:
+            batch = collate([data.train[i] for i in batch_idx])
+            tokens, lengths = batch["tokens"].to(device), batch["lengths"]
+            targets = batch["targets"].to(device)
+            beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, total_steps, tcfg)
+            with _autocast(device, amp):
+                output = model(tokens, lengths)
+            parts = vae_loss(output, tokens, targets, beta, tcfg.free_bits, tcfg.property_weight)
+            if not torch.isfinite(parts["loss"]):
+                raise MolvaeError(f"training diverged at step {step} (loss is {float(parts['loss'])}); "
+                                  "try a lower --learning-rate")
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            if tcfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            optimizer.step()
+            step += 1
+            b = tokens.shape[0]
+            seen += b
+            for k in sums:
+                sums[k] += float(parts[k].detach()) * b
+            bar.set_postfix(recon=f"{float(parts['recon']):.2f}", kl=f"{float(parts['kl']):.1f}",
+                            beta=f"{beta:.3g}", prop=f"{float(parts['prop']):.3f}", refresh=False)
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": learning_rate(step, total_steps, tcfg),
+                               "kl_weight": beta}
+        row.update({f"train_{k}": v / max(1, seen) for k, v in sums.items()})
+        row.update(evaluate(model, data, run, beta, amp))
+        row["train_seconds"] = elapsed
+        row["train_mol_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
+        history.append(row)
+        # Selection score: validation loss at the final KL weight, so epochs compare across the schedule.
+        score = (row.get("val_recon", row["train_recon"]) + tcfg.beta * row.get("val_kl", row["train_kl"])
+                 + tcfg.property_weight * row.get("val_prop", row["train_prop"]))
+        improved = score < best_score
+        if improved:
+            best_score = score
+            model.save(best_path, extra={"epoch": epoch + 1, "run_config": run.to_dict()})
+        model.save(last_path, extra={"epoch": epoch + 1, "run_config": run.to_dict(), "training": {
+            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": history,
+            "optimizer": optimizer.state_dict(), "run_config": run.to_dict()}})
+        _write_metrics(out / "metrics.csv", history)
+        logger.info("epoch %d/%d: %s%s", epoch + 1, tcfg.epochs,
+                    ", ".join(f"{k} {v:.4g}" for k, v in row.items()
+                              if k.startswith(("train_recon", "train_kl", "val_recon", "val_mae", "val_valid"))),
+                    " (best)" if improved else "")
+    if not best_path.exists():  # resumed a run that had already finished
+        logger.info("run already complete at epoch %d", tcfg.epochs)
+    return TrainResult(out, best_path, last_path, history)
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["molvae", *sys.argv[1:]])

@@ -1,0 +1,201 @@
+"""Tokenizers for SELFIES and SMILES, and the Vocabulary that maps tokens to indices.
+
+A representation turns a canonical SMILES into a list of tokens and a list of tokens back into a
+(not yet validated) SMILES string. The vocabulary is built from training data, sorted so that it is
+deterministic, and stored in checkpoints as plain lists.
+
+Example:
+    >>> rep = get_representation("selfies")
+    >>> rep.tokenize("CCO")
+    ['[C]', '[C]', '[O]']
+    >>> vocab = Vocabulary.build([["[C]", "[O]"]])
+    >>> vocab.encode(["[C]", "[O]"])
+    [1, 4, 5, 2]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import selfies as sf
+
+from molvae.errors import CheckpointError, InputError
+
+logger = logging.getLogger(__name__)
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
+
+REASON_TOKENIZE = "untokenizable"
+REASON_UNKNOWN_TOKEN = "unknown_token"
+REASON_TOO_LONG = "too_long"
+
+# One SMILES token: a bracket atom, a two-letter organic-subset halogen, a one-letter atom, a bond,
+# a branch, a ring-closure digit or a two-digit %nn ring closure.
+_SMILES_TOKEN = re.compile(r"\[[^\[\]]+\]|Br|Cl|%\d{2}|[BCNOPSFIbcnops]|[()=#\-+\\/:~@?>*$.]|\d")
+
+
+class TokenizeError(ValueError):
+    """A string that a representation cannot turn into tokens (carries the reason)."""
+
+
+@contextlib.contextmanager
+def selfies_constraints(preset: str = "default") -> Iterator[None]:
+    """Run SELFIES encoding/decoding under the named semantic-constraint preset, then restore.
+
+    selfies keeps its constraints in module-level state; setting them explicitly here means our
+    decoding never depends on what another library left behind.
+    """
+    previous = sf.get_semantic_constraints()
+    sf.set_semantic_constraints(preset)
+    try:
+        yield
+    finally:
+        sf.set_semantic_constraints(previous)
+
+
+class Representation:
+    """A string representation of molecules; subclasses implement tokenize/detokenize."""
+
+    name: str = ""
+
+    def tokenize(self, smiles: str) -> list[str]:
+        raise NotImplementedError
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        raise NotImplementedError
+
+
+class SelfiesRepresentation(Representation):
+    """SELFIES (Krenn et al. 2020): every token sequence decodes to a molecule."""
+
+    name = "selfies"
+
+    def __init__(self, constraints: str = "default") -> None:
+        self.constraints = constraints
+
+    def tokenize(self, smiles: str) -> list[str]:
+        try:
+            with selfies_constraints(self.constraints):
+                encoded = sf.encoder(smiles, strict=True)
+        except Exception as exc:  # selfies raises EncoderError and others on odd input
+            raise TokenizeError(f"{REASON_TOKENIZE}: {exc}") from None
+        if encoded is None:
+            raise TokenizeError(REASON_TOKENIZE)
+        return list(sf.split_selfies(encoded))
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        try:
+            with selfies_constraints(self.constraints):
+                return sf.decoder("".join(tokens)) or ""
+        except Exception as exc:
+            logger.debug("selfies decoding failed: %s", exc)
+            return ""
+
+
+class SmilesRepresentation(Representation):
+    """Plain SMILES split into atoms, bonds, branches and ring closures."""
+
+    name = "smiles"
+
+    def tokenize(self, smiles: str) -> list[str]:
+        tokens = _SMILES_TOKEN.findall(smiles)
+        if "".join(tokens) != smiles:
+            raise TokenizeError(REASON_TOKENIZE)
+        return tokens
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return "".join(tokens)
+
+
+REPRESENTATIONS: dict[str, type[Representation]] = {
+    "selfies": SelfiesRepresentation,
+    "smiles": SmilesRepresentation,
+}
+
+
+def get_representation(name: str) -> Representation:
+    """Return a representation by registry name; raises InputError listing the known ones."""
+    if name not in REPRESENTATIONS:
+        raise InputError(f"unknown representation {name!r}; choose from: {', '.join(REPRESENTATIONS)}")
+    return REPRESENTATIONS[name]()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Token <-> index map; index 0 is padding, then beginning, end and unknown markers."""
+
+    tokens: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if tuple(self.tokens[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise CheckpointError(f"vocabulary must start with {SPECIAL_TOKENS}")
+        if len(set(self.tokens)) != len(self.tokens):
+            raise CheckpointError("vocabulary has duplicate tokens")
+        object.__setattr__(self, "_index", {t: i for i, t in enumerate(self.tokens)})
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Sequence[str]]) -> Vocabulary:
+        """Collect every token seen; sorted so the same data always gives the same vocabulary."""
+        seen: set[str] = set()
+        for tokens in token_lists:
+            seen.update(tokens)
+        seen.difference_update(SPECIAL_TOKENS)
+        return cls(SPECIAL_TOKENS + tuple(sorted(seen)))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def pad_index(self) -> int:
+        return 0
+
+    @property
+    def bos_index(self) -> int:
+        return 1
+
+    @property
+    def eos_index(self) -> int:
+        return 2
+
+    @property
+    def unk_index(self) -> int:
+        return 3
+
+    def __contains__(self, token: str) -> bool:
+        return token in self._index  # type: ignore[attr-defined]
+
+    def unknown_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens that this vocabulary does not know."""
+        return [t for t in tokens if t not in self._index]  # type: ignore[attr-defined]
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Indices framed by BOS and EOS; unknown tokens map to UNK."""
+        index = self._index  # type: ignore[attr-defined]
+        return [self.bos_index] + [index.get(t, self.unk_index) for t in tokens] + [self.eos_index]
+
+    def decode(self, indices: Iterable[int]) -> list[str]:
+        """Tokens up to the first EOS, skipping BOS, padding and UNK."""
+        out = []
+        for i in indices:
+            i = int(i)
+            if i == self.eos_index:
+                break
+            if i in (self.pad_index, self.bos_index, self.unk_index):
+                continue
+            out.append(self.tokens[i])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"tokens": list(self.tokens)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabulary:
+        try:
+            return cls(tuple(str(t) for t in data["tokens"]))
+        except (KeyError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint vocabulary is malformed: {exc}") from None
