@@ -93,7 +93,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     try:
         if fmt in (".csv", ".tsv"):
             return pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", dtype=str, keep_default_na=False,
-                               na_filter=False, encoding_errors="replace")
+                               na_filter=False, skip_blank_lines=False, encoding_errors="replace")
         if fmt == ".smi":
             return _read_smi(path)
         if fmt == ".parquet":

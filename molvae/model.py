@@ -16,7 +16,6 @@ import datetime as _dt
 import logging
 import pickle
 import platform
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +194,7 @@ class MolVAE(nn.Module):
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                         seed: int | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons and raw strings."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32) if not torch.is_tensor(z) else z).float()
+        z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
                              f"got {tuple(z.shape)}")
@@ -254,11 +253,11 @@ class MolVAE(nn.Module):
             "vocabulary": self.vocab.to_dict(),
             "properties": self.scaler.to_dict(),
             "state_dict": state,
-            "metadata": {**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                         "versions": library_versions()},
+            "metadata": plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+                               "versions": library_versions()}),
         }
         if extra:
-            ckpt.update(extra)
+            ckpt.update({k: v if k == "training" else plain(v) for k, v in extra.items()})
         return ckpt
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
@@ -314,7 +313,7 @@ def read_checkpoint(path: str | Path | None) -> dict[str, Any]:
                 f"refusing to load {path}: it contains pickled Python objects, which could run code "
                 "(molvae checkpoints are plain data and load with weights_only=True)") from None
         raise CheckpointError(f"{path} is not a readable checkpoint ({first or 'unpickling failed'})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file can make the unpickler raise anything
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
 
@@ -324,5 +323,20 @@ def library_versions() -> dict[str, str]:
     import rdkit
     import selfies
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "rdkit": rdkit.__version__,
-            "selfies": selfies.__version__, "numpy": np.__version__, "pandas": pandas.__version__}
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "rdkit": str(rdkit.__version__),
+            "selfies": str(selfies.__version__), "numpy": str(np.__version__), "pandas": str(pandas.__version__)}
+
+
+def plain(obj: Any) -> Any:
+    """Recursively turn numpy scalars/arrays, tuples and paths into types ``weights_only`` loading accepts."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool, torch.Tensor)) or obj is None:
+        return obj
+    return str(obj)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from molvae.config import RunConfig
 from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules
 from molvae.errors import InputError, MolvaeError
 from molvae.io import MoleculeTable, read_molecules, write_table
-from molvae.model import MolVAE, read_checkpoint
+from molvae.model import MolVAE, plain, read_checkpoint
 from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything
 from molvae.vocab import Vocabulary, get_representation
 
@@ -148,6 +149,8 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     dcfg = run.data
     rep = get_representation(run.model.representation)
     n = len(table)
+    names = tuple(dcfg.properties)
+    columns = resolve_property_columns(table, names)  # unknown names fail before any slow work
     logger.info("preparing %d molecules (%s)", n, rep.name)
     prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
                              keep_largest_fragment=dcfg.keep_largest_fragment)
@@ -166,10 +169,8 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         chosen = rng.permutation(np.flatnonzero(valid_mask))[:n_valid]
         split[chosen] = "valid"
     # properties (file columns or RDKit by name), on the canonical molecules
-    names = tuple(dcfg.properties)
     raw = np.full((n, len(names)), np.nan)
     if names:
-        columns = resolve_property_columns(table, names)
         to_compute = [p for p, c in columns.items() if c is None]
         if to_compute:
             logger.info("computing %s with RDKit", ", ".join(to_compute))
@@ -293,11 +294,13 @@ def _write_config(path: Path, run: RunConfig, command: str | None) -> None:
 
 
 def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None = None, resume: bool = False,
-          progress: bool = True, command: str | None = None) -> TrainResult:
+          progress: bool = True, command: str | None = None,
+          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> TrainResult:
     """Train a MolVAE on a molecule file and write ``best.pt``, ``last.pt``, ``metrics.csv`` and
     ``config.toml`` into ``output_dir``. With ``resume``, continue from ``output_dir/last.pt``
     (its config, optimizer, schedule position and metrics), to the same result as an uninterrupted
-    run with the same seed."""
+    run with the same seed. ``on_epoch_end(epoch, metrics_row)`` is called after each epoch's
+    checkpoints are written."""
     run = run or RunConfig()
     out = Path(output_dir)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -391,8 +394,8 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             seen += b
             for k in sums:
                 sums[k] += float(parts[k].detach()) * b
-            bar.set_postfix(recon=f"{float(parts['recon']):.2f}", kl=f"{float(parts['kl']):.1f}",
-                            beta=f"{beta:.3g}", prop=f"{float(parts['prop']):.3f}", refresh=False)
+            bar.set_postfix(recon=f"{float(parts['recon'].detach()):.2f}", kl=f"{float(parts['kl'].detach()):.1f}",
+                            beta=f"{beta:.3g}", prop=f"{float(parts['prop'].detach()):.3f}", refresh=False)
         bar.close()
         elapsed = time.perf_counter() - t0
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": learning_rate(step, total_steps, tcfg),
@@ -410,13 +413,15 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             best_score = score
             model.save(best_path, extra={"epoch": epoch + 1, "run_config": run.to_dict()})
         model.save(last_path, extra={"epoch": epoch + 1, "run_config": run.to_dict(), "training": {
-            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": history,
+            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": plain(history),
             "optimizer": optimizer.state_dict(), "run_config": run.to_dict()}})
         _write_metrics(out / "metrics.csv", history)
         logger.info("epoch %d/%d: %s%s", epoch + 1, tcfg.epochs,
                     ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                               if k.startswith(("train_recon", "train_kl", "val_recon", "val_mae", "val_valid"))),
                     " (best)" if improved else "")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
     if not best_path.exists():  # resumed a run that had already finished
         logger.info("run already complete at epoch %d", tcfg.epochs)
     return TrainResult(out, best_path, last_path, history)

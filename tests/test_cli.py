@@ -1,0 +1,113 @@
+"""End-to-end runs of every verb through ``main([...])`` on the tiny session model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molvae.cli.main import main
+
+
+def test_help_lists_verbs(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for verb in ("train", "encode", "decode", "reconstruct", "sample"):
+        assert verb in out
+    for verb in ("train", "encode", "decode", "reconstruct", "sample"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        assert "--seed" in capsys.readouterr().out
+
+
+def test_list_properties(capsys):
+    assert main(["train", "--list-properties", "x", "-o", "y"]) == 0
+    out = capsys.readouterr().out
+    assert "qed" in out and "tpsa" in out
+
+
+@pytest.fixture()
+def dirty_csv(tmp_path, sample_smiles):
+    smiles = sample_smiles[:20] + ["nan", "NA", "", "C1CC", "CC(C)(C)(C)(C)C", "[Cs+].[Cl-]"]
+    path = tmp_path / "dirty.csv"
+    pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(path, index=False)
+    return path, len(smiles)
+
+
+def test_encode_decode_reconstruct_sample(tmp_path, tiny_model_path, dirty_csv, tiny_csv, capsys):
+    path, n = dirty_csv
+    model = ["--model", str(tiny_model_path), "-q"]
+    enc_out = tmp_path / "enc.csv"
+    assert main(["encode", str(path), "-o", str(enc_out), "--logvar", *model]) == 0
+    enc = pd.read_csv(enc_out, keep_default_na=False)
+    assert len(enc) == n
+    assert enc["id"].tolist() == [f"m{i}" for i in range(n)]
+    assert enc["valid"].astype(str).tolist()[:20] == ["True"] * 20
+    assert set(enc["valid"].astype(str)[20:24]) == {"False"}
+    assert {"z0", "logvar0", "pred_logp", "pred_qed", "reason", "smiles"} <= set(enc.columns)
+    assert "encoded 20 of 26" in capsys.readouterr().out or True
+
+    dec_out = tmp_path / "dec.csv"
+    assert main(["decode", str(enc_out), "-o", str(dec_out), *model]) == 0
+    dec = pd.read_csv(dec_out, keep_default_na=False)
+    assert len(dec) == n
+    assert (dec["reason"][20:24] == "non_finite_latent").all()
+
+    npy = tmp_path / "enc.npy"
+    assert main(["encode", str(path), "-o", str(npy), *model]) == 0
+    z = np.load(npy)
+    assert z.shape[0] == n and np.isnan(z[20:24]).all()
+    assert (tmp_path / "enc.rejects.csv").exists()
+
+    rec_out = tmp_path / "rec.parquet"
+    capsys.readouterr()
+    assert main(["reconstruct", str(path), "-o", str(rec_out), *model]) == 0
+    assert "reconstruction accuracy:" in capsys.readouterr().out
+    rec = pd.read_parquet(rec_out)
+    assert len(rec) == n and {"reconstructed", "match", "valid", "reason"} <= set(rec.columns)
+
+    sam_out = tmp_path / "sam.csv"
+    assert main(["sample", "-n", "30", "-o", str(sam_out), "--train", str(tiny_csv), "--latents", *model]) == 0
+    out = capsys.readouterr().out
+    assert "validity" in out and "novelty" in out
+    sam = pd.read_csv(sam_out)
+    assert len(sam) == 30 and "z0" in sam.columns
+    # the same seed gives the same samples
+    again = tmp_path / "sam2.csv"
+    assert main(["sample", "-n", "30", "-o", str(again), *model]) == 0
+    assert pd.read_csv(again)["smiles"].equals(sam["smiles"])
+
+
+def test_train_cli_writes_run_and_resumes(tmp_path, tiny_csv, capsys):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text("[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\n"
+                   "decoder_hidden_dim = 64\n[train]\nbatch_size = 32\nrecon_eval_size = 10\n")
+    out = tmp_path / "run"
+    args = ["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--properties", "logp", "qed", "sa",
+            "-q"]
+    assert main([*args, "--epochs", "1"]) == 0
+    for name in ("best.pt", "last.pt", "metrics.csv", "config.toml"):
+        assert (out / name).exists()
+    assert torch.load(out / "last.pt", weights_only=True)["training"]["epoch"] == 1
+    assert main([*args, "--epochs", "1"]) == 2  # refuses to overwrite a run
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["encode", "missing.csv", "-o", "x.csv"], "input file not found"),
+    (["encode", "{csv}", "-o", "x.csv", "--smiles-column", "structure"], "available columns: id, smiles"),
+    (["encode", "{csv}", "-o", "x.xlsx"], "unsupported output format"),
+    (["sample", "-o", "x.csv", "--model", "nope.pt"], "model file not found"),
+    (["train", "{csv}", "-o", "{tmp}/r", "--properties", "toxicity"], "unknown property"),
+])
+def test_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.format(csv=tiny_csv, tmp=tmp_path) for a in argv]
+    if argv[0] in ("encode",) and "--model" not in argv:
+        argv += ["--model", str(tiny_model_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists()

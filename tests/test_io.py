@@ -1,0 +1,100 @@
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from molvae.errors import InputError
+from molvae.io import read_latents, read_molecules, write_table
+
+
+def test_csv_keeps_na_like_strings(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("id,smiles\na,CCO\nb,nan\nc,NA\nd,\ne,None\n")
+    table = read_molecules(path)
+    assert table.smiles == ["CCO", "nan", "NA", "", "None"]
+    assert table.ids == ["a", "b", "c", "d", "e"]
+
+
+def test_missing_column_lists_available(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("name,structure\na,CCO\n")
+    with pytest.raises(InputError, match="available columns: name, structure"):
+        read_molecules(path, smiles_column="smiles")
+    with pytest.raises(InputError, match="no SMILES column"):
+        read_molecules(path)
+    assert read_molecules(path, smiles_column="structure").smiles == ["CCO"]
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_molecules(tmp_path / "nope.csv")
+    (tmp_path / "x.xyz").write_text("CCO\n")
+    with pytest.raises(InputError, match="unsupported input format"):
+        read_molecules(tmp_path / "x.xyz")
+
+
+def test_smi_with_names_and_empty_lines(tmp_path):
+    path = tmp_path / "m.smi"
+    path.write_text("CCO ethanol\n\nc1ccccc1\tbenzene ring\nC1CC broken\n")
+    table = read_molecules(path)
+    assert table.smiles == ["CCO", "", "c1ccccc1", "C1CC"]
+    assert table.ids == ["ethanol", "", "benzene ring", "broken"]
+
+
+def test_tsv_gz_and_parquet(tmp_path):
+    frame = pd.DataFrame({"SMILES": ["CCO", "CCN"], "ID": ["x", "y"], "logP": [0.1, None]})
+    tsv = tmp_path / "m.tsv.gz"
+    with gzip.open(tsv, "wt") as f:
+        frame.to_csv(f, sep="\t", index=False)
+    table = read_molecules(tsv)
+    assert table.smiles_column == "SMILES" and table.ids == ["x", "y"]
+    assert np.isnan(table.numeric_column("logP")[1])
+    pq = tmp_path / "m.parquet"
+    frame.to_parquet(pq)
+    assert read_molecules(pq).smiles == ["CCO", "CCN"]
+
+
+def test_sdf_keeps_unparseable_records(tmp_path):
+    from rdkit import Chem
+
+    path = tmp_path / "m.sdf"
+    writer = Chem.SDWriter(str(path))
+    for smi, name in [("CCO", "eth"), ("c1ccccc1", "benz")]:
+        mol = Chem.MolFromSmiles(smi)
+        mol.SetProp("_Name", name)
+        writer.write(mol)
+    writer.close()
+    text = path.read_text()
+    broken = text.split("$$$$\n")[0].replace(" O   0", " Xz  0")  # an unknown element
+    path.write_text(text + broken + "$$$$\n")
+    table = read_molecules(path)
+    assert len(table) == 3
+    assert table.smiles[:2] == ["CCO", "c1ccccc1"] and table.ids[:2] == ["eth", "benz"]
+    assert table.smiles[2] == ""
+
+
+def test_write_table_is_atomic_on_bad_suffix(tmp_path):
+    with pytest.raises(InputError):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_latents_from_table_and_npy(tmp_path):
+    z = np.arange(6, dtype=np.float32).reshape(2, 3)
+    pd.DataFrame({"smiles": ["C", "N"], "z1": z[:, 1], "z0": z[:, 0], "z2": z[:, 2]}).to_csv(tmp_path / "z.csv", index=False)
+    np.testing.assert_array_equal(read_latents(tmp_path / "z.csv"), z)
+    np.save(tmp_path / "z.npy", z)
+    np.testing.assert_array_equal(read_latents(tmp_path / "z.npy"), z)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n,\"\x00"),
+                        max_size=20), min_size=1, max_size=20))
+def test_csv_reader_keeps_every_row(tmp_path, values):
+    path = tmp_path / "fuzz.csv"
+    path.write_text("smiles\n" + "\n".join(values) + "\n", encoding="utf-8")
+    table = read_molecules(path)
+    assert len(table) == len(values)

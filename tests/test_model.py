@@ -1,0 +1,107 @@
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+from molvae import MolVAE
+from molvae.errors import CheckpointError, InputError
+from molvae.model import CHECKPOINT_VERSION
+
+
+class _Payload:
+    """Unpickling this would create a file: a stand-in for a checkpoint that runs code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_checkpoint_is_plain_data(tiny_model_path):
+    ckpt = torch.load(tiny_model_path, weights_only=True)
+    assert ckpt["format"] == "molvae-checkpoint" and ckpt["format_version"] == CHECKPOINT_VERSION
+    assert ckpt["representation"] == "selfies"
+    assert ckpt["vocabulary"]["tokens"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert ckpt["properties"]["names"] == ["logp", "qed"]
+    assert {"data_sha256", "versions", "saved"} <= set(ckpt["metadata"])
+
+
+def test_save_load_gives_same_outputs(tiny_model, tmp_path, sample_smiles):
+    path = tmp_path / "copy.pt"
+    tiny_model.save(path)
+    again = MolVAE.load(path)
+    a, b = tiny_model.encode(sample_smiles[:10]), again.encode(sample_smiles[:10])
+    np.testing.assert_array_equal(a.mu, b.mu)
+    np.testing.assert_array_equal(a.properties, b.properties)
+    assert tiny_model.decode(a.mu) == again.decode(b.mu)
+    assert tiny_model.sample(5, seed=1) == again.sample(5, seed=1)
+
+
+def test_encode_marks_invalid_rows(tiny_model):
+    enc = tiny_model.encode(["CCO", "not-a-smiles", "", "c1ccccc1[Si](C)(C)C"])
+    assert enc.mu.shape == (4, tiny_model.latent_dim)
+    assert enc.valid.tolist()[:3] == [True, False, False]
+    assert enc.reasons[1] == "unparseable" and enc.reasons[2] == "empty"
+    assert np.isnan(enc.mu[1]).all() and np.isfinite(enc.mu[0]).all()
+    assert enc.properties.shape == (4, 2)
+    if not enc.valid[3]:
+        assert enc.reasons[3].startswith("unknown_token")
+
+
+def test_decode_handles_non_finite_rows_and_bad_shapes(tiny_model):
+    z = np.zeros((3, tiny_model.latent_dim), dtype=np.float32)
+    z[1, 0] = np.nan
+    res = tiny_model.decode_detailed(z)
+    assert res.smiles[1] is None and res.reasons[1] == "non_finite_latent"
+    assert res.smiles[0] == res.smiles[2]
+    with pytest.raises(InputError, match="shape"):
+        tiny_model.decode(np.zeros((2, tiny_model.latent_dim + 1)))
+
+
+def test_decoding_has_a_hard_length_bound(tiny_model):
+    seqs = tiny_model.generate(torch.randn(4, tiny_model.latent_dim) * 10, temperature=5.0,
+                               generator=torch.Generator().manual_seed(0))
+    assert all(len(s) <= tiny_model.config.max_length for s in seqs)
+
+
+def test_sampling_is_seeded(tiny_model):
+    assert tiny_model.sample(8, seed=3, temperature=1.0) == tiny_model.sample(8, seed=3, temperature=1.0)
+
+
+def test_wrong_version_is_refused(tiny_model_path, tmp_path):
+    ckpt = torch.load(tiny_model_path, weights_only=True)
+    ckpt["format_version"] = 99
+    path = tmp_path / "future.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="format version 99"):
+        MolVAE.load(path)
+
+
+def test_corrupt_and_truncated_files_are_refused(tiny_model_path, tmp_path):
+    data = pathlib.Path(tiny_model_path).read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        MolVAE.load(truncated)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"hello world" * 10)
+    with pytest.raises(CheckpointError):
+        MolVAE.load(garbage)
+    with pytest.raises(CheckpointError, match="not found"):
+        MolVAE.load(tmp_path / "missing.pt")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="not a molvae checkpoint"):
+        MolVAE.load(other)
+
+
+def test_pickled_payload_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "molvae-checkpoint", "payload": _Payload(marker)}, path)
+    assert not marker.exists()
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        MolVAE.load(path)
+    assert not marker.exists()

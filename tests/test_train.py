@@ -1,0 +1,111 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molvae import MolVAE
+from molvae.config import RunConfig, TrainConfig
+from molvae.errors import InputError
+from molvae.metrics import reconstruction_accuracy
+from molvae.train import kl_weight, learning_rate, masked_mse, train, vae_loss
+
+from conftest import TINY_MODEL
+
+
+def test_masked_mse_ignores_missing_labels():
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    targets = torch.tensor([[0.0, float("nan")], [float("nan"), float("nan")]])
+    loss = masked_mse(pred, targets)
+    assert loss.item() == pytest.approx(1.0)
+    loss.backward()
+    assert pred.grad.tolist() == [[2.0, 0.0], [0.0, 0.0]]  # no gradient from missing labels
+    assert masked_mse(pred, torch.full((2, 2), float("nan"))).item() == 0.0
+
+
+def test_free_bits_clamp_kl_per_dimension():
+    out = {"logits": torch.zeros(2, 3, 5), "mu": torch.zeros(2, 4), "logvar": torch.zeros(2, 4),
+           "properties": torch.zeros(2, 0)}
+    tokens = torch.tensor([[1, 4, 4, 2], [1, 4, 2, 0]])
+    parts = vae_loss(out, tokens, torch.zeros(2, 0), beta=1.0, free_bits=0.5, property_weight=1.0)
+    assert parts["kl"].item() == pytest.approx(0.0)
+    # recon: uniform logits over 5 tokens, 3 + 2 real targets over 2 molecules
+    assert parts["recon"].item() == pytest.approx(5 * math.log(5) / 2)
+    assert parts["loss"].item() == pytest.approx(parts["recon"].item() + 4 * 0.5)
+
+
+def test_kl_schedules():
+    mono = TrainConfig(beta=0.2, kl_schedule="monotonic", kl_warmup_epochs=2)
+    assert kl_weight(0, 100, 10, mono) == 0.0
+    assert kl_weight(10, 100, 10, mono) == pytest.approx(0.1)
+    assert kl_weight(50, 100, 10, mono) == pytest.approx(0.2)
+    cyc = TrainConfig(beta=0.2, kl_schedule="cyclical", kl_cycles=2)
+    assert [round(kl_weight(s, 100, 10, cyc), 3) for s in (0, 25, 40, 50, 75)] == [0.0, 0.2, 0.2, 0.0, 0.2]
+    assert kl_weight(7, 100, 10, TrainConfig(beta=0.3, kl_schedule="constant")) == 0.3
+    cfg = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4)
+    assert learning_rate(0, 10, cfg) == pytest.approx(1e-3) and learning_rate(10, 10, cfg) == pytest.approx(1e-4)
+
+
+def test_overfits_a_few_dozen_molecules(tmp_path, sample_smiles):
+    """Integration: 30 molecules, trained on all of them, reconstruct exactly."""
+    smiles = sample_smiles[:30]
+    path = tmp_path / "few.csv"
+    pd.DataFrame({"smiles": smiles, "split": "train"}).to_csv(path, index=False)
+    cfg = RunConfig.from_dict({
+        "model": {"embedding_dim": 32, "encoder_hidden_dim": 64, "latent_dim": 16, "decoder_hidden_dim": 128,
+                  "dropout": 0.0},
+        "train": {"epochs": 150, "batch_size": 30, "learning_rate": 0.01, "min_learning_rate": 0.003,
+                  "beta": 0.001, "kl_warmup_epochs": 50, "free_bits": 0.0, "num_threads": 2}})
+    result = train(path, tmp_path / "run", cfg, progress=False)
+    model = MolVAE.load(result.last_path)
+    enc, decoded = model.reconstruct(smiles)
+    assert reconstruction_accuracy(enc.smiles, decoded) == 1.0
+
+
+def test_semi_supervised_labels_and_outputs(tmp_path, sample_smiles):
+    smiles = sample_smiles[:40]
+    labels = [float(i) if i % 3 else "" for i in range(40)]  # a third unlabelled
+    path = tmp_path / "semi.csv"
+    pd.DataFrame({"smiles": smiles, "activity": labels}).to_csv(path, index=False)
+    cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["activity", "mw"]}})
+    result = train(path, tmp_path / "run", cfg, progress=False)
+    for name in ("best.pt", "last.pt", "metrics.csv", "config.toml"):
+        assert (tmp_path / "run" / name).exists()
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert len(metrics) == 2 and np.isfinite(metrics["train_prop"]).all()
+    assert {"val_recon_acc", "val_mae_activity", "val_mae_mw", "kl_weight", "train_kl"} <= set(metrics.columns)
+    model = MolVAE.load(result.best_path)
+    assert model.property_names == ("activity", "mw")
+    assert RunConfig.from_toml(tmp_path / "run" / "config.toml").data.properties == ("activity", "mw")
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
+    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3},
+                               "data": {"properties": ["logp"]}})
+    full = train(tiny_csv, tmp_path / "full", cfg, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(tiny_csv, tmp_path / "part", cfg, progress=False, on_epoch_end=stop_after_first)
+    with pytest.raises(InputError, match="--resume"):
+        train(tiny_csv, tmp_path / "part", cfg, progress=False)
+    resumed = train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
+    assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
+    a = torch.load(full.last_path, weights_only=True)["state_dict"]
+    b = torch.load(resumed.last_path, weights_only=True)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    assert resumed.metrics[-1]["train_recon"] == pytest.approx(full.metrics[-1]["train_recon"], rel=1e-5)
+
+
+def test_unknown_property_is_a_clear_error(tmp_path, tiny_csv):
+    cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["toxicity"]}})
+    with pytest.raises(InputError, match="unknown property 'toxicity'"):
+        train(tiny_csv, tmp_path / "r", cfg, progress=False)
