@@ -367,11 +367,11 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         model.train()
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
         seen = 0
-        t0 = time.perf_counter()
+        t0 = last_log = time.perf_counter()
         bar = tqdm(sampler.batches(), desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not progress,
                    leave=False, unit="batch", file=sys.stderr)
         beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)
-        for batch_idx in bar:
+        for batch_number, batch_idx in enumerate(bar, 1):
             batch = collate([data.train[i] for i in batch_idx])
             tokens, lengths = batch["tokens"].to(device), batch["lengths"]
             targets = batch["targets"].to(device)
@@ -394,6 +394,12 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             seen += b
             for k in sums:
                 sums[k] += float(parts[k].detach()) * b
+            if not progress and time.perf_counter() - last_log > 60:
+                last_log = time.perf_counter()
+                logger.info("epoch %d: batch %d/%d, recon %.2f, kl %.2f, beta %.3g, prop %.3f, %.0f mol/s",
+                            epoch + 1, batch_number, steps_per_epoch, float(parts["recon"].detach()),
+                            float(parts["kl"].detach()), beta, float(parts["prop"].detach()),
+                            seen / (last_log - t0))
             bar.set_postfix(recon=f"{float(parts['recon'].detach()):.2f}", kl=f"{float(parts['kl'].detach()):.1f}",
                             beta=f"{beta:.3g}", prop=f"{float(parts['prop'].detach()):.3f}", refresh=False)
         bar.close()
