@@ -9,7 +9,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -50,38 +54,69 @@ def prepare_molecules(
     vocab: Vocabulary | None = None,
     max_tokens: int = 0,
     keep_largest_fragment: bool = False,
+    workers: int = 1,
 ) -> PreparedMolecules:
     """Canonicalize with RDKit and tokenize; never raises on a bad molecule.
 
     With ``vocab`` given, molecules with tokens outside it are rejected (``unknown_token: ...``);
-    with ``max_tokens`` > 0, longer token lists are rejected (``too_long``).
+    with ``max_tokens`` > 0, longer token lists are rejected (``too_long``). ``workers`` > 1 spreads
+    large inputs over processes (0: all cores); results keep input order.
     """
+    workers = resolve_workers(workers)
+    if workers > 1 and len(smiles) >= 4 * PARALLEL_CHUNK:
+        chunks = [list(smiles[i:i + PARALLEL_CHUNK]) for i in range(0, len(smiles), PARALLEL_CHUNK)]
+        job = functools.partial(_prepare_serial, representation=representation, vocab=vocab,
+                                max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            parts = list(pool.map(job, chunks))
+        return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
+                                 [r for p in parts for r in p.reasons])
+    return _prepare_serial(smiles, representation, vocab, max_tokens, keep_largest_fragment)
+
+
+PARALLEL_CHUNK = 5000
+
+
+def resolve_workers(workers: int) -> int:
+    """0 means every core this process may use."""
+    if workers > 0:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _prepare_serial(smiles: Sequence[str], representation: Representation, vocab: Vocabulary | None,
+                    max_tokens: int, keep_largest_fragment: bool) -> PreparedMolecules:
     canonical, reasons = chem.canonicalize_many(smiles, keep_largest_fragment=keep_largest_fragment)
     tokens: list[list[str] | None] = [None] * len(canonical)
-    for i, can in enumerate(canonical):
-        if can is None:
-            continue
-        try:
-            toks = representation.tokenize(can)
-        except TokenizeError as exc:
-            reasons[i] = str(exc)
-            canonical[i] = None
-            continue
-        if not toks:
-            reasons[i] = chem.REASON_EMPTY
-            canonical[i] = None
-            continue
-        if vocab is not None:
-            unknown = vocab.unknown_tokens(toks)
-            if unknown:
-                reasons[i] = f"{REASON_UNKNOWN_TOKEN}: {' '.join(sorted(set(unknown)))}"
+    with representation.context():
+        for i, can in enumerate(canonical):
+            if can is None:
+                continue
+            try:
+                toks = representation._tokenize(can)
+            except TokenizeError as exc:
+                reasons[i] = str(exc)
                 canonical[i] = None
                 continue
-        if max_tokens and len(toks) > max_tokens:
-            reasons[i] = f"{REASON_TOO_LONG}: {len(toks)} tokens > {max_tokens}"
-            canonical[i] = None
-            continue
-        tokens[i] = toks
+            if not toks:
+                reasons[i] = chem.REASON_EMPTY
+                canonical[i] = None
+                continue
+            if vocab is not None:
+                unknown = vocab.unknown_tokens(toks)
+                if unknown:
+                    reasons[i] = f"{REASON_UNKNOWN_TOKEN}: {' '.join(sorted(set(unknown)))}"
+                    canonical[i] = None
+                    continue
+            if max_tokens and len(toks) > max_tokens:
+                reasons[i] = f"{REASON_TOO_LONG}: {len(toks)} tokens > {max_tokens}"
+                canonical[i] = None
+                continue
+            tokens[i] = toks
     return PreparedMolecules(canonical, tokens, reasons)
 
 

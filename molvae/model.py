@@ -180,7 +180,7 @@ class MolVAE(nn.Module):
 
     def tokens_to_molecules(self, sequences: Sequence[Sequence[int]]) -> DecodeResult:
         """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid)."""
-        raw = [self.representation.detokenize(self.vocab.decode(seq)) for seq in sequences]
+        raw = self.representation.detokenize_many(self.vocab.decode(seq) for seq in sequences)
         smiles, reasons = chem.canonicalize_many(raw)
         return DecodeResult(smiles, reasons, raw)
 

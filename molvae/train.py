@@ -153,7 +153,7 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     columns = resolve_property_columns(table, names)  # unknown names fail before any slow work
     logger.info("preparing %d molecules (%s)", n, rep.name)
     prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
-                             keep_largest_fragment=dcfg.keep_largest_fragment)
+                             keep_largest_fragment=dcfg.keep_largest_fragment, workers=dcfg.workers)
     valid_mask = prep.valid_mask
 
     # split

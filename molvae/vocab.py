@@ -59,15 +59,37 @@ def selfies_constraints(preset: str = "default") -> Iterator[None]:
 
 
 class Representation:
-    """A string representation of molecules; subclasses implement tokenize/detokenize."""
+    """A string representation of molecules.
+
+    Subclasses implement ``_tokenize``/``_detokenize``; the public methods run them inside
+    :meth:`context` (for SELFIES, its explicitly set semantic constraints). Batch code enters the
+    context once and calls the underscored methods.
+    """
 
     name: str = ""
 
-    def tokenize(self, smiles: str) -> list[str]:
+    def context(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def _tokenize(self, smiles: str) -> list[str]:
         raise NotImplementedError
 
-    def detokenize(self, tokens: Sequence[str]) -> str:
+    def _detokenize(self, tokens: Sequence[str]) -> str:
         raise NotImplementedError
+
+    def tokenize(self, smiles: str) -> list[str]:
+        """Tokens of a (canonical) SMILES; raises :class:`TokenizeError` with a reason."""
+        with self.context():
+            return self._tokenize(smiles)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """A SMILES string (not yet validated) from tokens; "" when nothing can be made of them."""
+        with self.context():
+            return self._detokenize(tokens)
+
+    def detokenize_many(self, token_lists: Iterable[Sequence[str]]) -> list[str]:
+        with self.context():
+            return [self._detokenize(t) for t in token_lists]
 
 
 class SelfiesRepresentation(Representation):
@@ -78,20 +100,21 @@ class SelfiesRepresentation(Representation):
     def __init__(self, constraints: str = "default") -> None:
         self.constraints = constraints
 
-    def tokenize(self, smiles: str) -> list[str]:
+    def context(self) -> contextlib.AbstractContextManager:
+        return selfies_constraints(self.constraints)
+
+    def _tokenize(self, smiles: str) -> list[str]:
         try:
-            with selfies_constraints(self.constraints):
-                encoded = sf.encoder(smiles, strict=True)
+            encoded = sf.encoder(smiles, strict=True)
         except Exception as exc:  # selfies raises EncoderError and others on odd input
-            raise TokenizeError(f"{REASON_TOKENIZE}: {exc}") from None
+            raise TokenizeError(f"{REASON_TOKENIZE}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         if encoded is None:
             raise TokenizeError(REASON_TOKENIZE)
         return list(sf.split_selfies(encoded))
 
-    def detokenize(self, tokens: Sequence[str]) -> str:
+    def _detokenize(self, tokens: Sequence[str]) -> str:
         try:
-            with selfies_constraints(self.constraints):
-                return sf.decoder("".join(tokens)) or ""
+            return sf.decoder("".join(tokens)) or ""
         except Exception as exc:
             logger.debug("selfies decoding failed: %s", exc)
             return ""
@@ -102,13 +125,13 @@ class SmilesRepresentation(Representation):
 
     name = "smiles"
 
-    def tokenize(self, smiles: str) -> list[str]:
+    def _tokenize(self, smiles: str) -> list[str]:
         tokens = _SMILES_TOKEN.findall(smiles)
         if "".join(tokens) != smiles:
             raise TokenizeError(REASON_TOKENIZE)
         return tokens
 
-    def detokenize(self, tokens: Sequence[str]) -> str:
+    def _detokenize(self, tokens: Sequence[str]) -> str:
         return "".join(tokens)
 
 
