@@ -163,11 +163,14 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         split = np.where(np.isin(values, VALID_SPLIT_NAMES), "valid", np.where(values == "train", "train", "other"))
         logger.info("using split column %r: %d train, %d valid, %d other rows not used",
                     dcfg.split_column, (split == "train").sum(), (split == "valid").sum(), (split == "other").sum())
-    else:
+        if not (valid_mask & (split == "valid")).any():
+            logger.warning("split column %r has no usable valid rows; holding out %.0f%% of the train rows",
+                           dcfg.split_column, 100 * dcfg.valid_fraction)
+    if not (valid_mask & (split == "valid")).any():
+        pool = np.flatnonzero(valid_mask & (split == "train"))
         rng = np.random.default_rng(run.train.seed)
-        n_valid = max(1, int(round(dcfg.valid_fraction * valid_mask.sum()))) if valid_mask.sum() > 1 else 0
-        chosen = rng.permutation(np.flatnonzero(valid_mask))[:n_valid]
-        split[chosen] = "valid"
+        n_valid = max(1, int(round(dcfg.valid_fraction * len(pool)))) if len(pool) > 1 else 0
+        split[rng.permutation(pool)[:n_valid]] = "valid"
     # properties (file columns or RDKit by name), on the canonical molecules
     raw = np.full((n, len(names)), np.nan)
     if names:
