@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from rdkit import Chem, RDConfig, RDLogger
-from rdkit.Chem import Crippen, Descriptors, QED, rdMolDescriptors
+from rdkit.Chem import BRICS, Crippen, Descriptors, QED, rdFingerprintGenerator, rdMolDescriptors
+from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from molvae.errors import InputError
 
@@ -189,3 +190,42 @@ def read_sdf(path) -> list[dict[str, str]]:
             record.update({k: str(v) for k, v in mol.GetPropsAsDict(includePrivate=False).items()})
             records.append(record)
     return records
+
+
+# --------------------------------------------------------------------------- fingerprints, fragments, scaffolds
+
+
+def morgan_fingerprints(smiles: Sequence[str | None], radius: int = 2, n_bits: int = 1024) -> np.ndarray:
+    """Morgan (ECFP4-like for radius 2) bit vectors: ``n x n_bits`` uint8; all-zero rows where invalid."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
+    for i, s in enumerate(smiles):
+        mol = mol_from_smiles(s) if s else None
+        if mol is not None:
+            out[i] = generator.GetFingerprintAsNumPy(mol)
+    return out
+
+
+def brics_fragments(smiles: str) -> list[str]:
+    """Fragments left after cutting a molecule's BRICS bonds (with dummy atoms at the cuts), as SMILES."""
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return []
+    with quiet_rdkit():
+        return Chem.MolToSmiles(BRICS.BreakBRICSBonds(mol)).split(".")
+
+
+def murcko_scaffold(smiles: str, min_rings: int = 2) -> str | None:
+    """Bemis-Murcko scaffold SMILES, or None if there is none with at least ``min_rings`` rings."""
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return None
+    try:
+        with quiet_rdkit():
+            scaffold = MurckoScaffold.GetScaffoldForMol(mol)
+            text = Chem.MolToSmiles(scaffold)
+    except (ValueError, RuntimeError):
+        return None
+    if not text or scaffold.GetRingInfo().NumRings() < min_rings:
+        return None
+    return text

@@ -8,4 +8,6 @@ run=${2:-runs/zinc250k}
 shift $(( $# > 2 ? 2 : $# )) || true
 resume=()
 [ -f "$run/last.pt" ] && resume=(--resume)
-exec molvae train "$data" --output "$run" --config scripts/zinc250k.toml "${resume[@]}" "$@"
+py=python3
+[ -x .venv/bin/python ] && py=.venv/bin/python
+exec "$py" -m molvae train "$data" --output "$run" --config scripts/zinc250k.toml "${resume[@]}" "$@"

@@ -1,0 +1,68 @@
+"""molvae evaluate: MOSES metrics of generated molecules, or of a model on a test set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from molvae import chem
+from molvae.errors import InputError
+from molvae.evaluation import evaluate_model, table_properties
+from molvae.io import read_molecules
+from molvae.metrics import evaluate_generated
+from molvae.utils import atomic_path
+
+from molvae.cli.common import add_common, load_model, setup_logging
+
+HELP = "compute MOSES metrics of generated molecules, or evaluate a model on a test set"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help=HELP, description=(
+        HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), and against --reference: FCD, SNN, "
+        "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
+        "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
+        "samples (reference: the test set unless --reference is given)."))
+    p.add_argument("generated", nargs="?", metavar="GENERATED", help="generated molecules (any molecule file)")
+    p.add_argument("--reference", metavar="REF", help="reference molecules, e.g. a test set")
+    p.add_argument("--train", metavar="TRAIN", help="training molecules, for novelty")
+    p.add_argument("--test", metavar="TEST", help="test molecules (with property columns, or they are computed) "
+                   "to evaluate the model given by --model (default: the bundled model)")
+    p.add_argument("-n", "--num-samples", type=int, default=10000, help="prior samples with --test (default: 10000)")
+    p.add_argument("--smiles-column", metavar="COL", help="SMILES column of every input file (default: detected)")
+    p.add_argument("-o", "--output", metavar="metrics.json", help="also write the metrics as JSON")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _smiles(path: str | None, column: str | None) -> list[str] | None:
+    return None if path is None else read_molecules(path, column).smiles
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    if args.generated is None and args.test is None:
+        raise InputError("give GENERATED molecules, or --test TEST to evaluate a model")
+    if args.output and not args.output.endswith(".json"):
+        raise InputError(f"--output must be a .json file, got {args.output}")
+    reference, train = _smiles(args.reference, args.smiles_column), _smiles(args.train, args.smiles_column)
+    if args.test is not None:
+        if args.generated is not None:
+            raise InputError("give either GENERATED or --test, not both")
+        model = load_model(args)
+        table = read_molecules(args.test, args.smiles_column)
+        canonical = [chem.canonicalize(s)[0] for s in table.smiles]
+        props = table_properties(table, model.property_names, canonical)
+        result = evaluate_model(model, table.smiles, props, train=train, n_samples=args.num_samples,
+                                seed=args.seed, reference=reference)
+    else:
+        result = evaluate_generated(_smiles(args.generated, args.smiles_column), reference, train)
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key.ljust(width)}  {value:.4f}" if isinstance(value, float) else f"{key.ljust(width)}  {value}")
+    if args.output:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(json.dumps(clean, indent=2) + "\n")
+    return 0
