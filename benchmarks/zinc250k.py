@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Benchmark the bundled model (or --model) on the ZINC250k test split; trains nothing.
+
+Writes benchmarks/results/zinc250k.json and zinc250k.md (with --quick: zinc250k_quick.*), the
+numbers of the README table, beside the published numbers of the anchors.
+
+    python benchmarks/zinc250k.py                 # full: 12,473 test molecules, 10,000 prior samples
+    python benchmarks/zinc250k.py --quick         # 1,000 test molecules, 1,000 samples (< 2 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import MolVAE, __version__
+from molvae.evaluation import evaluate_model
+from molvae.pretrained import default_model_path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "zinc250k.csv.gz"
+
+# Published numbers (ZINC250k unless noted). Reconstruction and validity: Jin et al. 2018 (JT-VAE, Table 1,
+# which also lists SD-VAE, GVAE and the chemical VAE of Gomez-Bombarelli et al.); unique@10k and novelty:
+# Polykovskiy et al. 2020 (MOSES, on the MOSES dataset); FCD: Jo et al. 2022 (GDSS, ZINC250k);
+# property MAE: Gomez-Bombarelli et al. 2018 (ZINC).
+ANCHORS = {
+    "reconstruction": "JT-VAE 76.7%, SD-VAE 76.2%, GVAE 53.7%, chemical VAE 44.6%",
+    "validity": "JT-VAE 100%, chemical VAE 0.7%",
+    "unique@10k": "MOSES VAE 0.998",
+    "novelty": "MOSES VAE 0.695, JT-VAE 0.914",
+    "fcd": "graph generators about 15 (GDSS 14.7)",
+    "mae_logp": "chemical VAE about 0.15",
+    "mae_qed": "chemical VAE about 0.054",
+    "mae_sa": "-",
+}
+TARGETS = {"reconstruction": ">= 0.90", "validity": "1.00", "unique@10k": ">= 0.999", "novelty": ">= 0.95",
+           "fcd": "<= 1.0", "mae_logp": "<= 0.10", "mae_qed": "<= 0.03", "mae_sa": "<= 0.10"}
+LABELS = {"reconstruction": "exact reconstruction (test, greedy from mean)", "validity": "prior validity (RDKit)",
+          "unique@10k": "unique@10k", "novelty": "novelty vs train", "fcd": "FCD to test",
+          "mae_logp": "logP MAE from latent (test)", "mae_qed": "QED MAE from latent (test)",
+          "mae_sa": "SA MAE from latent (test)"}
+
+
+def hardware() -> str:
+    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}")
+
+
+def markdown(result: dict, quick: bool) -> str:
+    m = result["metrics"]
+    lines = [f"ZINC250k test split{' (quick: subsample)' if quick else ''}; {result['n_samples']} prior samples; "
+             f"{result['hardware']}.", "",
+             "| metric | molvae (bundled) | anchors (published) | target |", "|---|---|---|---|"]
+    for key, label in LABELS.items():
+        value = m.get(key)
+        text = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+        lines.append(f"| {label} | {text} | {ANCHORS[key]} | {TARGETS[key]} |")
+    extra = ["unique@1k", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_logp", "wasserstein_qed",
+             "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa"]
+    lines += ["", "Other MOSES metrics: " + ", ".join(f"{k} {m[k]:.3f}" for k in extra if k in m) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ZINC250k csv(.gz) with a split column")
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
+    parser.add_argument("--quick", action="store_true", help="1,000 test molecules and 1,000 samples")
+    parser.add_argument("--samples", type=int, default=None, help="prior samples (default 10,000; quick 1,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    model_path = args.model or default_model_path()
+    if model_path is None:
+        parser.error("no bundled model installed; pass --model")
+    if not args.data.exists():
+        parser.error(f"{args.data} not found; pass --data (ZINC250k with a split column)")
+    n_samples = args.samples or (1000 if args.quick else 10000)
+    data = pd.read_csv(args.data, keep_default_na=False, na_filter=False)
+    test, train = data[data["split"] == "test"], data[data["split"] == "train"]
+    if args.quick:
+        test = test.iloc[:1000]
+        train = train.iloc[:20000]  # novelty against a train subset in quick mode (an upper bound)
+    model = MolVAE.load(model_path)
+    t0 = time.perf_counter()
+    test_props = np.stack([pd.to_numeric(test[c], errors="coerce").to_numpy()
+                           for c in {"logp": "logP", "qed": "qed", "sa": "SAS"}.values()], axis=1)
+    assert model.property_names == ("logp", "qed", "sa"), model.property_names
+    metrics = evaluate_model(model, test["smiles"].tolist(), test_props, train=train["smiles"].tolist(),
+                             n_samples=n_samples, seed=args.seed)
+    result = {
+        "benchmark": "zinc250k", "quick": args.quick, "molvae_version": __version__,
+        "model": str(Path(model_path).name), "model_metadata": model.metadata, "data": str(args.data.name),
+        "n_test": len(test), "n_train_for_novelty": len(train), "n_samples": n_samples, "seed": args.seed,
+        "hardware": hardware(), "seconds": time.perf_counter() - t0,
+        "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},
+        "anchors": ANCHORS, "targets": TARGETS,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "zinc250k_quick" if args.quick else "zinc250k"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(result, args.quick))
+    sys.stdout.write(markdown(result, args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
