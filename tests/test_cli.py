@@ -111,3 +111,29 @@ def test_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_evaluate_generated_and_model(tmp_path, tiny_model_path, tiny_csv, sample_smiles, capsys):
+    gen = tmp_path / "gen.smi"
+    gen.write_text("\n".join(sample_smiles[:20] + ["C1CC"]) + "\n")
+    ref = tmp_path / "ref.csv"
+    pd.DataFrame({"smiles": sample_smiles[20:60]}).to_csv(ref, index=False)
+    out = tmp_path / "m.json"
+    assert main(["evaluate", str(gen), "--reference", str(ref), "--train", str(tiny_csv), "-o", str(out), "-q"]) == 0
+    import json
+
+    report = json.loads(out.read_text())
+    assert report["validity"] == pytest.approx(20 / 21)
+    assert report["novelty"] == 0.0  # every valid one is in the training file
+    for key in ("fcd", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_mw", "unique@10k"):
+        assert key in report and key in capsys.readouterr().out or key in report
+    test = tmp_path / "test.csv"
+    pd.DataFrame({"smiles": sample_smiles[:15] + ["nan"], "LogP": [1.0] * 16}).to_csv(test, index=False)
+    out2 = tmp_path / "model.json"
+    assert main(["evaluate", "--model", str(tiny_model_path), "--test", str(test), "-n", "20", "-o", str(out2),
+                 "-q"]) == 0
+    report = json.loads(out2.read_text())
+    assert report["n_test"] == 16 and report["n_test_encodable"] == 15
+    assert 0.0 <= report["reconstruction"] <= 15 / 16
+    assert {"mae_logp", "r2_logp", "mae_qed", "validity", "fcd"} <= set(report)
+    assert report["mae_logp"] > 0

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.errors import InputError
-from molvae.io import OUTPUT_FORMATS, file_format, write_array, write_table
+from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array, write_table
 from molvae.model import MolVAE
 from molvae.pretrained import default_model_path
 
@@ -81,3 +81,22 @@ def rejects_path(output: str) -> Path:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return p.with_name(name + ".rejects.csv")
+
+
+def start(args: argparse.Namespace, read_input: bool = True) -> tuple[MolVAE, MoleculeTable | None]:
+    """The common opening of a verb: logging, an early check of the output suffix, the model and
+    (for verbs that read molecules) the input table."""
+    setup_logging(args)
+    check_output(args.output)
+    model = load_model(args)
+    table = read_molecules(args.input, args.smiles_column, args.id_column) if read_input else None
+    return model, table
+
+
+def row_columns(table: MoleculeTable) -> dict[str, object]:
+    """``row`` (0-based input row), the input's id column if any, and the input SMILES."""
+    columns: dict[str, object] = {"row": np.arange(len(table))}
+    if table.id_column:
+        columns[table.id_column] = table.ids
+    columns["input_smiles"] = table.smiles
+    return columns

@@ -9,7 +9,7 @@ import pandas as pd
 
 from molvae.io import read_latents
 
-from molvae.cli.common import add_common, check_output, load_model, setup_logging, write_output
+from molvae.cli.common import add_common, start, write_output
 
 HELP = "decode latent vectors to RDKit-validated canonical SMILES"
 
@@ -25,9 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
-    check_output(args.output)
-    model = load_model(args)
+    model, _ = start(args, read_input=False)
     z = read_latents(args.latents)
     res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed)
     valid = np.array([s is not None for s in res.smiles])

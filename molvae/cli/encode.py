@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
-from molvae.io import read_molecules
-
-from molvae.cli.common import (add_common, add_input, check_output, latent_frame, load_model, rejects_path,
-                               setup_logging, write_output)
+from molvae.cli.common import add_common, add_input, latent_frame, rejects_path, row_columns, start, write_output
 
 HELP = "encode molecules to latent vectors and predicted properties"
 
@@ -28,15 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
-    check_output(args.output)
-    model = load_model(args)
-    table = read_molecules(args.input, args.smiles_column, args.id_column)
+    model, table = start(args)
     enc = model.encode(table.smiles, batch_size=args.batch_size, keep_largest_fragment=args.keep_largest_fragment)
-    columns = {"row": np.arange(len(table))}
-    if table.id_column:
-        columns[table.id_column] = table.ids
-    columns.update({"input_smiles": table.smiles, "smiles": enc.smiles, "valid": enc.valid, "reason": enc.reasons})
+    columns = row_columns(table)
+    columns.update({"smiles": enc.smiles, "valid": enc.valid, "reason": enc.reasons})
     parts = [pd.DataFrame(columns), latent_frame(enc.mu)]
     if args.logvar:
         parts.append(latent_frame(enc.logvar, "logvar"))

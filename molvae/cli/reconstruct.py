@@ -7,10 +7,9 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from molvae.io import read_molecules
 from molvae.metrics import reconstruction_accuracy
 
-from molvae.cli.common import add_common, add_input, check_output, load_model, setup_logging, write_output
+from molvae.cli.common import add_common, add_input, row_columns, start, write_output
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
 
@@ -25,16 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
-    check_output(args.output)
-    model = load_model(args)
-    table = read_molecules(args.input, args.smiles_column, args.id_column)
+    model, table = start(args)
     enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=args.keep_largest_fragment)
     match = np.array([d is not None and d == s for d, s in zip(decoded, enc.smiles)])
-    columns = {"row": np.arange(len(table))}
-    if table.id_column:
-        columns[table.id_column] = table.ids
-    columns.update({"input_smiles": table.smiles, "smiles": enc.smiles, "reconstructed": decoded, "match": match,
+    columns = row_columns(table)
+    columns.update({"smiles": enc.smiles, "reconstructed": decoded, "match": match,
                     "valid": enc.valid, "reason": enc.reasons})
     write_output(pd.DataFrame(columns), args.output)
     acc = reconstruction_accuracy(enc.smiles, decoded)

@@ -11,7 +11,7 @@ from molvae.errors import InputError
 from molvae.io import read_molecules
 from molvae.metrics import novelty, uniqueness, validity
 
-from molvae.cli.common import add_common, check_output, latent_frame, load_model, setup_logging, write_output
+from molvae.cli.common import add_common, latent_frame, start, write_output
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
 
@@ -28,11 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
     if args.num_samples < 1:
         raise InputError("-n must be at least 1")
-    check_output(args.output)
-    model = load_model(args)
+    model, _ = start(args, read_input=False)
     z = model.sample_prior(args.num_samples, seed=args.seed)
     res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed)
     valid = np.array([s is not None for s in res.smiles])
