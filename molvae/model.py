@@ -30,7 +30,7 @@ from molvae.config import ModelConfig
 from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
-from molvae.utils import atomic_path, resolve_device
+from molvae.utils import atomic_path, resolve_device, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class MolVAE(nn.Module):
         self.representation = get_representation(config.representation)
         self.scaler = scaler if scaler is not None else PropertyScaler((), (), ())
         self.metadata = dict(metadata or {})
+        self.training_hashes: np.ndarray | None = None  # see set_training_set / novel
         v = len(vocab)
         self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
                                   config.latent_dim, config.dropout, vocab.pad_index)
@@ -238,6 +239,22 @@ class MolVAE(nn.Module):
                 out[i] = s
         return enc, out
 
+    # ------------------------------------------------------------------ novelty against the training set
+
+    def set_training_set(self, canonical_smiles: Sequence[str]) -> None:
+        """Remember hashes of the training molecules (canonical SMILES) so that :meth:`novel` works
+        without the training file; they are saved in the checkpoint (8 bytes per molecule)."""
+        self.training_hashes = smiles_hashes(canonical_smiles)
+
+    def novel(self, smiles: Sequence[str | None]) -> np.ndarray | None:
+        """For canonical SMILES: True where the molecule is not in the training set (False for None);
+        None when this model does not know its training set."""
+        if self.training_hashes is None:
+            return None
+        hashes = np.array([smiles_hashes([s])[0] if s else 0 for s in smiles], dtype=np.int64)
+        seen = np.isin(hashes, self.training_hashes)
+        return np.array([bool(s) and not k for s, k in zip(smiles, seen)], dtype=bool)
+
     # ------------------------------------------------------------------ checkpoints
 
     def to_checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -256,6 +273,8 @@ class MolVAE(nn.Module):
             "metadata": plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
                                "versions": library_versions()}),
         }
+        if self.training_hashes is not None:
+            ckpt["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
         if extra:
             ckpt.update({k: v if k == "training" else plain(v) for k, v in extra.items()})
         return ckpt
@@ -279,6 +298,8 @@ class MolVAE(nn.Module):
             scaler = PropertyScaler.from_dict(ckpt["properties"])
             model = cls(config, vocab, scaler, ckpt.get("metadata"))
             model.load_state_dict(ckpt["state_dict"])
+            if ckpt.get("training_set_hashes") is not None:
+                model.training_hashes = ckpt["training_set_hashes"].numpy().astype(np.int64)
         except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
             raise CheckpointError(f"{source} is malformed: {str(exc).splitlines()[0]}") from None
         model.eval()

@@ -118,6 +118,7 @@ class PreparedData:
     train: SequenceDataset
     valid: SequenceDataset
     valid_smiles: list[str]
+    train_smiles: list[str]
     valid_raw_props: np.ndarray
     scaler: PropertyScaler
     max_tokens: int
@@ -208,6 +209,7 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         train=SequenceDataset([seqs[i] for i in train_idx], scaled[train_idx]),
         valid=SequenceDataset([seqs[i] for i in valid_idx], scaled[valid_idx]),
         valid_smiles=[prep.canonical[i] for i in valid_idx],  # type: ignore[misc]
+        train_smiles=[prep.canonical[i] for i in train_idx],  # type: ignore[misc]
         valid_raw_props=raw[valid_idx],
         scaler=scaler, max_tokens=max_tokens, rejects=rejects, n_rows=n)
 
@@ -347,6 +349,7 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
                 "n_train": len(data.train), "n_valid": len(data.valid), "n_rejected": len(data.rejects),
                 "seed": tcfg.seed}
     model = MolVAE(run.model, data.vocab, data.scaler, metadata).to(device)
+    model.set_training_set(data.train_smiles)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed)
     steps_per_epoch = len(sampler)

@@ -94,3 +94,11 @@ def file_sha256(path: str | Path, limit: int | None = None) -> str:
                 if remaining <= 0:
                     break
     return h.hexdigest()
+
+
+def smiles_hashes(smiles) -> np.ndarray:
+    """Sorted, distinct 64-bit hashes (BLAKE2b) of canonical SMILES: a compact training-set
+    fingerprint that lets a checkpoint tell novel molecules without shipping the data."""
+    values = {int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True)
+              for s in smiles if s}
+    return np.array(sorted(values), dtype=np.int64)

@@ -105,3 +105,11 @@ def test_pickled_payload_is_refused_and_never_runs(tmp_path):
     with pytest.raises(CheckpointError, match="pickled Python objects"):
         MolVAE.load(path)
     assert not marker.exists()
+
+
+def test_novelty_from_stored_training_hashes(tiny_model, tiny_model_path, sample_smiles):
+    from molvae import chem
+
+    assert torch.load(tiny_model_path, weights_only=True)["training_set_hashes"].dtype == torch.int64
+    known = chem.canonicalize(sample_smiles[0])[0]
+    assert tiny_model.novel([known, "CCO", None]).tolist() == [False, True, False]

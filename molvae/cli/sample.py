@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--num-samples", type=int, default=1000, help="number of prior draws (default: 1000)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding (default); > 0 samples tokens")
-    p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty")
+    p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty (default: the "
+                   "training-set hashes stored in the model, when it has them)")
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
     add_common(p)
     p.set_defaults(func=run)
@@ -43,5 +44,10 @@ def run(args: argparse.Namespace) -> int:
         train = read_molecules(args.train)
         reference = set(model.prepare(train.smiles).canonical) - {None}
         report += f", novelty {novelty(res.smiles, reference):.4f}"
+    elif (novel := model.novel(res.smiles)) is not None:
+        distinct = {s: n for s, n in zip(res.smiles, novel) if s is not None}
+        if distinct:
+            report += f", novelty {sum(distinct.values()) / len(distinct):.4f} (vs the model's training set)"
+        frame["novel"] = novel
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     return 0

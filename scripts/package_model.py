@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Copy a trained checkpoint into the package as the bundled model.
+
+Keeps the weights, config, vocabulary, scaler and metadata; drops optimizer state; stores 64-bit
+hashes of the training molecules (so `molvae sample` reports novelty without the data); refuses a
+result over 25 MB.
+
+    python scripts/package_model.py runs/zinc250k/best.pt --data ../shared/data/zinc250k.csv.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from molvae import MolVAE
+from molvae.pretrained import BUNDLED_MODEL
+
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="the training file (with a split column)")
+    parser.add_argument("--output", type=Path, default=BUNDLED_MODEL)
+    args = parser.parse_args(argv)
+    model = MolVAE.load(args.checkpoint)
+    data = pd.read_csv(args.data, keep_default_na=False, na_filter=False)
+    train = data[data["split"] == "train"]["smiles"].tolist() if "split" in data else data["smiles"].tolist()
+    model.set_training_set([s for s in model.prepare(train).canonical if s])
+    model.metadata["packaged_from"] = args.checkpoint.name
+    model.save(args.output)
+    size = args.output.stat().st_size
+    if size > MAX_BYTES:
+        args.output.unlink()
+        sys.exit(f"{args.output} would be {size / 1e6:.1f} MB, over the 25 MB limit")
+    print(f"wrote {args.output} ({size / 1e6:.1f} MB; {len(model.training_hashes)} training hashes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
