@@ -36,14 +36,14 @@ class DataConfig:
     id_column: str | None = None
     properties: tuple[str, ...] = ()  # file columns, or names computed with RDKit (molvae.chem.PROPERTIES)
     split_column: str = "split"  # used when present: values train / valid (others are ignored)
-    valid_fraction: float = 0.05  # seeded random split when there is no split column
+    valid_fraction: float = 0.05  # seeded random hold-out when no split column gives valid rows; 0: none
     keep_largest_fragment: bool = False
     max_tokens: int = 0  # 0: no limit; otherwise longer molecules are rejected with a reason
     workers: int = 0  # processes for RDKit/SELFIES preparation; 0: all cores
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", tuple(self.properties))
-        _check(0.0 < self.valid_fraction < 1.0, "data.valid_fraction must be in (0, 1)")
+        _check(0.0 <= self.valid_fraction < 1.0, "data.valid_fraction must be in [0, 1)")
         _check(self.max_tokens >= 0, "data.max_tokens must be >= 0")
         _check(self.workers >= 0, "data.workers must be >= 0")
 

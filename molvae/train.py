@@ -164,10 +164,10 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         split = np.where(np.isin(values, VALID_SPLIT_NAMES), "valid", np.where(values == "train", "train", "other"))
         logger.info("using split column %r: %d train, %d valid, %d other rows not used",
                     dcfg.split_column, (split == "train").sum(), (split == "valid").sum(), (split == "other").sum())
-        if not (valid_mask & (split == "valid")).any():
+        if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
             logger.warning("split column %r has no usable valid rows; holding out %.0f%% of the train rows",
                            dcfg.split_column, 100 * dcfg.valid_fraction)
-    if not (valid_mask & (split == "valid")).any():
+    if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
         pool = np.flatnonzero(valid_mask & (split == "train"))
         rng = np.random.default_rng(run.train.seed)
         n_valid = max(1, int(round(dcfg.valid_fraction * len(pool)))) if len(pool) > 1 else 0

@@ -67,3 +67,20 @@ def tiny_model(tiny_model_path):
     from molvae import MolVAE
 
     return MolVAE.load(tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def overfit_run(tmp_path_factory, sample_smiles):
+    """A small model trained on 30 molecules until it reconstructs them (about 15 s on 2 cores)."""
+    from molvae.train import train
+
+    out = tmp_path_factory.mktemp("overfit")
+    path = out / "few.csv"
+    pd.DataFrame({"smiles": sample_smiles[:30], "split": "train"}).to_csv(path, index=False)
+    cfg = RunConfig.from_dict({
+        "model": {"embedding_dim": 32, "encoder_hidden_dim": 64, "latent_dim": 16, "decoder_hidden_dim": 128,
+                  "dropout": 0.0},
+        "data": {"valid_fraction": 0.0},
+        "train": {"epochs": 150, "batch_size": 30, "learning_rate": 0.01, "min_learning_rate": 0.003,
+                  "beta": 0.001, "kl_warmup_epochs": 50, "free_bits": 0.0, "num_threads": 2}})
+    return train(path, out / "run", cfg, progress=False), sample_smiles[:30]

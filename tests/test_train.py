@@ -47,17 +47,9 @@ def test_kl_schedules():
     assert learning_rate(0, 10, cfg) == pytest.approx(1e-3) and learning_rate(10, 10, cfg) == pytest.approx(1e-4)
 
 
-def test_overfits_a_few_dozen_molecules(tmp_path, sample_smiles):
-    """Integration: 30 molecules, trained on all of them, reconstruct exactly."""
-    smiles = sample_smiles[:30]
-    path = tmp_path / "few.csv"
-    pd.DataFrame({"smiles": smiles, "split": "train"}).to_csv(path, index=False)
-    cfg = RunConfig.from_dict({
-        "model": {"embedding_dim": 32, "encoder_hidden_dim": 64, "latent_dim": 16, "decoder_hidden_dim": 128,
-                  "dropout": 0.0},
-        "train": {"epochs": 150, "batch_size": 30, "learning_rate": 0.01, "min_learning_rate": 0.003,
-                  "beta": 0.001, "kl_warmup_epochs": 50, "free_bits": 0.0, "num_threads": 2}})
-    result = train(path, tmp_path / "run", cfg, progress=False)
+def test_overfits_a_few_dozen_molecules(overfit_run):
+    """Integration: 30 molecules, all in the train split, reconstruct exactly."""
+    result, smiles = overfit_run
     model = MolVAE.load(result.last_path)
     enc, decoded = model.reconstruct(smiles)
     assert reconstruction_accuracy(enc.smiles, decoded) == 1.0

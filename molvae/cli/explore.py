@@ -1,0 +1,38 @@
+"""molvae explore: valid neighbours of a molecule in latent space."""
+
+from __future__ import annotations
+
+import argparse
+
+from molvae.search.explore import explore
+
+from molvae.cli.common import add_common, check_output, load_model, setup_logging, write_output
+
+HELP = "sample around a molecule's latent point and list its valid neighbours"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explore", help=HELP, description=HELP + ", ranked by Tanimoto similarity, with QED, "
+                       "logP, SA and MW.")
+    p.add_argument("smiles", metavar="SMILES", help="the query molecule")
+    p.add_argument("-n", "--num-samples", type=int, default=100, help="latent draws (default: 100)")
+    p.add_argument("--radius", type=float, default=1.0, help="standard deviation of the draws around the "
+                   "latent mean (default: 1.0)")
+    p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write every neighbour (.csv/.tsv/.parquet)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    if args.output:
+        check_output(args.output)
+    table = explore(load_model(args), args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
+    if args.output:
+        write_output(table, args.output)
+    print(f"{len(table)} distinct valid neighbours from {args.num_samples} draws (radius {args.radius}):")
+    print("  sim   count  qed   logp   sa    mw      smiles")
+    for _, r in table.head(args.top).iterrows():
+        print(f"  {r.similarity:.2f}  {int(r['count']):5d}  {r.qed:.2f}  {r.logp:5.2f}  {r.sa:.2f}  {r.mw:6.1f}  {r.smiles}")
+    return 0
