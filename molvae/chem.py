@@ -171,6 +171,15 @@ def compute_properties(smiles: Sequence[str | None], names: Sequence[str]) -> np
     return out
 
 
+def largest_ring_size(smiles: str | None) -> int:
+    """Atoms in the largest ring (0 for acyclic or invalid molecules)."""
+    mol = mol_from_smiles(smiles) if smiles else None
+    if mol is None:
+        return 0
+    rings = mol.GetRingInfo().AtomRings()
+    return max((len(r) for r in rings), default=0)
+
+
 def read_sdf(path) -> list[dict[str, str]]:
     """Read every record of an SDF (gzip allowed) as ``{"smiles": ..., "name": ..., props...}``.
 

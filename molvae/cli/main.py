@@ -9,9 +9,9 @@ import sys
 from molvae import __version__
 from molvae.errors import MolvaeError
 
-from molvae.cli import decode, encode, evaluate, explore, interpolate, reconstruct, sample, train
+from molvae.cli import decode, encode, evaluate, explore, interpolate, optimize, reconstruct, sample, train
 
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, interpolate, explore)
+VERBS = (train, encode, decode, reconstruct, sample, evaluate, interpolate, explore, optimize)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,228 @@
+"""Objectives for latent-space search: a registry of named scores, similarity to a reference,
+desirability specs, the model's property predictor as a surrogate, and user oracles.
+
+Every objective maps a list of canonical SMILES (and, for surrogates, their latent points) to
+floats, higher is better, NaN where the evaluation failed.
+
+Example:
+    >>> make_objective("qed")(["CCO"])                                   # doctest: +ELLIPSIS
+    array([0.40...])
+    >>> make_objective("qed high, sa <= 4, mw in 250-450").name
+    'qed high, sa <= 4, mw in 250-450'
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from molvae import chem
+from molvae.errors import InputError
+from molvae.metrics import tanimoto_matrix
+
+logger = logging.getLogger(__name__)
+
+# Penalized logP standardization statistics on ZINC250k, as used by JT-VAE (Jin et al. 2018) and
+# the weighted-retraining paper (Tripp et al. 2020): mean and std of logP, of -SA and of -cycle.
+PLOGP_STATS = {"logp": (2.4570953396190123, 1.434324401111988),
+               "neg_sa": (-3.0525811293166134, 0.8335207024513095),
+               "neg_cycle": (-0.0485696876403053, 0.2860212110245455)}
+
+# Rough scales used to weigh constraint violations of different properties against each other.
+PROPERTY_SCALES = {"qed": 0.1, "logp": 1.0, "sa": 1.0, "mw": 50.0, "tpsa": 20.0, "hbd": 1.0, "hba": 1.0,
+                   "rotb": 1.0, "rings": 1.0, "heavy_atoms": 5.0}
+
+
+@dataclass
+class Objective:
+    """A named score: ``fn(smiles, z)`` -> ``n`` floats, higher is better, NaN for failures.
+
+    ``surrogate(properties)`` (optional) gives the same score from the model's predicted properties
+    (``n x n_properties`` in model.property_names order) for gradient ascent.
+    """
+
+    name: str
+    description: str
+    fn: Callable[[Sequence[str], np.ndarray | None], np.ndarray]
+    needs: tuple[str, ...] = ()  # model properties a surrogate needs
+    surrogate: Callable[[dict[str, "object"]], "object"] | None = field(default=None, repr=False)
+
+    def __call__(self, smiles: Sequence[str], z: np.ndarray | None = None) -> np.ndarray:
+        values = np.asarray(self.fn(list(smiles), z), dtype=np.float64)
+        if values.shape != (len(smiles),):
+            raise InputError(f"objective {self.name} returned {values.shape} values for {len(smiles)} molecules")
+        return values
+
+
+def penalized_logp(smiles: Sequence[str]) -> np.ndarray:
+    """Standardized logP - SA - ring penalty (max ring size above 6), with ZINC250k statistics."""
+    props = chem.compute_properties(smiles, ["logp", "sa"])
+    cycles = np.array([chem.largest_ring_size(s) for s in smiles], dtype=np.float64)
+    cycle_penalty = np.maximum(cycles - 6, 0)
+    (ml, sl), (ms, ss), (mc, sc) = PLOGP_STATS["logp"], PLOGP_STATS["neg_sa"], PLOGP_STATS["neg_cycle"]
+    return (props[:, 0] - ml) / sl + (-props[:, 1] - ms) / ss + (-cycle_penalty - mc) / sc
+
+
+def _property(name: str, sign: float = 1.0) -> Callable:
+    return lambda smiles, z=None: sign * chem.compute_properties(smiles, [name])[:, 0]
+
+
+def _surrogate_property(name: str, sign: float = 1.0) -> Callable:
+    return lambda p: sign * p[name]
+
+
+def _plogp_surrogate(p):
+    (ml, sl), (ms, ss) = PLOGP_STATS["logp"], PLOGP_STATS["neg_sa"]
+    return (p["logp"] - ml) / sl + (-p["sa"] - ms) / ss
+
+
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in [
+    Objective("qed", "QED drug-likeness (maximize)", _property("qed"), ("qed",), _surrogate_property("qed")),
+    Objective("logp", "Crippen logP (maximize)", _property("logp"), ("logp",), _surrogate_property("logp")),
+    Objective("sa", "synthetic accessibility (minimize: the score is -SA)", _property("sa", -1.0), ("sa",),
+              _surrogate_property("sa", -1.0)),
+    Objective("penalized_logp", "standardized logP - SA - ring penalty (ZINC250k statistics; JT-VAE)",
+              lambda smiles, z=None: penalized_logp(smiles), ("logp", "sa"), _plogp_surrogate),
+    Objective("mw", "molecular weight (maximize; use a spec such as 'mw in 250-450' for a range)", _property("mw")),
+    Objective("tpsa", "topological polar surface area (maximize; or a spec such as 'tpsa <= 90')",
+              _property("tpsa")),
+]}
+
+OBJECTIVE_FORMS = {
+    "similarity:SMILES": "Tanimoto similarity (Morgan radius 2) to a reference molecule",
+    "predictor:NAME": "the model's jointly trained property predictor for NAME, on the latent point (cheap)",
+    "module:function": "a user oracle: a Python callable taking a list of SMILES and returning floats (NaN = failed)",
+    "'qed high, sa <= 4, mw in 250-450'": "a desirability spec: 'NAME high|low' terms (optionally 'W*NAME high') "
+                                          "summed, with 'NAME <= x', 'NAME >= x', 'NAME in a-b' constraints "
+                                          "whose violations are subtracted",
+}
+
+
+def list_objectives() -> list[tuple[str, str]]:
+    return [(o.name, o.description) for o in OBJECTIVES.values()] + list(OBJECTIVE_FORMS.items())
+
+
+def similarity_objective(reference: str) -> Objective:
+    ref, reason = chem.canonicalize(reference)
+    if ref is None:
+        raise InputError(f"similarity reference {reference!r} is not a valid molecule ({reason})")
+    ref_fp = chem.morgan_fingerprints([ref])
+
+    def fn(smiles, z=None):
+        return tanimoto_matrix(chem.morgan_fingerprints(smiles), ref_fp)[:, 0].astype(np.float64)
+
+    return Objective(f"similarity:{ref}", f"Tanimoto similarity to {ref}", fn)
+
+
+_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.]+)\s*\*\s*)?(?P<name>[A-Za-z_]+)\s+"
+                   r"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?[0-9.]+)|in\s+(?P<a>-?[0-9.]+)\s*-\s*(?P<b>-?[0-9.]+))\s*$")
+
+
+def desirability_objective(spec: str) -> Objective:
+    """Parse "qed high, sa <= 4, mw in 250-450": weighted sum of high/low terms minus constraint violations
+    (each divided by a typical scale of its property)."""
+    goals: list[tuple[str, float]] = []
+    limits: list[tuple[str, float, float]] = []
+    for part in spec.split(","):
+        m = _TERM.match(part)
+        if not m:
+            raise InputError(f"cannot read objective term {part.strip()!r}; write e.g. 'qed high', 'sa <= 4', "
+                             "'mw in 250-450' or '2*logp high'")
+        name = chem.property_spec(m["name"]).name
+        if m["dir"]:
+            goals.append((name, float(m["w"] or 1.0) * (1.0 if m["dir"] == "high" else -1.0)))
+        elif m["op"]:
+            x = float(m["x"])
+            limits.append((name, -math.inf, x) if m["op"] == "<=" else (name, x, math.inf))
+        else:
+            limits.append((name, float(m["a"]), float(m["b"])))
+    if not goals and not limits:
+        raise InputError("empty objective spec")
+    names = sorted({n for n, _ in goals} | {n for n, _, _ in limits})
+
+    def combine(p):
+        score = sum(w * p[n] for n, w in goals) if goals else 0.0 * p[names[0]]
+        for n, lo, hi in limits:
+            scale = PROPERTY_SCALES.get(n, 1.0)
+            violation = np.maximum(lo - p[n], 0) + np.maximum(p[n] - hi, 0)
+            score = score - violation / scale
+        return score
+
+    def fn(smiles, z=None):
+        values = chem.compute_properties(smiles, names)
+        return np.asarray(combine({n: values[:, j] for j, n in enumerate(names)}), dtype=np.float64)
+
+    return Objective(spec, "desirability: " + spec, fn, tuple(names), combine)
+
+
+def oracle_objective(target: str) -> Objective:
+    """A user callable ``module:function`` (the module importable from the current directory too)."""
+    import sys
+    import os
+
+    module_name, _, func_name = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"cannot load oracle {target!r}: {exc}") from None
+
+    def fn(smiles, z=None):
+        try:
+            values = np.asarray(func(list(smiles)), dtype=np.float64).reshape(-1)
+        except Exception as exc:  # a failing oracle costs this batch, never the run
+            logger.warning("oracle %s failed on a batch of %d: %s", target, len(smiles), exc)
+            return np.full(len(smiles), np.nan)
+        if values.shape != (len(smiles),):
+            logger.warning("oracle %s returned %d values for %d molecules; batch marked failed",
+                           target, values.size, len(smiles))
+            return np.full(len(smiles), np.nan)
+        return values
+
+    return Objective(target, f"user oracle {target}", fn)
+
+
+def predictor_objective(name: str, model) -> Objective:
+    """The model's property head on the latent point: no RDKit call, no oracle cost."""
+    if name not in model.property_names:
+        raise InputError(f"the model predicts {', '.join(model.property_names) or 'no properties'}, not {name!r}")
+    j = model.property_names.index(name)
+
+    def fn(smiles, z=None):
+        if z is None:
+            return model.encode(smiles).properties[:, j]
+        import torch
+
+        with torch.no_grad():
+            zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+            pred = model.property_head(zt.to(model.device)).float().cpu().numpy()
+        return model.scaler.inverse(pred)[:, j]
+
+    return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
+                     _surrogate_property(name))
+
+
+def make_objective(spec: str, model=None) -> Objective:
+    """Build an objective from its command-line spelling (see :func:`list_objectives`)."""
+    spec = spec.strip()
+    if spec in OBJECTIVES:
+        return OBJECTIVES[spec]
+    if spec.startswith("similarity:"):
+        return similarity_objective(spec.split(":", 1)[1])
+    if spec.startswith("predictor:"):
+        if model is None:
+            raise InputError("predictor objectives need a model")
+        return predictor_objective(spec.split(":", 1)[1], model)
+    if "," in spec or re.search(r"\s(high|low|in|<=|>=)\s", f" {spec} "):
+        return desirability_objective(spec)
+    if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", spec):
+        return oracle_objective(spec)
+    raise InputError(f"unknown objective {spec!r}; known: {', '.join(OBJECTIVES)}, or one of the forms "
+                     f"{', '.join(OBJECTIVE_FORMS)} (see --list-objectives)")

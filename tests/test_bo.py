@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from molvae.errors import InputError
+from molvae.search.bo import BOConfig, gradient_ascent, optimize
+from molvae.search.objectives import make_objective
+
+SMALL = dict(budget=30, batch_size=5, n_init=10, num_restarts=2, raw_samples=64)
+
+
+def test_bo_improves_on_its_initial_data_and_never_pays_twice(tiny_model):
+    result = optimize(tiny_model, make_objective("mw"), BOConfig(**SMALL), progress=False)
+    ev = result.evaluated
+    assert len(ev) <= 30
+    assert ev["smiles"].is_unique  # the cache: no molecule is paid for twice
+    initial_best = ev[ev["step"] == 0]["score"].max()
+    assert result.trace["best_score"].iloc[-1] > initial_best
+    assert (np.diff(result.trace["best_score"]) >= 0).all()
+    assert {"call", "step", "source", "smiles", "score", "z0"} <= set(ev.columns)
+
+
+def test_bo_is_seeded(tiny_model):
+    a = optimize(tiny_model, make_objective("mw"), BOConfig(**SMALL, seed=3), progress=False)
+    b = optimize(tiny_model, make_objective("mw"), BOConfig(**SMALL, seed=3), progress=False)
+    assert a.evaluated["smiles"].tolist() == b.evaluated["smiles"].tolist()
+
+
+def test_trust_region_ucb_and_failing_oracle(tiny_model, tmp_path, monkeypatch):
+    (tmp_path / "halfbad.py").write_text("def score(smiles):\n    return [float('nan') if i % 2 else len(s) "
+                                         "for i, s in enumerate(smiles)]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = BOConfig(**{**SMALL, "budget": 24}, acquisition="ucb", trust_region=True)
+    result = optimize(tiny_model, make_objective("halfbad:score"), cfg, progress=False)
+    scores = result.evaluated["score"]
+    assert scores.isna().any() and np.isfinite(scores).any()  # failures recorded, run continued
+    assert len(result.evaluated) <= 24
+
+
+def test_bo_from_a_library(tiny_model, sample_smiles):
+    result = optimize(tiny_model, make_objective("qed"), BOConfig(**{**SMALL, "budget": 20}),
+                      init_smiles=sample_smiles[:12], progress=False)
+    assert (result.evaluated["source"] == "init").sum() == 12
+
+
+def test_gradient_ascent_on_the_predictor(tiny_model):
+    result = gradient_ascent(tiny_model, make_objective("logp"), budget=25, n_starts=4, steps=30,
+                             decode_every=5, progress=False)
+    assert 0 < len(result.evaluated) <= 25
+    assert result.evaluated["smiles"].is_unique
+    with pytest.raises(InputError, match="property predictor covers"):
+        gradient_ascent(tiny_model, make_objective("similarity:CCO"), budget=5, progress=False)

@@ -1,0 +1,65 @@
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from molvae import chem
+from molvae.errors import InputError
+from molvae.search.objectives import PLOGP_STATS, make_objective, penalized_logp
+
+
+def test_qed_and_sa_match_rdkit_directly():
+    from rdkit.Chem import QED
+
+    mols = ["CC(=O)Oc1ccccc1C(=O)O", "CN1C(=O)N(C)c2ncn(C)c2C1=O"]
+    expected = [QED.qed(chem.mol_from_smiles(s)) for s in mols]
+    np.testing.assert_allclose(make_objective("qed")(mols), expected)
+    sa = chem.compute_properties(mols, ["sa"])[:, 0]
+    np.testing.assert_allclose(make_objective("sa")(mols), -sa)
+
+
+def test_penalized_logp_by_hand():
+    (ml, sl), (ms, ss), (mc, sc) = PLOGP_STATS["logp"], PLOGP_STATS["neg_sa"], PLOGP_STATS["neg_cycle"]
+    logp, sa = chem.compute_properties(["c1ccccc1"], ["logp", "sa"])[0]
+    benzene = (logp - ml) / sl + (-sa - ms) / ss + (0 - mc) / sc
+    assert penalized_logp(["c1ccccc1"])[0] == pytest.approx(benzene)
+    # a 9-membered ring pays a cycle penalty of 3
+    logp9, sa9 = chem.compute_properties(["C1CCCCCCCC1"], ["logp", "sa"])[0]
+    expected9 = (logp9 - ml) / sl + (-sa9 - ms) / ss + (-3 - mc) / sc
+    assert penalized_logp(["C1CCCCCCCC1"])[0] == pytest.approx(expected9)
+    assert chem.largest_ring_size("C1CCCCCCCC1") == 9 and chem.largest_ring_size("CCO") == 0
+
+
+def test_similarity_and_desirability():
+    sim = make_objective("similarity:OCC")(["CCO", "c1ccccc1"])
+    assert sim[0] == pytest.approx(1.0) and sim[1] == pytest.approx(0.0)
+    spec = make_objective("qed high, sa <= 4, mw in 250-450")
+    aspirin, procaine = "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CCOC(=O)c1ccc(N)cc1"
+    qed, sa, mw = chem.compute_properties([aspirin], ["qed", "sa", "mw"])[0]
+    assert sa <= 4 and mw < 250
+    assert spec([aspirin])[0] == pytest.approx(qed - (250 - mw) / 50.0)
+    qed_p = chem.compute_properties([procaine], ["qed"])[0, 0]
+    assert spec([procaine])[0] == pytest.approx(qed_p)  # inside every limit: the score is its QED
+    with pytest.raises(InputError, match="cannot read objective term"):
+        make_objective("qed very high, sa <= 4")
+    with pytest.raises(InputError, match="unknown objective"):
+        make_objective("happiness")
+
+
+def test_user_oracle_batches_nan_and_errors(tmp_path, monkeypatch):
+    (tmp_path / "myoracle.py").write_text(
+        "CALLS = []\n"
+        "def score(smiles):\n"
+        "    CALLS.append(len(smiles))\n"
+        "    return [float('nan') if 'N' in s else len(s) for s in smiles]\n"
+        "def broken(smiles):\n"
+        "    raise RuntimeError('docking server down')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    oracle = make_objective("myoracle:score")
+    values = oracle(["CCO", "CCN", "CCCC"])
+    assert values[0] == 3 and math.isnan(values[1]) and values[2] == 4
+    assert sys.modules["myoracle"].CALLS == [3]  # one batched call
+    assert np.isnan(make_objective("myoracle:broken")(["CCO", "CC"])).all()
+    with pytest.raises(InputError, match="cannot load oracle"):
+        make_objective("myoracle:missing")
