@@ -21,7 +21,7 @@ def test_help_lists_verbs(capsys):
 
 
 def test_list_properties(capsys):
-    assert main(["train", "--list-properties", "x", "-o", "y"]) == 0
+    assert main(["train", "--list-properties"]) == 0
     out = capsys.readouterr().out
     assert "qed" in out and "tpsa" in out
 

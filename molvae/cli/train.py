@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae.chem import PROPERTIES
+from molvae.errors import InputError
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
 from molvae.train import command_line, train
 from molvae.vocab import REPRESENTATIONS
@@ -17,9 +18,9 @@ HELP = "train a VAE with a jointly trained property predictor on a molecule file
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help=HELP, description=HELP + ". Writes best.pt, last.pt, metrics.csv and "
                        "config.toml into --output. Flags override --config, which overrides the defaults.")
-    p.add_argument("data", metavar="DATA", help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
+    p.add_argument("data", metavar="DATA", nargs="?", help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
                    "a 'split' column with train/valid is used if present")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="run directory")
+    p.add_argument("-o", "--output", metavar="DIR", help="run directory (required)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [data], [model] and [train] tables")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column (default: detected)")
     p.add_argument("--id-column", metavar="COL", help="id column (default: detected)")
@@ -53,6 +54,8 @@ def list_properties() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_properties:
         return list_properties()
+    if args.data is None or args.output is None:
+        raise InputError("train needs DATA and --output DIR (see molvae train --help)")
     setup_logging(args)
     cfg = RunConfig.from_toml(args.config) if args.config else RunConfig()
     cfg = cfg.override("data", smiles_column=args.smiles_column, id_column=args.id_column,
