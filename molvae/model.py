@@ -307,7 +307,13 @@ class MolVAE(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
-        """Load a checkpoint safely (``weights_only=True``: pickled objects are refused, never run)."""
+        """Load a checkpoint safely (``weights_only=True``: pickled objects are refused, never run).
+
+        Without ``path``, the model bundled with the package."""
+        if path is None:
+            from molvae.pretrained import default_model_path
+
+            path = default_model_path()
         ckpt = read_checkpoint(path)
         model = cls.from_checkpoint(ckpt, source=str(path))
         return model.to(resolve_device(device))

@@ -1,0 +1,35 @@
+"""The bundled ZINC250k model ships with the package, loads safely and generates valid molecules."""
+
+import torch
+
+from molvae import MolVAE, chem
+from molvae.cli.main import main
+from molvae.pretrained import BUNDLED_MODEL, default_model_path
+
+
+def test_bundled_model_is_installed_small_and_plain_data():
+    assert default_model_path() == BUNDLED_MODEL
+    assert BUNDLED_MODEL.stat().st_size < 25 * 1024 * 1024
+    ckpt = torch.load(BUNDLED_MODEL, weights_only=True)
+    assert ckpt["representation"] == "selfies"
+    assert ckpt["properties"]["names"] == ["logp", "qed", "sa"]
+    assert "training" not in ckpt  # no optimizer state in the shipped file
+
+
+def test_bundled_model_samples_encodes_and_reconstructs():
+    model = MolVAE.load()
+    samples = model.sample(50, seed=0)
+    assert sum(s is not None for s in samples) >= 45
+    assert all(chem.is_valid(s) for s in samples if s is not None)
+    enc = model.encode(["CC(=O)Oc1ccccc1C(=O)O"])
+    assert enc.valid[0] and enc.mu.shape == (1, model.latent_dim)
+    logp = enc.properties[0, 0]
+    assert abs(logp - 1.31) < 1.5  # predicted logP of aspirin is in the right region (Crippen: 1.31)
+
+
+def test_sample_cli_without_model_flag(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert main(["sample", "-n", "100", "-o", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "validity" in text and "uniqueness" in text and "novelty" in text
+    assert len(out.read_text().strip().splitlines()) == 101
