@@ -87,7 +87,8 @@ def start(args: argparse.Namespace, read_input: bool = True) -> tuple[MolVAE, Mo
     """The common opening of a verb: logging, an early check of the output suffix, the model and
     (for verbs that read molecules) the input table."""
     setup_logging(args)
-    check_output(args.output)
+    if args.output:  # optional for some verbs
+        check_output(args.output)
     model = load_model(args)
     table = read_molecules(args.input, args.smiles_column, args.id_column) if read_input else None
     return model, table

@@ -6,7 +6,7 @@ import argparse
 
 from molvae.search.explore import explore
 
-from molvae.cli.common import add_common, check_output, load_model, setup_logging, write_output
+from molvae.cli.common import add_common, start, write_output
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 
@@ -25,10 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
-    if args.output:
-        check_output(args.output)
-    table = explore(load_model(args), args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
+    model, _ = start(args, read_input=False)
+    table = explore(model, args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
     if args.output:
         write_output(table, args.output)
     print(f"{len(table)} distinct valid neighbours from {args.num_samples} draws (radius {args.radius}):")

@@ -6,7 +6,7 @@ import argparse
 
 from molvae.search.interpolate import METHODS, interpolate
 
-from molvae.cli.common import add_common, check_output, load_model, setup_logging, write_output
+from molvae.cli.common import add_common, start, write_output
 
 HELP = "decode the latent path between two molecules"
 
@@ -24,10 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args)
-    if args.output:
-        check_output(args.output)
-    table = interpolate(load_model(args), args.start, args.end, steps=args.steps, method=args.method)
+    model, _ = start(args, read_input=False)
+    table = interpolate(model, args.start, args.end, steps=args.steps, method=args.method)
     if args.output:
         write_output(table, args.output)
     unique = table[table["new"]]

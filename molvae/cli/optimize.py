@@ -12,7 +12,7 @@ from molvae.io import read_molecules
 from molvae.search.bo import ACQUISITIONS, BOConfig, gradient_ascent, optimize
 from molvae.search.objectives import list_objectives, make_objective
 
-from molvae.cli.common import add_common, check_output, load_model, setup_logging, show_progress, write_output
+from molvae.cli.common import add_common, show_progress, start, write_output
 
 HELP = "optimize molecules for an objective by Bayesian optimization (or gradient ascent) in latent space"
 
@@ -40,12 +40,9 @@ def run(args: argparse.Namespace) -> int:
         for name, description in list_objectives():
             print(f"{name:40s} {description}")
         return 0
-    setup_logging(args)
-    if args.output:
-        check_output(args.output)
     if args.budget < 1:
         raise InputError("--budget must be at least 1")
-    model = load_model(args)
+    model, _ = start(args, read_input=False)
     objective = make_objective(args.objective, model)
     init = read_molecules(args.init).smiles if args.init else None
     if args.method == "gradient":
