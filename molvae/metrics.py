@@ -54,7 +54,7 @@ def unique_at(smiles: Sequence[str | None], k: int) -> float:
     """unique@k: distinct molecules among the first ``k`` valid ones (all of them, with a warning, if fewer)."""
     valid = valid_canonical(smiles)
     if len(valid) < k:
-        logger.warning("unique@%d computed on only %d valid molecules", k, len(valid))
+        logger.info("unique@%d computed on the %d valid molecules there are", k, len(valid))
     head = valid[:k]
     return len(set(head)) / len(head) if head else 0.0
 

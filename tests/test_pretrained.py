@@ -32,4 +32,5 @@ def test_sample_cli_without_model_flag(tmp_path, capsys):
     assert main(["sample", "-n", "100", "-o", str(out), "-q"]) == 0
     text = capsys.readouterr().out
     assert "validity" in text and "uniqueness" in text and "novelty" in text
-    assert len(out.read_text().strip().splitlines()) == 101
+    lines = out.read_text().strip().splitlines()
+    assert len(lines) == 101 and lines[0].startswith("smiles,valid,reason,novel")

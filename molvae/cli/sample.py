@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons})
     if args.latents:
         frame = pd.concat([frame, latent_frame(z)], axis=1)
-    write_output(frame, args.output)
     report = f"validity {validity(res.smiles):.4f}, uniqueness {uniqueness(res.smiles):.4f}"
     if args.train:
         train = read_molecules(args.train)
@@ -48,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         distinct = {s: n for s, n in zip(res.smiles, novel) if s is not None}
         if distinct:
             report += f", novelty {sum(distinct.values()) / len(distinct):.4f} (vs the model's training set)"
-        frame["novel"] = novel
+        frame.insert(3, "novel", novel)
+    write_output(frame, args.output)
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     return 0
