@@ -74,13 +74,12 @@ def table_properties(table, names: Sequence[str], canonical: Sequence[str | None
     """Values of ``names`` for the molecules of a :class:`molvae.io.MoleculeTable`: from a matching
     file column, else computed with RDKit for registry names, else NaN (``n x len(names)``)."""
     from molvae.errors import InputError
-    from molvae.train import resolve_property_columns
 
     out = np.full((len(table), len(names)), np.nan)
     smiles = list(canonical) if canonical is not None else table.smiles
     for j, name in enumerate(names):
         try:
-            column = resolve_property_columns(table, (name,))[name]
+            column = table.property_column(name)
         except InputError:
             continue  # a user-defined property without a column in this file
         out[:, j] = table.numeric_column(column) if column else chem.compute_properties(smiles, [name])[:, 0]

@@ -52,6 +52,19 @@ class MoleculeTable:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def property_column(self, name: str) -> str | None:
+        """The file column holding property ``name`` (exact, case-insensitive, or an alias such as
+        SAS for sa), or None when it is a registry property to compute with RDKit; InputError if neither."""
+        columns = [str(c) for c in self.frame.columns]
+        if name in columns:
+            return name
+        lower = {c.lower(): c for c in columns}
+        if name.lower() in lower:
+            return lower[name.lower()]
+        spec = chem.property_spec(name)  # raises InputError listing the known names
+        aliases = [a for a, target in chem.PROPERTY_ALIASES.items() if target == spec.name]
+        return next((lower[a] for a in [spec.name, *aliases] if a in lower), None)
+
     def numeric_column(self, name: str) -> np.ndarray:
         """A column as floats; blanks and non-numbers become NaN (missing labels)."""
         return pd.to_numeric(self.frame[name], errors="coerce").to_numpy(dtype=np.float64)

@@ -30,7 +30,7 @@ from molvae.config import ModelConfig
 from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
-from molvae.utils import atomic_path, resolve_device, smiles_hashes
+from molvae.utils import atomic_path, resolve_device, smiles_hash, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
@@ -251,9 +251,8 @@ class MolVAE(nn.Module):
         None when this model does not know its training set."""
         if self.training_hashes is None:
             return None
-        hashes = np.array([smiles_hashes([s])[0] if s else 0 for s in smiles], dtype=np.int64)
-        seen = np.isin(hashes, self.training_hashes)
-        return np.array([bool(s) and not k for s, k in zip(smiles, seen)], dtype=bool)
+        hashes = np.array([smiles_hash(s) if s else 0 for s in smiles], dtype=np.int64)
+        return np.array([bool(s) for s in smiles]) & ~np.isin(hashes, self.training_hashes)
 
     # ------------------------------------------------------------------ checkpoints
 

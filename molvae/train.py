@@ -126,24 +126,6 @@ class PreparedData:
     n_rows: int
 
 
-def resolve_property_columns(table: MoleculeTable, names: tuple[str, ...]) -> dict[str, str | None]:
-    """Map each requested property to a file column (exact, case-insensitive, or alias such as
-    SAS -> sa), or None when it will be computed with RDKit (unknown names raise)."""
-    lower = {c.lower(): c for c in table.frame.columns}
-    out: dict[str, str | None] = {}
-    for name in names:
-        if name in table.frame.columns:
-            out[name] = name
-        elif name.lower() in lower:
-            out[name] = lower[name.lower()]
-        else:
-            spec = chem.property_spec(name)  # raises InputError listing known names
-            aliases = [a for a, target in chem.PROPERTY_ALIASES.items() if target == spec.name]
-            column = next((lower[a] for a in [spec.name, *aliases] if a in lower), None)
-            out[name] = column
-    return out
-
-
 def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabulary | None = None,
                           scaler: PropertyScaler | None = None) -> PreparedData:
     """Canonicalize, tokenize, split, label and index the training file."""
@@ -151,7 +133,7 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     rep = get_representation(run.model.representation)
     n = len(table)
     names = tuple(dcfg.properties)
-    columns = resolve_property_columns(table, names)  # unknown names fail before any slow work
+    columns = {n: table.property_column(n) for n in names}  # unknown names fail before any slow work
     logger.info("preparing %d molecules (%s)", n, rep.name)
     prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
                              keep_largest_fragment=dcfg.keep_largest_fragment, workers=dcfg.workers)

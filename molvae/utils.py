@@ -96,9 +96,12 @@ def file_sha256(path: str | Path, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
+def smiles_hash(smiles: str) -> int:
+    """64-bit BLAKE2b hash of a (canonical) SMILES, as a signed integer."""
+    return int.from_bytes(hashlib.blake2b(smiles.encode(), digest_size=8).digest(), "little", signed=True)
+
+
 def smiles_hashes(smiles) -> np.ndarray:
-    """Sorted, distinct 64-bit hashes (BLAKE2b) of canonical SMILES: a compact training-set
-    fingerprint that lets a checkpoint tell novel molecules without shipping the data."""
-    values = {int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little", signed=True)
-              for s in smiles if s}
-    return np.array(sorted(values), dtype=np.int64)
+    """Sorted, distinct hashes of canonical SMILES: a compact training-set fingerprint that lets a
+    checkpoint tell novel molecules without shipping the data."""
+    return np.array(sorted({smiles_hash(s) for s in smiles if s}), dtype=np.int64)

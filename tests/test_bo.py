@@ -3,7 +3,8 @@ import pytest
 
 from molvae import MolVAE
 from molvae.errors import InputError
-from molvae.search.bo import BOConfig, gradient_ascent, optimize
+from molvae.search.bo import BOConfig, optimize
+from molvae.search.gradient import gradient_ascent
 from molvae.search.objectives import make_objective
 
 SMALL = dict(budget=30, batch_size=5, n_init=10, num_restarts=2, raw_samples=64)

@@ -9,7 +9,8 @@ import numpy as np
 
 from molvae.errors import InputError
 from molvae.io import read_molecules
-from molvae.search.bo import ACQUISITIONS, BOConfig, gradient_ascent, optimize
+from molvae.search.bo import ACQUISITIONS, BOConfig, optimize
+from molvae.search.gradient import gradient_ascent
 from molvae.search.objectives import list_objectives, make_objective
 
 from molvae.cli.common import add_common, show_progress, start, write_output
