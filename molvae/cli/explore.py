@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid
 from molvae.search.explore import explore
 
 from molvae.cli.common import add_common, start, write_output
@@ -20,15 +21,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "latent mean (default: 1.0)")
     p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
     p.add_argument("-o", "--output", metavar="OUT", help="write every neighbour (.csv/.tsv/.parquet)")
+    p.add_argument("--image", metavar="FILE", help="draw the query and its --top neighbours with similarity, "
+                   "QED and draw count (.png or .svg)")
     add_common(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.image:
+        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
     table = explore(model, args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
     if args.output:
         write_output(table, args.output)
+    if args.image:
+        top = table.head(args.top)
+        legends = ["query"] + [f"sim {r.similarity:.2f}  QED {r.qed:.2f}\nfound {int(r['count'])}x"
+                               for _, r in top.iterrows()]
+        molecule_grid([args.smiles, *top["smiles"]], legends, args.image, mols_per_row=5, size=220)
     print(f"{len(table)} distinct valid neighbours from {args.num_samples} draws (radius {args.radius}):")
     print("  sim   count  qed   logp   sa    mw      smiles")
     for _, r in table.head(args.top).iterrows():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid
 from molvae.search.interpolate import METHODS, interpolate
 
 from molvae.cli.common import add_common, start, write_output
@@ -19,16 +20,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="intervals between A and B (default: 10)")
     p.add_argument("--method", choices=METHODS, default="linear", help="linear or spherical (slerp) path")
     p.add_argument("-o", "--output", metavar="OUT", help="write every point (.csv/.tsv/.parquet)")
+    p.add_argument("--image", metavar="FILE", help="draw the unique molecules along the path, in order, with step, "
+                   "t and similarities to A and B (.png or .svg)")
     add_common(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.image:
+        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
     table = interpolate(model, args.start, args.end, steps=args.steps, method=args.method)
     if args.output:
         write_output(table, args.output)
     unique = table[table["new"]]
+    if args.image:
+        legends = [f"step {int(r.step)}  t={r.t:.2f}\nsim A {r.sim_start:.2f}  B {r.sim_end:.2f}"
+                   for _, r in unique.iterrows()]
+        molecule_grid(unique["smiles"].tolist(), legends, args.image, mols_per_row=6, size=220)
     print(f"{len(unique)} unique valid molecules along {len(table)} points ({args.method}):")
     print("   t     sim_A  sim_B  smiles")
     for _, row in unique.iterrows():

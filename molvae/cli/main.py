@@ -9,9 +9,10 @@ import sys
 from molvae import __version__
 from molvae.errors import MolvaeError
 
-from molvae.cli import decode, encode, evaluate, explore, interpolate, optimize, reconstruct, sample, train
+from molvae.cli import (decode, encode, evaluate, explore, interpolate, optimize, plot, reconstruct, report,
+                        sample, train)
 
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, interpolate, explore, optimize)
+VERBS = (train, encode, decode, reconstruct, sample, evaluate, interpolate, explore, optimize, plot, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

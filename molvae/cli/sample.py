@@ -7,13 +7,16 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from molvae.chem import compute_properties
 from molvae.errors import InputError
 from molvae.io import read_molecules
 from molvae.metrics import novelty, uniqueness, validity
+from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid
 
 from molvae.cli.common import add_common, latent_frame, start, write_output
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
+IMAGE_MOLECULES = 30
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty (default: the "
                    "training-set hashes stored in the model, when it has them)")
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
+    p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
+                   "(with QED and novelty) as a grid (.png or .svg)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -31,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.num_samples < 1:
         raise InputError("-n must be at least 1")
+    if args.image:
+        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
     z = model.sample_prior(args.num_samples, seed=args.seed)
     res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed)
@@ -39,15 +46,34 @@ def run(args: argparse.Namespace) -> int:
     if args.latents:
         frame = pd.concat([frame, latent_frame(z)], axis=1)
     report = f"validity {validity(res.smiles):.4f}, uniqueness {uniqueness(res.smiles):.4f}"
+    novel = None
     if args.train:
         train = read_molecules(args.train)
         reference = set(model.prepare(train.smiles).canonical) - {None}
         report += f", novelty {novelty(res.smiles, reference):.4f}"
+        novel = np.array([s is not None and s not in reference for s in res.smiles])
     elif (novel := model.novel(res.smiles)) is not None:
         distinct = {s: n for s, n in zip(res.smiles, novel) if s is not None}
         if distinct:
             report += f", novelty {sum(distinct.values()) / len(distinct):.4f} (vs the model's training set)"
         frame.insert(3, "novel", novel)
     write_output(frame, args.output)
+    if args.image:
+        draw_samples(res.smiles, novel, args.image)
+        report += f"; grid -> {args.image}"
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     return 0
+
+
+def draw_samples(smiles: list[str | None], novel: np.ndarray | None, path: str) -> None:
+    """Grid of the first distinct valid samples; legends: row in the output, QED, novel or known."""
+    rows: dict[str, int] = {}
+    for i, s in enumerate(smiles):
+        if s is not None and s not in rows and len(rows) < IMAGE_MOLECULES:
+            rows[s] = i
+    shown = list(rows)
+    qed = compute_properties(shown, ["qed"])[:, 0]
+    status = {True: "\nnovel", False: "\nin training set"}
+    legends = [f"sample {rows[s]}  QED {q:.2f}" + ("" if novel is None else status[bool(novel[rows[s]])])
+               for s, q in zip(shown, qed)]
+    molecule_grid(shown, legends, path, mols_per_row=6, size=220)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
 from molvae.chem import PROPERTIES
 from molvae.errors import InputError
@@ -13,11 +15,13 @@ from molvae.vocab import REPRESENTATIONS
 from molvae.cli.common import add_common, setup_logging, show_progress
 
 HELP = "train a VAE with a jointly trained property predictor on a molecule file"
+logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help=HELP, description=HELP + ". Writes best.pt, last.pt, metrics.csv and "
-                       "config.toml into --output. Flags override --config, which overrides the defaults.")
+    p = sub.add_parser("train", help=HELP, description=HELP + ". Writes best.pt, last.pt, metrics.csv, "
+                       "config.toml and training_curves.png into --output. Flags override --config, which overrides "
+                       "the defaults.")
     p.add_argument("data", metavar="DATA", nargs="?", help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
                    "a 'split' column with train/valid is used if present")
     p.add_argument("-o", "--output", metavar="DIR", help="run directory (required)")
@@ -69,8 +73,19 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device if args.device != "auto" else None, seed=seed)
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
                    command=command_line())
+    draw_curves(result.output_dir)
     last = result.metrics[-1] if result.metrics else {}
     acc = last.get("val_recon_acc")
     print(f"trained {len(result.metrics)} epochs; best model: {result.best_path}"
           + (f"; last validation reconstruction accuracy {acc:.3f}" if acc is not None else ""))
     return 0
+
+
+def draw_curves(run_dir: Path) -> None:
+    """Write ``training_curves.png`` into the run directory; a failure is a warning, never fatal."""
+    try:
+        from molvae.plots import training_curves
+
+        training_curves(run_dir, run_dir / "training_curves.png")
+    except Exception as exc:  # the trained model matters more than its picture
+        logger.warning("could not draw the training curves: %s", exc)
