@@ -180,6 +180,12 @@ def largest_ring_size(smiles: str | None) -> int:
     return max((len(r) for r in rings), default=0)
 
 
+def has_radicals(smiles: str | None) -> bool:
+    """True if any atom carries unpaired electrons (decoders can write e.g. ``[CH]`` or ``[O]``)."""
+    mol = mol_from_smiles(smiles) if smiles else None
+    return mol is not None and any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms())
+
+
 def read_sdf(path) -> list[dict[str, str]]:
     """Read every record of an SDF (gzip allowed) as ``{"smiles": ..., "name": ..., props...}``.
 

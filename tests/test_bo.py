@@ -1,5 +1,7 @@
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from molvae import MolVAE
 from molvae.errors import InputError
@@ -20,6 +22,28 @@ def test_bo_improves_on_its_initial_data_and_never_pays_twice():
     assert result.trace["best_score"].iloc[-1] > initial_best
     assert (np.diff(result.trace["best_score"]) >= 0).all()
     assert {"call", "step", "source", "smiles", "score", "z0"} <= set(ev.columns)
+
+
+def test_pool_and_continuous_proposals(tiny_model):
+    pool = optimize(tiny_model, make_objective("qed"), BOConfig(**SMALL, pool_size=64), progress=False)
+    bo = pool.evaluated[pool.evaluated["step"] > 0]
+    assert len(bo) > 0 and np.isfinite(bo["score"]).all()  # pool proposals are valid molecules, never repeats
+    assert pool.evaluated["smiles"].is_unique
+    cont = optimize(tiny_model, make_objective("qed"), BOConfig(**SMALL, proposals="continuous"), progress=False)
+    assert 0 < len(cont.evaluated) <= 30 and cont.evaluated["smiles"].is_unique
+    with pytest.raises(Exception, match="proposals"):
+        BOConfig(proposals="grid")
+
+
+def test_predictor_estimate_covers_only_predicted_objectives(tiny_model):
+    from molvae.search.bo import predictor_estimate
+
+    z = np.zeros((3, tiny_model.latent_dim), dtype=np.float32)
+    est = predictor_estimate(tiny_model, make_objective("qed"))
+    expected = tiny_model.scaler.inverse(tiny_model.property_head(torch.tensor(z)).detach().numpy())
+    np.testing.assert_allclose(est(z), expected[:, tiny_model.property_names.index("qed")], rtol=1e-5)
+    assert predictor_estimate(tiny_model, make_objective("similarity:CCO")) is None
+    assert predictor_estimate(tiny_model, make_objective("mw")) is None
 
 
 def test_bo_is_seeded(tiny_model):
@@ -52,3 +76,18 @@ def test_gradient_ascent_on_the_predictor(tiny_model):
     assert result.evaluated["smiles"].is_unique
     with pytest.raises(InputError, match="property predictor covers"):
         gradient_ascent(tiny_model, make_objective("similarity:CCO"), budget=5, progress=False)
+
+
+def test_improve_molecules_keeps_rows_and_respects_similarity(tiny_model, sample_smiles):
+    from molvae.search.constrained import ConstrainedConfig, improve_molecules
+
+    starts = sample_smiles[:6] + ["not a smiles"]
+    cfg = ConstrainedConfig(min_similarity=0.3, gradient_steps=10, gradient_points=5, n_neighbours=10)
+    table = improve_molecules(tiny_model, starts, make_objective("logp"), cfg, progress=False)
+    assert table["start"].tolist() == starts  # one row per input, in order
+    assert table["reason"].iloc[-1] == "unparseable" and not table["success"].iloc[-1]
+    ok = table[table["success"]]
+    assert (ok["similarity"] >= 0.3).all() and (ok["improvement"] > 0).all() and (ok["best"] != ok["start"]).all()
+    np.testing.assert_allclose(ok["best_score"] - ok["start_score"], ok["improvement"])
+    again = improve_molecules(tiny_model, starts, make_objective("logp"), cfg, progress=False)
+    pd.testing.assert_frame_equal(table, again)  # seeded

@@ -40,3 +40,8 @@ def test_property_aliases_and_unknown():
     assert chem.property_spec("LogP").name == "logp"
     with pytest.raises(InputError, match="known properties: .*qed"):
         chem.property_spec("toxicity")
+
+
+def test_has_radicals():
+    assert chem.has_radicals("[CH2]C") and chem.has_radicals("C[O]")
+    assert not chem.has_radicals("CCO") and not chem.has_radicals("C[NH3+]") and not chem.has_radicals(None)

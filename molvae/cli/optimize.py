@@ -9,7 +9,8 @@ import numpy as np
 
 from molvae.errors import InputError
 from molvae.io import read_molecules
-from molvae.search.bo import ACQUISITIONS, BOConfig, optimize
+from molvae.search.bo import ACQUISITIONS, PROPOSALS, BOConfig, optimize, predictor_estimate
+from molvae.search.constrained import ConstrainedConfig, improve_molecules
 from molvae.search.gradient import gradient_ascent
 from molvae.search.objectives import list_objectives, make_objective
 
@@ -24,9 +25,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", default="qed", help="objective name or spec (see --list-objectives; default: qed)")
     p.add_argument("--list-objectives", action="store_true", help="list objectives and exit")
     p.add_argument("--budget", type=int, default=300, help="oracle calls, initial data included (default: 300)")
-    p.add_argument("--method", choices=("bo", "gradient"), default="bo", help="default: bo")
+    p.add_argument("--method", choices=("bo", "gradient", "improve"), default="bo",
+                   help="bo: Bayesian optimization (default); gradient: Adam on the property predictor, decoded "
+                        "molecules re-scored; improve: improve each --init molecule under --min-similarity "
+                        "(one output row per input molecule)")
     p.add_argument("--batch-size", type=int, default=10, help="BO proposals per step (default: 10)")
     p.add_argument("--acquisition", choices=ACQUISITIONS, default="qlognei", help="default: qlognei")
+    p.add_argument("--proposals", choices=PROPOSALS, default="pool",
+                   help="pool: choose among decoded latent points around the best molecules, so each proposal is "
+                        "a new valid molecule (default); continuous: optimize the acquisition over the latent box")
+    p.add_argument("--pool-size", type=int, default=512, help="latent points decoded per BO step (default: 512)")
+    p.add_argument("--min-similarity", type=float, default=0.4,
+                   help="--method improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--trust-region", action="store_true", help="TuRBO-style trust region around the incumbent")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library); default: prior samples")
     p.add_argument("--n-init", type=int, default=50, help="prior samples to start from (default: 50)")
@@ -46,20 +56,42 @@ def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     objective = make_objective(args.objective, model)
     init = read_molecules(args.init).smiles if args.init else None
+    if args.method == "improve":
+        return _improve(args, model, objective, init)
     if args.method == "gradient":
         result = gradient_ascent(model, objective, budget=args.budget, init_smiles=init, seed=args.seed,
                                  progress=show_progress(args))
     else:
         config = BOConfig(budget=args.budget, batch_size=args.batch_size, n_init=args.n_init,
-                          acquisition=args.acquisition, trust_region=args.trust_region, seed=args.seed)
+                          acquisition=args.acquisition, trust_region=args.trust_region, proposals=args.proposals,
+                          pool_size=max(args.pool_size, args.batch_size), seed=args.seed)
         result = optimize(model, objective, config, init_smiles=init, progress=show_progress(args))
     if args.output:
         write_output(result.evaluated, args.output)
         out = Path(args.output)
         write_output(result.trace, str(out.with_name(out.name.split(".")[0] + ".trace.csv")))
     failed = int((~np.isfinite(result.evaluated["score"])).sum())
+    if result.extra.get("interrupted"):
+        print("interrupted: the molecules evaluated so far are written and listed")
     print(f"{len(result.evaluated)} oracle calls ({failed} failed) in {result.seconds:.1f} s; "
           f"top {args.top} for {result.objective}:")
     for _, r in result.top(args.top).iterrows():
         print(f"  {r.score:8.4f}  step {int(r.step):3d}  {r.smiles}")
+    return 0
+
+
+def _improve(args: argparse.Namespace, model, objective, init) -> int:
+    if init is None:
+        raise InputError("--method improve needs --init FILE: the molecules to improve")
+    config = ConstrainedConfig(min_similarity=args.min_similarity, seed=args.seed,
+                               gradient_points=20 if predictor_estimate(model, objective) else 0)
+    table = improve_molecules(model, init, objective, config, progress=show_progress(args))
+    if args.output:
+        write_output(table, args.output)
+    ok = table["success"]
+    print(f"improved {int(ok.sum())} of {len(table)} molecules ({table['reason'].notna().sum()} could not be "
+          f"encoded); mean improvement {table['improvement'].fillna(0).mean():.3f} at similarity >= "
+          f"{args.min_similarity}")
+    for _, r in table[ok].sort_values("improvement", ascending=False).head(args.top).iterrows():
+        print(f"  {r.improvement:+8.3f}  sim {r.similarity:.2f}  {r.start} -> {r.best}")
     return 0

@@ -100,7 +100,8 @@ OBJECTIVE_FORMS = {
     "module:function": "a user oracle: a Python callable taking a list of SMILES and returning floats (NaN = failed)",
     "'qed high, sa <= 4, mw in 250-450'": "a desirability spec: 'NAME high|low' terms (optionally 'W*NAME high') "
                                           "summed, with 'NAME <= x', 'NAME >= x', 'NAME in a-b' constraints "
-                                          "whose violations are subtracted",
+                                          "whose violations are subtracted; NAME: a property, penalized_logp, "
+                                          "or sim:SMILES (similarity to a lead)",
 }
 
 
@@ -120,21 +121,36 @@ def similarity_objective(reference: str) -> Objective:
     return Objective(f"similarity:{ref}", f"Tanimoto similarity to {ref}", fn)
 
 
-_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.]+)\s*\*\s*)?(?P<name>[A-Za-z_]+)\s+"
+_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.]+)\s*\*\s*)?(?P<name>[A-Za-z_]+|sim(?:ilarity)?:\S+)\s+"
                    r"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?[0-9.]+)|in\s+(?P<a>-?[0-9.]+)\s*-\s*(?P<b>-?[0-9.]+))\s*$")
+
+
+def _term(name: str) -> tuple[str, Callable[[Sequence[str]], np.ndarray] | None]:
+    """A desirability term's canonical name and, for terms that are not RDKit properties
+    (``penalized_logp``, ``sim:SMILES``), the function computing it."""
+    if name.startswith("sim"):
+        sim = similarity_objective(name.split(":", 1)[1])
+        return "sim:" + sim.name.split(":", 1)[1], lambda smiles: sim(smiles)
+    if name == "penalized_logp":
+        return name, penalized_logp
+    return chem.property_spec(name).name, None
 
 
 def desirability_objective(spec: str) -> Objective:
     """Parse "qed high, sa <= 4, mw in 250-450": weighted sum of high/low terms minus constraint violations
-    (each divided by a typical scale of its property)."""
+    (each divided by a typical scale of its property). Terms are RDKit properties, ``penalized_logp``, or
+    ``sim:SMILES`` (Tanimoto similarity to a lead, e.g. ``penalized_logp high, sim:CCO >= 0.4``)."""
     goals: list[tuple[str, float]] = []
     limits: list[tuple[str, float, float]] = []
+    computed: dict[str, Callable] = {}
     for part in spec.split(","):
         m = _TERM.match(part)
         if not m:
             raise InputError(f"cannot read objective term {part.strip()!r}; write e.g. 'qed high', 'sa <= 4', "
-                             "'mw in 250-450' or '2*logp high'")
-        name = chem.property_spec(m["name"]).name
+                             "'mw in 250-450', '2*logp high' or 'sim:SMILES >= 0.4'")
+        name, fn = _term(m["name"])
+        if fn is not None:
+            computed[name] = fn
         if m["dir"]:
             goals.append((name, float(m["w"] or 1.0) * (1.0 if m["dir"] == "high" else -1.0)))
         elif m["op"]:
@@ -145,20 +161,33 @@ def desirability_objective(spec: str) -> Objective:
     if not goals and not limits:
         raise InputError("empty objective spec")
     names = sorted({n for n, _ in goals} | {n for n, _, _ in limits})
+    rdkit_names = [n for n in names if n not in computed]
 
     def combine(p):
         score = sum(w * p[n] for n, w in goals) if goals else 0.0 * p[names[0]]
         for n, lo, hi in limits:
-            scale = PROPERTY_SCALES.get(n, 1.0)
+            scale = PROPERTY_SCALES.get(n, 0.05 if n.startswith("sim:") else 1.0)
             violation = np.maximum(lo - p[n], 0) + np.maximum(p[n] - hi, 0)
             score = score - violation / scale
         return score
 
     def fn(smiles, z=None):
-        values = chem.compute_properties(smiles, names)
-        return np.asarray(combine({n: values[:, j] for j, n in enumerate(names)}), dtype=np.float64)
+        values = chem.compute_properties(smiles, rdkit_names) if rdkit_names else np.empty((len(smiles), 0))
+        p = {n: values[:, j] for j, n in enumerate(rdkit_names)}
+        p.update({n: f(smiles) for n, f in computed.items()})
+        return np.asarray(combine(p), dtype=np.float64)
 
-    return Objective(spec, "desirability: " + spec, fn, tuple(names), combine)
+    needs = tuple(rdkit_names)
+    surrogate = combine
+    if any(n.startswith("sim:") for n in computed):
+        needs, surrogate = (), None  # the predictor cannot estimate similarity
+    elif "penalized_logp" in computed:
+        needs = tuple(sorted(set(rdkit_names) | {"logp", "sa"}))
+
+        def surrogate(p):
+            return combine({**p, "penalized_logp": _plogp_surrogate(p)})
+
+    return Objective(spec, "desirability: " + spec, fn, needs, surrogate)
 
 
 def oracle_objective(target: str) -> Objective:

@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""Latent-space optimization benchmarks on the bundled model (issue 4); trains nothing.
+
+Tasks (each over several seeds, mean ± sd):
+  qed          best QED of a molecule not in ZINC250k within BUDGET oracle calls (Bayesian optimization)
+  plogp        top-3 penalized logP within BUDGET calls (BO, and gradient ascent on the predictor), with
+               the size of the top molecules
+  constrained  JT-VAE constrained optimization: the 800 ZINC250k test molecules with the lowest penalized
+               logP, improved under Tanimoto similarity >= 0.4 to the start
+Wall time per 500 oracle calls comes from the BO runs.
+
+Writes benchmarks/results/optimization.json and .md (--quick: optimization_quick.*).
+
+    python benchmarks/optimization.py            # 500 calls x 3 seeds, 800 molecules (about 40 min on 2 cores)
+    python benchmarks/optimization.py --quick    # 100 calls x 1 seed, 30 molecules (under 2 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molvae import MolVAE, __version__, chem
+from molvae.search.bo import BOConfig, optimize
+from molvae.search.constrained import ConstrainedConfig, improve_molecules
+from molvae.search.gradient import gradient_ascent
+from molvae.search.objectives import make_objective, penalized_logp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from zinc250k import DEFAULT_DATA, HERE, hardware  # noqa: E402
+
+# Published anchors. QED maximum: Jin et al. 2018 (JT-VAE) and most later papers (about 0.948).
+# Penalized logP top-3 within a budget: JT-VAE (Jin et al. 2018, sparse GP BO) 5.30 / 4.93 / 4.49;
+# LIMO (Eckmann et al. 2022, gradient on a property predictor) 10.5 (top-1); weighted retraining
+# (Tripp et al. 2020, 500 queries with model retraining) 27.84. Constrained optimization at similarity
+# >= 0.4: JT-VAE improvement 0.84 ± 1.45, success 83.6% (Jin et al. 2018, Table 3).
+# Wall time: PMO benchmark (Gao et al. 2022) about 20 minutes per 10,000-call VAE+BO run on a GPU.
+ANCHORS = {
+    "qed": "about 0.948 (known maximum; JT-VAE 0.925)",
+    "plogp": "JT-VAE 5.30 / 4.93 / 4.49; LIMO 10.5 (top-1); weighted retraining 27.84",
+    "constrained": "JT-VAE improvement 0.84 ± 1.45, success 83.6%",
+    "wall": "PMO VAE+BO about 20 min per 10,000 calls on a GPU (about 1 min per 500)",
+}
+
+
+def mean_sd(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
+
+
+class Zinc:
+    """'Not in ZINC250k': not among the training-set hashes the bundled model carries (the train
+    split, canonicalized the same way) nor in the canonical valid and test splits; and the test split."""
+
+    def __init__(self, path: Path, model: MolVAE) -> None:
+        frame = pd.read_csv(path, keep_default_na=False)
+        held_out = frame[frame["split"] != "train"]
+        canonical, _ = chem.canonicalize_many(held_out["smiles"].tolist())
+        self.model = model
+        self.held_out = {s for s in canonical if s}
+        self.test = [c for c, split in zip(canonical, held_out["split"]) if split == "test" and c]
+
+    def novel(self, smiles) -> np.ndarray:
+        smiles = list(smiles)
+        return self.model.novel(smiles) & np.array([s not in self.held_out for s in smiles], dtype=bool)
+
+
+def size(smiles: str) -> dict:
+    heavy, mw = chem.compute_properties([smiles], ["heavy_atoms", "mw"])[0]
+    return {"smiles": smiles, "heavy_atoms": int(heavy), "mw": round(float(mw), 1)}
+
+
+def run_qed(model, zinc, budget, seeds) -> dict:
+    runs = []
+    for seed in seeds:
+        r = optimize(model, make_objective("qed"), BOConfig(budget=budget, seed=seed), progress=False)
+        ev = r.evaluated[np.isfinite(r.evaluated["score"])]
+        ev = ev[zinc.novel(ev["smiles"])]
+        best = ev.loc[ev["score"].idxmax()]
+        runs.append({"seed": seed, "best_novel_qed": round(float(best.score), 4), "smiles": best.smiles,
+                     "found_at_call": int(best.call), "calls": len(r.evaluated), "seconds": round(r.seconds, 1)})
+        logging.info("qed seed %d: %.4f %s (%.0f s)", seed, best.score, best.smiles, r.seconds)
+    return {"runs": runs, "best_novel_qed": mean_sd([r["best_novel_qed"] for r in runs])}
+
+
+def run_plogp(model, zinc, budget, seeds) -> dict:
+    out = {}
+    for method in ("bo", "gradient"):
+        runs = []
+        for seed in seeds:
+            if method == "bo":
+                r = optimize(model, make_objective("penalized_logp"), BOConfig(budget=budget, seed=seed),
+                             progress=False)
+            else:
+                r = gradient_ascent(model, make_objective("penalized_logp"), budget=budget, seed=seed,
+                                    progress=False)
+            top = r.top(3)
+            runs.append({"seed": seed, "top3": [round(float(s), 3) for s in top["score"]],
+                         "molecules": [size(s) for s in top["smiles"]],
+                         "novel": zinc.novel(top["smiles"]).tolist(),
+                         "calls": len(r.evaluated), "seconds": round(r.seconds, 1)})
+            logging.info("plogp %s seed %d: %s (%.0f s)", method, seed, runs[-1]["top3"], r.seconds)
+        tops = np.array([r["top3"] + [np.nan] * (3 - len(r["top3"])) for r in runs])
+        out[method] = {"runs": runs, "top1": mean_sd(tops[:, 0]), "top2": mean_sd(tops[:, 1]),
+                       "top3": mean_sd(tops[:, 2])}
+    return out
+
+
+def run_constrained(model, zinc, n_molecules, seeds) -> dict:
+    scores = penalized_logp(zinc.test)
+    starts = [zinc.test[i] for i in np.argsort(scores, kind="stable")[:n_molecules]]
+    runs = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        table = improve_molecules(model, starts, make_objective("penalized_logp"), ConstrainedConfig(seed=seed),
+                                  progress=False)
+        gains = table["improvement"].fillna(0.0)
+        runs.append({"seed": seed, "improvement_mean": round(float(gains.mean()), 3),
+                     "improvement_sd": round(float(gains.std(ddof=1)), 3),
+                     "success_rate": round(float(table["success"].mean()), 4),
+                     "mean_similarity_of_successes": round(float(table.loc[table["success"], "similarity"].mean()), 3),
+                     "candidates_per_molecule": round(float(table["candidates"].mean()), 1),
+                     "not_encodable": int(table["reason"].notna().sum()),
+                     "seconds": round(time.perf_counter() - t0, 1)})
+        logging.info("constrained seed %d: %s", seed, runs[-1])
+    return {"n_molecules": len(starts), "runs": runs,
+            "improvement": mean_sd([r["improvement_mean"] for r in runs]),
+            "success_rate": mean_sd([r["success_rate"] for r in runs])}
+
+
+def markdown(result: dict) -> str:
+    rows = ["| task | molvae (bundled model) | published anchors |", "|---|---|---|"]
+    if "qed" in result:
+        rows.append(f"| QED: best novel molecule within {result['budget']} calls (BO) | "
+                    f"{result['qed']['best_novel_qed']} | {ANCHORS['qed']} |")
+    if "plogp" in result:
+        for method, label in (("bo", "BO"), ("gradient", "gradient ascent")):
+            p = result["plogp"][method]
+            heavy = [m["heavy_atoms"] for run in p["runs"] for m in run["molecules"]]
+            rows.append(f"| penalized logP top-1 / 2 / 3 within {result['budget']} calls ({label}) | "
+                        f"{p['top1']} / {p['top2']} / {p['top3']} (heavy atoms of these: "
+                        f"{min(heavy)}-{max(heavy)}) | {ANCHORS['plogp']} |")
+    if "constrained" in result:
+        c = result["constrained"]
+        rows.append(f"| constrained plogP, sim >= 0.4, {c['n_molecules']} lowest test molecules: improvement / "
+                    f"success | {c['improvement']} / {c['success_rate']} | {ANCHORS['constrained']} |")
+    if "seconds_per_500_calls" in result:
+        rows.append(f"| wall time per 500 oracle calls (BO, 2 CPU cores) | {result['seconds_per_500_calls']} s | "
+                    f"{ANCHORS['wall']} |")
+    return "\n".join(rows) + f"\n\nSeeds {result['seeds']}, mean ± sd over seeds; {result['hardware']}.\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100 calls, one seed, 30 molecules (< 2 minutes)")
+    parser.add_argument("--tasks", nargs="+", default=["qed", "plogp", "constrained"],
+                        choices=["qed", "plogp", "constrained"])
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 (quick: 0)")
+    parser.add_argument("--budget", type=int, help="oracle calls per run (default 500; quick 100)")
+    parser.add_argument("--molecules", type=int, help="constrained task: starting molecules (default 800; quick 30)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="zinc250k.csv.gz (shared data)")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    budget = args.budget or (100 if args.quick else 500)
+    n_molecules = args.molecules or (30 if args.quick else 800)
+    if not args.data.exists():
+        parser.error(f"{args.data} not found (the shared ZINC250k file)")
+    t0 = time.perf_counter()
+    model = MolVAE.load()
+    zinc = Zinc(args.data, model)
+    result = {"molvae": __version__, "hardware": hardware(), "seeds": seeds, "budget": budget,
+              "quick": args.quick}
+    stem = "optimization_quick" if args.quick else "optimization"
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every task, so a long run that is stopped keeps what it finished
+        bo_runs = [r for r in result.get("qed", {}).get("runs", [])]
+        bo_runs += result["plogp"]["bo"]["runs"] if "plogp" in result else []
+        if bo_runs:
+            result["seconds_per_500_calls"] = round(float(np.mean([500 * r["seconds"] / r["calls"]
+                                                                   for r in bo_runs])), 1)
+        result["total_seconds"] = round(time.perf_counter() - t0, 1)
+        (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / f"{stem}.md").write_text(markdown(result))
+
+    if "qed" in args.tasks:
+        result["qed"] = run_qed(model, zinc, budget, seeds)
+        save()
+    if "plogp" in args.tasks:
+        result["plogp"] = run_plogp(model, zinc, budget, seeds)
+        save()
+    if "constrained" in args.tasks:
+        result["constrained"] = run_constrained(model, zinc, n_molecules, seeds)
+        save()
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
