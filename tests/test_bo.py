@@ -91,3 +91,45 @@ def test_improve_molecules_keeps_rows_and_respects_similarity(tiny_model, sample
     np.testing.assert_allclose(ok["best_score"] - ok["start_score"], ok["improvement"])
     again = improve_molecules(tiny_model, starts, make_objective("logp"), cfg, progress=False)
     pd.testing.assert_frame_equal(table, again)  # seeded
+
+
+def test_optimize_cli_with_a_user_oracle_package(tiny_model_path, tmp_path, monkeypatch, capsys):
+    from molvae.cli.main import main
+
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "oracle.py").write_text(
+        "import math\nCALLS = []\n"
+        "def score(smiles):\n"
+        "    CALLS.append(len(smiles))\n"
+        "    return [math.nan if 'N' in s else float(len(s)) for s in smiles]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "opt.csv"
+    assert main(["optimize", "--model", str(tiny_model_path), "--objective", "mypkg.oracle:score", "--budget", "25",
+                 "--n-init", "10", "--batch-size", "5", "--pool-size", "64", "-o", str(out),
+                 "--image", str(tmp_path / "top.png"), "-q"]) == 0
+    import mypkg.oracle
+
+    assert len(mypkg.oracle.CALLS) >= 2 and max(mypkg.oracle.CALLS) > 1  # called in batches
+    table = pd.read_csv(out)
+    assert len(table) == sum(mypkg.oracle.CALLS) <= 25  # every evaluated molecule, each paid once
+    assert np.isnan(table.loc[table["smiles"].str.contains("N"), "score"]).all()
+    assert (tmp_path / "opt.trace.csv").exists() and (tmp_path / "opt.trace.png").stat().st_size > 1000
+    assert (tmp_path / "top.png").read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    assert "oracle calls" in printed and "top 10" in printed
+
+
+def test_optimize_cli_improve_and_list(tiny_model_path, sample_smiles, tmp_path, capsys):
+    from molvae.cli.main import main
+
+    assert main(["optimize", "--list-objectives"]) == 0
+    assert "penalized_logp" in capsys.readouterr().out
+    init = tmp_path / "leads.csv"
+    pd.DataFrame({"smiles": sample_smiles[:5]}).to_csv(init, index=False)
+    out = tmp_path / "improved.csv"
+    assert main(["optimize", "--model", str(tiny_model_path), "--method", "improve", "--objective", "logp",
+                 "--init", str(init), "--min-similarity", "0.3", "-o", str(out), "-q"]) == 0
+    assert len(pd.read_csv(out)) == 5 and "improved" in capsys.readouterr().out
+    assert main(["optimize", "--model", str(tiny_model_path), "--method", "improve"]) == 2  # needs --init

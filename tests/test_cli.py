@@ -34,6 +34,32 @@ def dirty_csv(tmp_path, sample_smiles):
     return path, len(smiles)
 
 
+def test_encode_accounts_for_every_kind_of_dirt(tmp_path, tiny_model_path, sample_smiles, capsys):
+    dirt = {"nan": "unparseable", "NA": "unparseable", "None": "unparseable", "": "empty", "C1CC": "unparseable",
+            "CC(C)(C)(C)(C)C": "unparseable", "[U]": "unknown_token", "C" * 400: "too_long",
+            "CCO.[Na+]": None}  # a salt is counted (encoded whole, or stripped with --keep-largest-fragment)
+    smiles = sample_smiles[:10] + list(dirt)
+    path = tmp_path / "dirty.csv"
+    pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(path, index=False)
+    with open(path, "ab") as f:
+        f.write(b"broken,C\xffC\n")  # bytes that are not UTF-8
+    n = len(smiles) + 1
+    for extra in ([], ["--keep-largest-fragment"]):
+        out = tmp_path / "out.csv"
+        assert main(["encode", str(path), "-o", str(out), "--model", str(tiny_model_path), "-q", *extra]) == 0
+        enc = pd.read_csv(out, keep_default_na=False)
+        assert len(enc) == n and enc["id"].tolist() == [f"m{i}" for i in range(len(smiles))] + ["broken"]
+        valid = enc["valid"].astype(str) == "True"
+        assert (valid | (enc["reason"] != "")).all()  # every row: encoded, or rejected with a reason
+        for s, reason in dirt.items():
+            if reason:
+                assert enc.loc[enc["input_smiles"] == s, "reason"].iloc[0].split(":")[0] == reason, s
+        assert enc["reason"].iloc[-1] == "unparseable"
+        printed = capsys.readouterr().out
+        assert f"encoded {valid.sum()} of {n} molecules ({n - valid.sum()} invalid: " in printed
+    assert valid.iloc[len(sample_smiles[:10]) + list(dirt).index("CCO.[Na+]")]  # stripped to CCO
+
+
 def test_encode_decode_reconstruct_sample(tmp_path, tiny_model_path, dirty_csv, tiny_csv, capsys):
     path, n = dirty_csv
     model = ["--model", str(tiny_model_path), "-q"]
@@ -45,7 +71,7 @@ def test_encode_decode_reconstruct_sample(tmp_path, tiny_model_path, dirty_csv, 
     assert enc["valid"].astype(str).tolist()[:20] == ["True"] * 20
     assert set(enc["valid"].astype(str)[20:24]) == {"False"}
     assert {"z0", "logvar0", "pred_logp", "pred_qed", "reason", "smiles"} <= set(enc.columns)
-    assert "encoded 20 of 26" in capsys.readouterr().out or True
+    assert f"encoded {enc['valid'].astype(str).eq('True').sum()} of {n} molecules" in capsys.readouterr().out
 
     dec_out = tmp_path / "dec.csv"
     assert main(["decode", str(enc_out), "-o", str(dec_out), *model]) == 0

@@ -1,10 +1,13 @@
 import pathlib
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
 
-from molvae import MolVAE
+from molvae import MolVAE, chem
+from molvae.pretrained import default_model_path
 from molvae.errors import CheckpointError, InputError
 from molvae.model import CHECKPOINT_VERSION
 
@@ -113,3 +116,22 @@ def test_novelty_from_stored_training_hashes(tiny_model, tiny_model_path, sample
     assert torch.load(tiny_model_path, weights_only=True)["training_set_hashes"].dtype == torch.int64
     known = chem.canonicalize(sample_smiles[0])[0]
     assert tiny_model.novel([known, "CCO", None]).tolist() == [False, True, False]
+
+
+
+_BUNDLED = MolVAE.load() if default_model_path() else None
+
+
+@pytest.mark.skipif(_BUNDLED is None, reason="no bundled model")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=80))
+def test_any_token_sequence_of_the_model_vocabulary_decodes_or_is_recorded(indices):
+    """Every SELFIES string built from the bundled model's vocabulary (special tokens included)
+    decodes to an RDKit-valid canonical molecule, or to None with a recorded reason; nothing raises."""
+    seq = [i % len(_BUNDLED.vocab) for i in indices] + [_BUNDLED.vocab.eos_index]
+    result = _BUNDLED.tokens_to_molecules([seq])
+    (smiles,), (reason,) = result.smiles, result.reasons
+    if smiles is None:
+        assert reason in ("empty", "unparseable")
+    else:
+        assert reason is None and chem.is_valid(smiles) and chem.canonicalize(smiles)[0] == smiles

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 import pandas as pd
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     n_bad = int((~enc.valid).sum())
     if n_bad and args.output.endswith(".npy"):
         write_output(frame.loc[~enc.valid, list(columns)], str(rejects_path(args.output)))
-    print(f"encoded {int(enc.valid.sum())} of {len(table)} molecules ({n_bad} invalid, marked in the output) "
-          f"-> {args.output}")
+    kinds = Counter(r.split(":")[0] for r in enc.reasons if r)
+    detail = ": " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()) if kinds else ""
+    print(f"encoded {int(enc.valid.sum())} of {len(table)} molecules ({n_bad} invalid{detail}; marked in the "
+          f"output) -> {args.output}")
     return 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from molvae.errors import InputError
 from molvae.io import read_molecules
+from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid, optimization_trace
 from molvae.search.bo import ACQUISITIONS, PROPOSALS, BOConfig, optimize, predictor_estimate
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
 from molvae.search.gradient import gradient_ascent
@@ -41,7 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library); default: prior samples")
     p.add_argument("--n-init", type=int, default=50, help="prior samples to start from (default: 50)")
     p.add_argument("--top", type=int, default=10, help="molecules to print (default: 10)")
-    p.add_argument("-o", "--output", metavar="OUT", help="every evaluated molecule (.csv/.tsv/.parquet)")
+    p.add_argument("-o", "--output", metavar="OUT", help="every evaluated molecule (.csv/.tsv/.parquet); the "
+                   "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png")
+    p.add_argument("--image", metavar="FILE", help="draw the --top molecules as a grid with their scores (.png/.svg)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -53,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.budget < 1:
         raise InputError("--budget must be at least 1")
+    if args.image:
+        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
     objective = make_objective(args.objective, model)
     init = read_molecules(args.init).smiles if args.init else None
@@ -66,16 +72,25 @@ def run(args: argparse.Namespace) -> int:
                           acquisition=args.acquisition, trust_region=args.trust_region, proposals=args.proposals,
                           pool_size=max(args.pool_size, args.batch_size), seed=args.seed)
         result = optimize(model, objective, config, init_smiles=init, progress=show_progress(args))
+    top = result.top(args.top)
     if args.output:
-        write_output(result.evaluated, args.output)
+        write_output(result.evaluated.assign(objective=result.objective), args.output)
         out = Path(args.output)
-        write_output(result.trace, str(out.with_name(out.name.split(".")[0] + ".trace.csv")))
+        stem = out.name.split(".")[0]
+        write_output(result.trace, str(out.with_name(stem + ".trace.csv")))
+        try:
+            optimization_trace(result.evaluated, result.trace, out.with_name(stem + ".trace.png"), result.objective)
+        except Exception as exc:  # a picture must never cost the results
+            logging.getLogger(__name__).warning("could not draw the optimization trace: %s", exc)
+    if args.image:
+        molecule_grid(top["smiles"].tolist(), [f"#{k + 1}  {r.score:.3f}  step {int(r.step)}"
+                                               for k, (_, r) in enumerate(top.iterrows())], args.image)
     failed = int((~np.isfinite(result.evaluated["score"])).sum())
     if result.extra.get("interrupted"):
         print("interrupted: the molecules evaluated so far are written and listed")
     print(f"{len(result.evaluated)} oracle calls ({failed} failed) in {result.seconds:.1f} s; "
           f"top {args.top} for {result.objective}:")
-    for _, r in result.top(args.top).iterrows():
+    for _, r in top.iterrows():
         print(f"  {r.score:8.4f}  step {int(r.step):3d}  {r.smiles}")
     return 0
 
@@ -92,6 +107,12 @@ def _improve(args: argparse.Namespace, model, objective, init) -> int:
     print(f"improved {int(ok.sum())} of {len(table)} molecules ({table['reason'].notna().sum()} could not be "
           f"encoded); mean improvement {table['improvement'].fillna(0).mean():.3f} at similarity >= "
           f"{args.min_similarity}")
-    for _, r in table[ok].sort_values("improvement", ascending=False).head(args.top).iterrows():
+    best = table[ok].sort_values("improvement", ascending=False).head(args.top)
+    for _, r in best.iterrows():
         print(f"  {r.improvement:+8.3f}  sim {r.similarity:.2f}  {r.start} -> {r.best}")
+    if args.image:
+        smiles = [s for _, r in best.iterrows() for s in (r.start, r.best)]
+        legends = [text for _, r in best.iterrows() for text in
+                   (f"start {r.start_score:.2f}", f"{r.best_score:.2f} ({r.improvement:+.2f}), sim {r.similarity:.2f}")]
+        molecule_grid(smiles, legends, args.image, mols_per_row=2)
     return 0
