@@ -181,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
               "quick": args.quick}
     stem = "optimization_quick" if args.quick else "optimization"
     args.out.mkdir(parents=True, exist_ok=True)
+    previous = args.out / f"{stem}.json"
+    if set(args.tasks) != {"qed", "plogp", "constrained"} and previous.exists():
+        kept = json.loads(previous.read_text())  # a run of some tasks keeps the others' results
+        result = {**{k: v for k, v in kept.items() if k in ("qed", "plogp", "constrained")}, **result}
 
     def save() -> None:  # after every task, so a long run that is stopped keeps what it finished
         bo_runs = [r for r in result.get("qed", {}).get("runs", [])]

@@ -50,6 +50,7 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
     result["reconstruction"] = float(np.mean([d is not None and d == s for d, s in zip(decoded, enc.smiles)]))
     result["reconstruction_encodable"] = reconstruction_accuracy(enc.smiles, decoded)
     result["seconds_reconstruction"] = time.perf_counter() - t0
+    result.update(latent_diagnostics(enc.mu[enc.valid], enc.logvar[enc.valid]))
     if model.property_names:
         if test_properties is None:
             known = [n for n in model.property_names if n in chem.PROPERTIES]
@@ -68,6 +69,19 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
     result.update(evaluate_generated(samples, reference=ref, train=train, fcd_device=fcd_device))
     result["seconds_metrics"] = time.perf_counter() - t0
     return result
+
+
+def latent_diagnostics(mu: np.ndarray, logvar: np.ndarray, threshold: float = 0.01) -> dict:
+    """Posterior-collapse diagnostics from encoded molecules (``n x d`` means and log-variances):
+    ``active_units`` = dimensions whose latent mean varies across molecules (variance above
+    ``threshold``, Burda et al. 2016), ``kl_total`` and ``kl_per_dim`` (average KL(q(z|x) || N(0, I))
+    of each dimension, nats), listed so a collapsed dimension (KL near 0) is visible."""
+    if len(mu) < 2:
+        return {}
+    activity = np.var(mu.astype(np.float64), axis=0)
+    kl = 0.5 * np.mean(mu.astype(np.float64) ** 2 + np.exp(logvar) - 1.0 - logvar, axis=0)
+    return {"active_units": int((activity > threshold).sum()), "latent_dim": int(mu.shape[1]),
+            "kl_total": float(kl.sum()), "kl_per_dim": [round(float(v), 4) for v in kl]}
 
 
 def table_properties(table, names: Sequence[str], canonical: Sequence[str | None] | None = None) -> np.ndarray:

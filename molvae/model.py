@@ -80,6 +80,7 @@ class MolVAE(nn.Module):
         self.scaler = scaler if scaler is not None else PropertyScaler((), (), ())
         self.metadata = dict(metadata or {})
         self.training_hashes: np.ndarray | None = None  # see set_training_set / novel
+        self.outlier_reference = None  # molvae.scoring.OutlierReference, see fit_outlier_reference
         v = len(vocab)
         self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
                                   config.latent_dim, config.dropout, vocab.pad_index)
@@ -274,6 +275,8 @@ class MolVAE(nn.Module):
         }
         if self.training_hashes is not None:
             ckpt["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
+        if self.outlier_reference is not None:
+            ckpt["outlier_reference"] = self.outlier_reference.to_dict()
         if extra:
             ckpt.update({k: v if k == "training" else plain(v) for k, v in extra.items()})
         return ckpt
@@ -299,6 +302,10 @@ class MolVAE(nn.Module):
             model.load_state_dict(ckpt["state_dict"])
             if ckpt.get("training_set_hashes") is not None:
                 model.training_hashes = ckpt["training_set_hashes"].numpy().astype(np.int64)
+            if ckpt.get("outlier_reference") is not None:
+                from molvae.scoring import OutlierReference
+
+                model.outlier_reference = OutlierReference.from_dict(ckpt["outlier_reference"])
         except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
             raise CheckpointError(f"{source} is malformed: {str(exc).splitlines()[0]}") from None
         model.eval()

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_generated(_smiles(args.generated, args.smiles_column), reference, train)
     width = max(map(len, result))
     for key, value in result.items():
+        if isinstance(value, list):  # per-dimension values (kl_per_dim)
+            value = " ".join(f"{v:.2f}" for v in value)
         print(f"{key.ljust(width)}  {value:.4f}" if isinstance(value, float) else f"{key.ljust(width)}  {value}")
     if args.output:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}

@@ -10,9 +10,9 @@ from molvae import __version__
 from molvae.errors import MolvaeError
 
 from molvae.cli import (decode, encode, evaluate, explore, interpolate, optimize, plot, reconstruct, report,
-                        sample, train)
+                        sample, score, train)
 
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, interpolate, explore, optimize, plot, report)
+VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, optimize, plot, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
+from molvae.search.bo import decode_checked
 from molvae.search.interpolate import encode_one
 
 logger = logging.getLogger(__name__)
@@ -23,8 +24,9 @@ NEIGHBOUR_PROPERTIES = ("qed", "logp", "sa", "mw")
 
 
 def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed: int | None = 0,
-            properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES) -> pd.DataFrame:
-    """Decode ``n`` points z = mu + radius * eps (eps ~ N(0, I)) around the molecule's latent mean.
+            properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES, reject_radicals: bool = True) -> pd.DataFrame:
+    """Decode ``n`` points z = mu + radius * eps (eps ~ N(0, I)) around the molecule's latent mean
+    (decoded molecules with unpaired electrons are dropped unless ``reject_radicals`` is False).
 
     Returns the distinct valid molecules other than the query, ranked by Tanimoto similarity to it
     (Morgan radius 2), with ``count`` (how many draws decoded to it) and RDKit properties.
@@ -36,7 +38,7 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
     query, mu = encode_one(model, smiles, "query molecule")
     rng = np.random.default_rng(seed)
     z = mu[None, :] + radius * rng.standard_normal((n, model.latent_dim))
-    decoded = model.decode(z.astype(np.float32))
+    decoded = decode_checked(model, z, reject_radicals)
     counts: dict[str, int] = {}
     for s in decoded:
         if s is not None and s != query:
