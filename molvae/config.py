@@ -63,10 +63,12 @@ class ModelConfig:
     property_layers: int = 2
     dropout: float = 0.1
     max_length: int = 128  # hard bound on decoded tokens (set from the training data)
+    conditions: tuple[str, ...] = ()  # conditional VAE: properties fed to encoder and decoder (Sohn et al. 2015)
 
     def __post_init__(self) -> None:
         from molvae.vocab import REPRESENTATIONS
 
+        object.__setattr__(self, "conditions", tuple(self.conditions))
         _check(self.representation in REPRESENTATIONS,
                f"model.representation must be one of {', '.join(REPRESENTATIONS)}")
         for name in ("embedding_dim", "encoder_hidden_dim", "encoder_layers", "latent_dim",

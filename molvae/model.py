@@ -81,11 +81,17 @@ class MolVAE(nn.Module):
         self.metadata = dict(metadata or {})
         self.training_hashes: np.ndarray | None = None  # see set_training_set / novel
         self.outlier_reference = None  # molvae.scoring.OutlierReference, see fit_outlier_reference
+        missing = [c for c in config.conditions if c not in self.scaler.names]
+        if missing:
+            raise ConfigError(f"condition(s) {', '.join(missing)} must also be trained properties "
+                              f"(properties: {', '.join(self.scaler.names) or 'none'})")
+        self.condition_index = [self.scaler.names.index(c) for c in config.conditions]
+        nc = len(self.condition_index)
         v = len(vocab)
         self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
-                                  config.latent_dim, config.dropout, vocab.pad_index)
+                                  config.latent_dim, config.dropout, vocab.pad_index, condition_dim=nc)
         self.decoder = GRUDecoder(v, config.embedding_dim, config.decoder_hidden_dim, config.decoder_layers,
-                                  config.latent_dim, config.dropout, vocab.pad_index)
+                                  config.latent_dim + nc, config.dropout, vocab.pad_index)
         self.property_head = PropertyHead(config.latent_dim, config.property_hidden_dim, config.property_layers,
                                           len(self.scaler.names), config.dropout)
 
@@ -103,23 +109,69 @@ class MolVAE(nn.Module):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
-        """Teacher-forced pass. ``tokens``: ``batch x time`` (BOS ... EOS, padded).
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """Properties a conditional model is conditioned on (empty for a plain VAE)."""
+        return self.config.conditions
+
+    def condition_from(self, properties: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """The condition (``n x n_conditions``) from standardized properties (``n x n_properties``);
+        missing values and a missing table mean the training average (0). None for a plain VAE."""
+        if not self.condition_index:
+            return None
+        if properties is None or properties.numel() == 0:
+            return torch.zeros(n, len(self.condition_index), device=self.device)
+        return torch.nan_to_num(properties[:, self.condition_index].float(), nan=0.0).to(self.device)
+
+    def _with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        if not self.condition_index:
+            return z
+        if condition is None:
+            condition = torch.zeros(z.shape[0], len(self.condition_index), device=z.device)
+        return torch.cat([z, condition.to(device=z.device, dtype=z.dtype)], dim=1)
+
+    def encode_tokens(self, tokens: torch.Tensor, lengths: torch.Tensor,
+                      properties: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mu``, ``logvar`` (``batch x latent``); ``properties`` (standardized) feed a conditional model."""
+        return self.encoder(tokens, lengths, self.condition_from(properties, tokens.shape[0]))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True,
+                properties: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Teacher-forced pass. ``tokens``: ``batch x time`` (BOS ... EOS, padded); ``properties``:
+        standardized labels (``batch x n_properties``), used only as the condition of a conditional model.
 
         Returns ``logits`` (``batch x time-1 x vocab``, predicting tokens[:, 1:]), ``mu``, ``logvar``,
         ``z`` (``batch x latent``) and ``properties`` (``batch x n_properties``, standardized).
         """
-        mu, logvar = self.encoder(tokens, lengths)
+        condition = self.condition_from(properties, tokens.shape[0])
+        mu, logvar = self.encoder(tokens, lengths, condition)
         z = reparameterize(mu, logvar) if sample else mu
-        logits, _ = self.decoder(tokens[:, :-1], z)
+        logits, _ = self.decoder(tokens[:, :-1], self._with_condition(z, condition))
         return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "properties": self.property_head(mu)}
+
+    def standardize_condition(self, values: dict[str, float]) -> np.ndarray:
+        """``{"qed": 0.9, "logp": 2.5}`` -> the standardized condition vector (``n_conditions``); a
+        condition not given is set to its training average."""
+        if not self.conditions:
+            raise InputError("this model is not conditional (train one with --condition NAME ...)")
+        unknown = [k for k in values if k not in self.conditions]
+        if unknown:
+            raise InputError(f"this model is conditioned on {', '.join(self.conditions)}, not {', '.join(unknown)}")
+        out = np.zeros(len(self.conditions), dtype=np.float32)
+        for j, name in enumerate(self.conditions):
+            if name in values:
+                k = self.scaler.names.index(name)
+                out[j] = (float(values[name]) - self.scaler.mean[k]) / self.scaler.std[k]
+        return out
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
-                 generator: torch.Generator | None = None) -> list[list[int]]:
+                 generator: torch.Generator | None = None, condition: torch.Tensor | None = None) -> list[list[int]]:
         """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
-        else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound."""
+        else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
+        ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages."""
         max_length = max_length or self.config.max_length
+        z = self._with_condition(z, condition)
         n = z.shape[0]
         inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
         hidden = None
@@ -165,6 +217,7 @@ class MolVAE(nn.Module):
         logvar = np.full((n, d), np.nan, dtype=np.float32)
         props = np.full((n, p), np.nan, dtype=np.float64)
         idx = [i for i, t in enumerate(prep.tokens) if t is not None]
+        labels = self.condition_properties(prep.canonical)
         for start in range(0, len(idx), batch_size):
             chunk = idx[start:start + batch_size]
             seqs = [self.vocab.encode(prep.tokens[i]) for i in chunk]  # type: ignore[arg-type]
@@ -172,13 +225,28 @@ class MolVAE(nn.Module):
             tokens = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
             for j, s in enumerate(seqs):
                 tokens[j, : len(s)] = torch.tensor(s)
-            m, lv = self.encoder(tokens.to(self.device), lengths)
+            m, lv = self.encode_tokens(tokens.to(self.device), lengths,
+                                       None if labels is None else torch.from_numpy(labels[chunk]))
             mu[chunk] = m.float().cpu().numpy()
             logvar[chunk] = lv.float().cpu().numpy()
             if p:
                 props[chunk] = self.scaler.inverse(self.property_head(m).float().cpu().numpy())
         self.train(was_training)
         return EncodeResult(prep.canonical, prep.reasons, mu, logvar, props, self.property_names)
+
+    def condition_properties(self, canonical: Sequence[str | None]) -> np.ndarray | None:
+        """Standardized properties (``n x n_properties``) that a conditional model's encoder needs, computed
+        with RDKit for registry properties (NaN, i.e. the training average, for the others); None for a
+        plain VAE."""
+        if not self.conditions:
+            return None
+        out = np.full((len(canonical), len(self.property_names)), np.nan, dtype=np.float32)
+        known = [n for n in self.conditions if n in chem.PROPERTIES]
+        if known:
+            values = chem.compute_properties(canonical, known)
+            for j, name in enumerate(known):
+                out[:, self.property_names.index(name)] = values[:, j]
+        return self.scaler.transform(out).astype(np.float32)
 
     def tokens_to_molecules(self, sequences: Sequence[Sequence[int]]) -> DecodeResult:
         """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid)."""
@@ -188,13 +256,14 @@ class MolVAE(nn.Module):
 
     @torch.no_grad()
     def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
-               seed: int | None = None) -> list[str | None]:
-        """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid."""
-        return self.decode_detailed(z, temperature, batch_size, seed).smiles
+               seed: int | None = None, condition: np.ndarray | None = None) -> list[str | None]:
+        """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid.
+        ``condition``: standardized (``n x n_conditions`` or one row) for a conditional model."""
+        return self.decode_detailed(z, temperature, batch_size, seed, condition).smiles
 
     @torch.no_grad()
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
-                        seed: int | None = None) -> DecodeResult:
+                        seed: int | None = None, condition: np.ndarray | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons and raw strings."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -206,9 +275,14 @@ class MolVAE(nn.Module):
         was_training = self.training
         self.eval()
         seqs: list[list[int]] = []
+        cond = None
+        if condition is not None and self.conditions:
+            cond = torch.as_tensor(np.broadcast_to(np.asarray(condition, dtype=np.float32),
+                                                   (z.shape[0], len(self.conditions))).copy())
         for start in range(0, len(ok), batch_size):
-            rows = z[ok[start:start + batch_size]]
-            seqs += self.generate(rows.to(self.device), temperature, generator=generator)
+            rows = ok[start:start + batch_size]
+            seqs += self.generate(z[rows].to(self.device), temperature, generator=generator,
+                                  condition=None if cond is None else cond[rows].to(self.device))
         self.train(was_training)
         decoded = self.tokens_to_molecules(seqs)
         if len(ok) == z.shape[0]:
@@ -223,9 +297,12 @@ class MolVAE(nn.Module):
         rng = np.random.default_rng(seed)
         return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def sample(self, n: int, temperature: float = 0.0, seed: int | None = None) -> list[str | None]:
-        """Decode ``n`` points drawn from the prior; None where the decode is not a valid molecule."""
-        return self.decode(self.sample_prior(n, seed), temperature=temperature, seed=seed)
+    def sample(self, n: int, temperature: float = 0.0, seed: int | None = None,
+               condition: dict[str, float] | None = None) -> list[str | None]:
+        """Decode ``n`` points drawn from the prior; None where the decode is not a valid molecule.
+        ``condition`` (a conditional model): requested property values, e.g. ``{"qed": 0.9}``."""
+        cond = self.standardize_condition(condition) if condition else None
+        return self.decode(self.sample_prior(n, seed), temperature=temperature, seed=seed, condition=cond)
 
     def reconstruct(self, smiles: Sequence[str], keep_largest_fragment: bool = False
                     ) -> tuple[EncodeResult, list[str | None]]:
@@ -235,7 +312,9 @@ class MolVAE(nn.Module):
         out: list[str | None] = [None] * len(smiles)
         ok = np.flatnonzero(enc.valid)
         if ok.size:
-            decoded = self.decode(enc.mu[ok])
+            labels = self.condition_properties([enc.smiles[i] for i in ok])
+            condition = None if labels is None else np.nan_to_num(labels[:, self.condition_index], nan=0.0)
+            decoded = self.decode(enc.mu[ok], condition=condition)
             for i, s in zip(ok, decoded):
                 out[i] = s
         return enc, out

@@ -75,9 +75,10 @@ def _batches(model: MolVAE, smiles: Sequence[str], batch_size: int, keep_largest
         yield prep, [], None, None
 
 
-def _sequence_nll(model: MolVAE, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def _sequence_nll(model: MolVAE, tokens: torch.Tensor, z: torch.Tensor,
+                  condition: torch.Tensor | None = None) -> torch.Tensor:
     """-log p(x | z) per molecule: token cross-entropy summed over the string (``batch``)."""
-    logits, _ = model.decoder(tokens[:, :-1], z)
+    logits, _ = model.decoder(tokens[:, :-1], model._with_condition(z, condition))
     target = tokens[:, 1:]
     ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
     return (ce.view_as(target) * (target != model.vocab.pad_index)).sum(dim=1)
@@ -103,17 +104,21 @@ def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, ba
     model.eval()
     bar = tqdm(total=n, desc="score", unit="mol", disable=not progress, file=sys.stderr)
     prep = None
+    labels = None
     for prep, chunk, tokens, lengths in _batches(model, smiles, batch_size, keep_largest_fragment):
         if not chunk:
             continue
-        mu, logvar = (t.float() for t in model.encoder(tokens, lengths))
+        if model.conditions and labels is None:  # a conditional model reads each molecule's own properties
+            labels = torch.from_numpy(model.condition_properties(prep.canonical))
+        condition = model.condition_from(None if labels is None else labels[chunk], len(chunk))
+        mu, logvar = (t.float() for t in model.encoder(tokens, lengths, condition))
         std = torch.exp(0.5 * logvar)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
         nll, log_w = [], []
         for _ in range(n_samples):
             eps = torch.randn(mu.shape, generator=generator).to(mu.device)
             z = mu + std * eps
-            nll_k = _sequence_nll(model, tokens, z)
+            nll_k = _sequence_nll(model, tokens, z, condition)
             nll.append(nll_k)
             log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(dim=1)
             log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(dim=1)
@@ -138,7 +143,11 @@ def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, ba
         decoded = np.full(n, None, dtype=object)
         ok = np.flatnonzero(valid)
         if len(ok):
-            decoded[ok] = model.decode(mu_all[ok])
+            condition = None
+            if model.conditions:
+                own = model.condition_properties([frame["smiles"][i] for i in ok])
+                condition = np.nan_to_num(own[:, model.condition_index], nan=0.0)
+            decoded[ok] = model.decode(mu_all[ok], condition=condition)
         frame["exact_match"] = [bool(v) and d == s for v, d, s in zip(valid, decoded, frame["smiles"])]
     if reference is not None:
         diff = mu_all.astype(np.float64) - reference.mean

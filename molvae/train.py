@@ -217,7 +217,7 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
         batch = collate([data.valid[i] for i in batch_idx])
         tokens, lengths, targets = batch["tokens"].to(device), batch["lengths"], batch["targets"].to(device)
         with _autocast(device, amp):
-            out = model(tokens, lengths, sample=False)
+            out = model(tokens, lengths, sample=False, properties=targets)
         parts = vae_loss(out, tokens, targets, beta, run.train.free_bits, run.train.property_weight)
         b = tokens.shape[0]
         for k in totals:
@@ -231,9 +231,13 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
     metrics["val_token_acc"] = correct / max(1, n_tokens)
     k = min(run.train.recon_eval_size, len(data.valid))
     if k:
-        mu = np.concatenate([model.encoder(*_stack(data.valid, range(s, min(k, s + 512)), device))[0].float().cpu().numpy()
-                             for s in range(0, k, 512)])
-        decoded = model.decode(mu)
+        mu = np.concatenate([model.encode_tokens(*_stack(data.valid, range(s, min(k, s + 512)), device))[0]
+                             .float().cpu().numpy() for s in range(0, k, 512)])
+        condition = None
+        if model.conditions:
+            labels = np.stack([data.valid[i][1] for i in range(k)])
+            condition = np.nan_to_num(labels[:, model.condition_index], nan=0.0)
+        decoded = model.decode(mu, condition=condition)
         metrics["val_recon_acc"] = float(np.mean([d == s for d, s in zip(decoded, data.valid_smiles[:k])]))
         metrics["val_valid"] = float(np.mean([d is not None for d in decoded]))
     if preds.shape[1]:
@@ -245,9 +249,9 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
     return metrics
 
 
-def _stack(ds: SequenceDataset, idx, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _stack(ds: SequenceDataset, idx, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     batch = collate([ds[i] for i in idx])
-    return batch["tokens"].to(device), batch["lengths"]
+    return batch["tokens"].to(device), batch["lengths"], batch["targets"].to(device)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -367,7 +371,7 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, total_steps, tcfg)
             with _autocast(device, amp):
-                output = model(tokens, lengths)
+                output = model(tokens, lengths, properties=targets)
             parts = vae_loss(output, tokens, targets, beta, tcfg.free_bits, tcfg.property_weight)
             if not torch.isfinite(parts["loss"]):
                 raise MolvaeError(f"training diverged at step {step} (loss is {float(parts['loss'])}); "

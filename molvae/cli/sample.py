@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding (default); > 0 samples tokens")
     p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty (default: the "
                    "training-set hashes stored in the model, when it has them)")
+    p.add_argument("--condition", nargs="+", metavar="NAME=VALUE",
+                   help="conditional model only: requested property values, e.g. qed=0.9 logp=2.5 (the mean and "
+                        "standard deviation of each property over the samples are printed)")
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
     p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
                    "(with QED and novelty) as a grid (.png or .svg)")
@@ -38,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("-n must be at least 1")
     if args.image:
         check_image_path(args.image, GRID_FORMATS)
+    requested = _parse_condition(args.condition) if args.condition else None
     model, _ = start(args, read_input=False)
     z = model.sample_prior(args.num_samples, seed=args.seed)
-    res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed)
+    condition = model.standardize_condition(requested) if requested else None
+    res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed, condition=condition)
     valid = np.array([s is not None for s in res.smiles])
     frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons})
     if args.latents:
@@ -62,7 +67,27 @@ def run(args: argparse.Namespace) -> int:
         draw_samples(res.smiles, novel, args.image)
         report += f"; grid -> {args.image}"
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
+    if requested:
+        ok = [x for x in res.smiles if x is not None]
+        values = compute_properties(ok, list(requested))
+        for j, (name, target) in enumerate(requested.items()):
+            v = values[:, j][np.isfinite(values[:, j])]
+            print(f"  {name}: requested {target:g}, samples {v.mean():.3f} ± {v.std():.3f} "
+                  f"(mean absolute error {np.abs(v - target).mean():.3f})")
     return 0
+
+
+def _parse_condition(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--condition takes NAME=VALUE pairs such as qed=0.9, not {item!r}") from None
+        if not sep:
+            raise InputError(f"--condition takes NAME=VALUE pairs such as qed=0.9, not {item!r}")
+    return out
 
 
 def draw_samples(smiles: list[str | None], novel: np.ndarray | None, path: str) -> None:

@@ -31,6 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--properties", nargs="*", metavar="NAME",
                    help="properties to predict: file columns, or computed by name (see --list-properties)")
     p.add_argument("--list-properties", action="store_true", help="list the properties RDKit computes by name and exit")
+    p.add_argument("--condition", nargs="+", metavar="NAME",
+                   help="train a conditional VAE (Sohn et al. 2015) on these properties: encoder and decoder see "
+                        "their standardized values, and 'molvae sample --condition NAME=VALUE' asks for them; "
+                        "they are added to --properties")
     p.add_argument("--representation", choices=sorted(REPRESENTATIONS), help="string representation (default: selfies)")
     p.add_argument("--epochs", type=int, help="epochs (default: 10)")
     p.add_argument("--batch-size", type=int, help="molecules per batch (default: 256)")
@@ -65,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = cfg.override("data", smiles_column=args.smiles_column, id_column=args.id_column,
                        properties=tuple(args.properties) if args.properties is not None else None,
                        keep_largest_fragment=args.keep_largest_fragment)
-    cfg = cfg.override("model", representation=args.representation, latent_dim=args.latent_dim)
+    if args.condition:
+        extra = tuple(c for c in args.condition if c not in cfg.data.properties)
+        cfg = cfg.override("data", properties=tuple(cfg.data.properties) + extra)
+    cfg = cfg.override("model", representation=args.representation, latent_dim=args.latent_dim,
+                       conditions=tuple(args.condition) if args.condition else None)
     seed = args.seed if args.seed != 0 or not args.config else None  # an explicit --seed beats the file
     cfg = cfg.override("train", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                        beta=args.beta, kl_schedule=args.kl_schedule, free_bits=args.free_bits,
