@@ -13,14 +13,15 @@ import pandas as pd
 from molvae.errors import InputError
 from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array, write_table
 from molvae.model import MolVAE
-from molvae.pretrained import default_model_path
+from molvae.pretrained import default_model_path, resolve_model
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True) -> None:
     """--model, --device, --seed, -v/--verbose, -q/--quiet."""
     if model:
         parser.add_argument("--model", metavar="PATH", default=None,
-                            help="checkpoint written by 'molvae train' (default: the bundled model, if installed)")
+                            help="checkpoint written by 'molvae train', or the name of a bundled model "
+                                 "shipped in molvae/pretrained (default: zinc250k_selfies)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
@@ -45,7 +46,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def load_model(args: argparse.Namespace) -> MolVAE:
-    path = args.model or default_model_path()
+    path = resolve_model(args.model) if args.model else default_model_path()
     if path is None:
         raise InputError("no model given and no bundled model installed: pass --model PATH "
                          "(a checkpoint written by 'molvae train')")
