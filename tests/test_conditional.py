@@ -61,6 +61,7 @@ def test_sample_and_train_cli_with_conditions(cvae_path, tiny_csv, tmp_path, cap
     assert main(["sample", "--model", str(cvae_path), "-n", "5", "--condition", "qed:0.8", "-o", str(out)]) == 2
     run = tmp_path / "run"
     assert main(["train", str(tiny_csv), "-o", str(run), "--condition", "qed", "--epochs", "1",
-                 "--latent-dim", "4", "--batch-size", "32", "-q"]) == 0
+                 "--latent-dim", "4", "--batch-size", "32", "--kl-warmup-epochs", "0.5", "-q"]) == 0
+    assert RunConfig.from_toml(run / "config.toml").train.kl_warmup_epochs == 0.5
     model = MolVAE.load(run / "best.pt")
     assert model.conditions == ("qed",) and "qed" in model.property_names

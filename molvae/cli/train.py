@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-dim", type=int, help="latent dimensions (default: 64)")
     p.add_argument("--beta", type=float, help="final KL weight (default: 0.05)")
     p.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="KL weight schedule (default: monotonic)")
+    p.add_argument("--kl-warmup-epochs", type=float, help="monotonic schedule: epochs to ramp the KL weight from 0 "
+                   "to --beta (default: 2)")
     p.add_argument("--free-bits", type=float, help="free nats per latent dimension (default: 0.05)")
     p.add_argument("--property-weight", type=float, help="weight of the property loss (default: 1.0)")
     p.add_argument("--precision", choices=PRECISIONS, help="auto uses bf16 autocast where supported (default: auto)")
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed != 0 or not args.config else None  # an explicit --seed beats the file
     cfg = cfg.override("train", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                        beta=args.beta, kl_schedule=args.kl_schedule, free_bits=args.free_bits,
+                       kl_warmup_epochs=args.kl_warmup_epochs,
                        property_weight=args.property_weight, precision=args.precision,
                        device=args.device if args.device != "auto" else None, seed=seed)
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
