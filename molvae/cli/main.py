@@ -9,10 +9,10 @@ import sys
 from molvae import __version__
 from molvae.errors import MolvaeError
 
-from molvae.cli import (decode, encode, evaluate, explore, interpolate, optimize, plot, reconstruct, report,
-                        sample, score, train)
+from molvae.cli import (decode, encode, evaluate, explore, interpolate, neighbors, optimize, plot, reconstruct,
+                        report, sample, score, train)
 
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, optimize, plot, report)
+VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, neighbors, optimize, plot, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from molvae.io import read_molecules
 from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid, optimization_trace
 from molvae.search.bo import ACQUISITIONS, PROPOSALS, BOConfig, optimize, predictor_estimate
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
+from molvae.search.neighbors import LatentLibrary
 from molvae.search.gradient import gradient_ascent
 from molvae.search.objectives import list_objectives, make_objective
 
@@ -46,6 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="every evaluated molecule (.csv/.tsv/.parquet); the "
                    "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png")
     p.add_argument("--image", metavar="FILE", help="draw the --top molecules as a grid with their scores (.png/.svg)")
+    p.add_argument("--library", metavar="LIB", help="an encoded library ('molvae encode LIB -o LIB.parquet'): report "
+                   "the nearest library compounds of each top molecule (and write them to OUT.neighbors.csv)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.image:
         check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
+    library = LatentLibrary.from_file(args.library) if args.library else None
     objective = make_objective(args.objective, model)
     init = read_molecules(args.init).smiles if args.init else None
     if args.method == "improve":
@@ -92,6 +96,18 @@ def run(args: argparse.Namespace) -> int:
           f"top {args.top} for {result.objective}:")
     for _, r in top.iterrows():
         print(f"  {r.score:8.4f}  step {int(r.step):3d}  {r.smiles}")
+    if library is not None and len(top):
+        z = result.evaluated.loc[top.index, [f"z{j}" for j in range(model.latent_dim)]].to_numpy()
+        hits = library.query(z, 3, top["smiles"].tolist())
+        print("nearest library compounds of the top molecules (latent distance, Tanimoto similarity):")
+        for q, (_, r) in enumerate(top.iterrows()):
+            near = hits[hits["query"] == q]
+            print(f"  {r.smiles}: " + "; ".join(f"{h.smiles} ({h.distance:.2f}, {h.similarity:.2f})"
+                                                 for _, h in near.iterrows()))
+        if args.output:
+            out = Path(args.output)
+            write_output(hits.assign(top_smiles=[top["smiles"].iloc[q] for q in hits["query"]]),
+                         str(out.with_name(out.name.split(".")[0] + ".neighbors.csv")))
     return 0
 
 

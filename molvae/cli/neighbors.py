@@ -1,0 +1,49 @@
+"""molvae neighbors: the library compounds closest to query molecules in latent space."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from molvae.errors import InputError
+from molvae.io import read_molecules
+from molvae.search.neighbors import LatentLibrary
+
+from molvae.cli.common import add_common, start, write_output
+
+HELP = "find the nearest compounds of an encoded library to query molecules (latent means, Euclidean)"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("neighbors", help=HELP, description=HELP + ". Encode the library once with "
+                       "'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model.")
+    p.add_argument("--library", required=True, metavar="LIB", help="output of 'molvae encode' (.parquet/.csv)")
+    p.add_argument("--query", required=True, metavar="SMILES_OR_FILE", help="a SMILES, or a molecule file")
+    p.add_argument("-k", type=int, default=10, help="neighbours per query (default: 10)")
+    p.add_argument("--rerank", action="store_true", help="order each query's hits by Tanimoto similarity")
+    p.add_argument("-o", "--output", metavar="OUT", help="write all hits (.csv/.tsv/.parquet)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model, _ = start(args, read_input=False)
+    library = LatentLibrary.from_file(args.library)
+    queries = read_molecules(args.query).smiles if Path(args.query).is_file() else [args.query]
+    enc = model.encode(queries)
+    bad = [f"{q!r} ({r})" for q, r in zip(queries, enc.reasons) if r]
+    if len(bad) == len(queries):
+        raise InputError(f"no query molecule can be encoded by this model: {', '.join(bad[:3])}")
+    hits = library.query(enc.mu, args.k, enc.smiles, rerank=args.rerank)
+    if args.output:
+        write_output(hits, args.output)
+    for q in range(len(queries)):
+        rows = hits[hits["query"] == q]
+        if rows.empty:
+            print(f"query {q}: {queries[q]!r} cannot be encoded ({enc.reasons[q]})")
+            continue
+        print(f"query {q}: {enc.smiles[q]}")
+        for _, r in rows.iterrows():
+            sim = f"  sim {r.similarity:.2f}" if "similarity" in rows else ""
+            print(f"  {int(r['rank']):3d}  dist {r.distance:7.3f}{sim}  {r.smiles}")
+    return 0
