@@ -15,7 +15,6 @@ likelihood.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -28,7 +27,7 @@ from molvae import MolVAE, __version__, chem
 from molvae.scoring import auroc, score_molecules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import DEFAULT_DATA, HERE, hardware  # noqa: E402
+from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402
 
 SIDE_CHAINS = ["", "C", "C(C)C", "CC(C)C", "[C@@H](C)CC", "CO", "[C@H](C)O", "Cc1ccccc1", "Cc1ccc(O)cc1",
                "Cc1c[nH]c2ccccc12", "CCCCN", "CCCNC(=N)N", "CC(=O)O", "CCC(=O)O", "CC(N)=O", "CCC(N)=O",
@@ -118,9 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     result["auroc"]["all_unusual"] = {s: round(auroc(allsets[s].to_numpy(), allsets["label"].to_numpy()), 4)
                                       for s in SCORES if s in allsets}
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    stem = "anomaly_quick" if args.quick else "anomaly"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| unusual set | n | readable by the model | AUROC neg ELBO | AUROC neg ELBO, readable only | "
              "AUROC Mahalanobis | flagged as outliers |", "|---|---|---|---|---|---|---|"]
     for name in list(sets) + ["all_unusual"]:
@@ -131,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{result['outlier_rate'].get(name, '-')} |")
     lines.append(f"\nZINC250k test molecules: {result['n']['zinc_test']}, flagged as outliers: "
                  f"{result['outlier_rate'].get('zinc_test', '-')}; K = {k}; {result['hardware']}.")
-    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_results(args.out, "anomaly_quick" if args.quick else "anomaly", result, "\n".join(lines) + "\n")
     return 0
 
 

@@ -15,7 +15,6 @@ ratio filtered / conditional (target: >= 2, i.e. conditioned samples at least 2x
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -27,7 +26,7 @@ import torch
 from molvae import MolVAE, __version__, chem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import HERE, hardware  # noqa: E402
+from zinc250k import HERE, hardware, save_results  # noqa: E402
 
 TARGETS = {"qed": (0.6, 0.75, 0.9), "logp": (1.0, 3.0, 5.0)}
 
@@ -75,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     result = {"molvae": __version__, "hardware": hardware(), "model": str(args.model), "n": n, "quick": args.quick,
               "conditions": list(cvae.conditions), "conditional_model_at_average_condition": baseline,
               "targets": rows, "seconds": round(time.perf_counter() - t0, 1)}
-    stem = "conditional_quick" if args.quick else "conditional"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| property = target | conditional: MAE (mean) | unconditional, predictor-filtered: MAE (mean) | ratio |",
              "|---|---|---|---|"]
     for r in rows:
@@ -85,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['filtered_mae']:.3f} ({r['filtered_mean']:.2f}) | {r['ratio']:.2f}x |")
     lines.append(f"\n{n} samples per target, greedy decoding; conditional model at the average condition: "
                  f"{baseline}; {result['hardware']}.")
-    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_results(args.out, "conditional_quick" if args.quick else "conditional", result, "\n".join(lines) + "\n")
     return 0
 
 

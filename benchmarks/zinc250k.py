@@ -53,6 +53,14 @@ LABELS = {"reconstruction": "exact reconstruction (test, greedy from mean)", "va
           "mae_sa": "SA MAE from latent (test)"}
 
 
+def save_results(out: Path, stem: str, result: dict, markdown_text: str) -> None:
+    """Write ``out/stem.json`` and ``out/stem.md`` and print the markdown (every benchmark ends so)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(markdown_text)
+    print(markdown_text)
+
+
 def hardware() -> str:
     return (f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}")

@@ -110,9 +110,10 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
         if len(ok):
             results = _improve_batch(model, objective, [enc.smiles[i] for i in ok], enc.mu[ok], enc.logvar[ok],
                                      config, rng)
-        for j, i in enumerate(idx):
-            if i in set(ok.tolist()):
-                rows.append(results[int(np.flatnonzero(ok == i)[0])])
+        position = {int(i): j for j, i in enumerate(ok)}  # input row -> its place among the encodable ones
+        for i in idx:
+            if int(i) in position:
+                rows.append(results[position[int(i)]])
             else:
                 rows.append({"start": smiles[i], "start_score": np.nan, "best": None, "best_score": np.nan,
                              "similarity": np.nan, "improvement": np.nan, "success": False, "candidates": 0,
