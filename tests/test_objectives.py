@@ -93,3 +93,17 @@ def test_desirability_with_penalized_logp_and_a_similarity_constraint():
     assert obj.surrogate is None  # the predictor cannot estimate similarity
     both = make_objective("penalized_logp high, mw <= 500")
     assert set(both.needs) == {"logp", "mw", "sa"} and both.surrogate is not None
+
+
+def test_desirability_surrogate_is_differentiable(tiny_model):
+    import torch
+
+    from molvae.search.objectives import predicted_score
+
+    obj = make_objective("qed high, logp in 1-3")
+    z = torch.zeros(3, tiny_model.latent_dim, requires_grad=True)
+    score = predicted_score(tiny_model, obj, z)
+    score.sum().backward()
+    assert score.shape == (3,) and torch.isfinite(z.grad).all()
+    props = {"qed": np.array([0.5]), "logp": np.array([4.0])}
+    assert obj.surrogate(props)[0] == pytest.approx(0.5 - 1.0)  # 1 above the range, scale 1

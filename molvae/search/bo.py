@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.model import MolVAE
-from molvae.search.objectives import Objective
+from molvae.search.objectives import Objective, predicted_score
 
 logger = logging.getLogger(__name__)
 
@@ -200,10 +200,11 @@ def _select(X: np.ndarray, Y: np.ndarray, limit: int) -> np.ndarray:
     return np.unique(np.concatenate([best, recent]))
 
 
-def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True) -> list[str | None]:
+def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
+                   seed: int | None = None) -> list[str | None]:
     """Canonical SMILES of latent points (``n x latent_dim``); None for invalid ones and, unless allowed,
-    for molecules with unpaired electrons."""
-    smiles = model.decode(np.asarray(z, dtype=np.float32))
+    for molecules with unpaired electrons. Greedy, or sampled at ``temperature`` with ``seed``."""
+    smiles = model.decode(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed)
     if reject_radicals:
         smiles = [None if s is not None and chem.has_radicals(s) else s for s in smiles]
     return smiles
@@ -245,9 +246,7 @@ def predictor_estimate(model: MolVAE, objective: Objective):
     def estimate(z: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
-            pred = model.scaler.inverse(model.property_head(zt).float().cpu().numpy())
-        props = {name: pred[:, j] for j, name in enumerate(model.property_names)}
-        return np.asarray(objective.surrogate(props), dtype=np.float64)
+            return predicted_score(model, objective, zt).float().cpu().numpy().astype(np.float64)
 
     return estimate
 

@@ -28,7 +28,7 @@ from molvae.errors import ConfigError, InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
 from molvae.search.bo import decode_checked, predictor_estimate
-from molvae.search.objectives import Objective
+from molvae.search.objectives import Objective, predicted_score
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ def _gradient_path(model: MolVAE, objective: Objective, mu: np.ndarray, config: 
     """``points x n x latent_dim``: snapshots of Adam ascent on the predictor's estimate of the objective."""
     if config.gradient_points == 0:
         return np.empty((0,) + mu.shape, dtype=np.float32)
-    mean = torch.tensor(model.scaler.mean, dtype=torch.float32, device=model.device)
-    std = torch.tensor(model.scaler.std, dtype=torch.float32, device=model.device)
     z = torch.tensor(mu, dtype=torch.float32, device=model.device, requires_grad=True)
     optimizer = torch.optim.Adam([z], lr=config.learning_rate)
     every = max(1, config.gradient_steps // config.gradient_points)
@@ -72,9 +70,7 @@ def _gradient_path(model: MolVAE, objective: Objective, mu: np.ndarray, config: 
         p.requires_grad_(False)
     try:
         for step in range(1, config.gradient_points * every + 1):
-            pred = model.property_head(z) * std + mean
-            props = {name: pred[:, j] for j, name in enumerate(model.property_names)}
-            loss = -objective.surrogate(props).sum()
+            loss = -predicted_score(model, objective, z).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -137,9 +133,8 @@ def _improve_batch(model: MolVAE, objective: Objective, starts: list[str], mu: n
     decoded = np.array(decode_checked(model, z.reshape(-1, d), config.reject_radicals), dtype=object).reshape(z.shape[0], n)
     if config.n_sampled:
         repeated = np.repeat(mu[None], config.n_sampled, axis=0).reshape(-1, d)
-        sampled = model.decode(repeated, temperature=config.temperature, seed=int(rng.integers(2**31)))
-        if config.reject_radicals:
-            sampled = [None if s is not None and chem.has_radicals(s) else s for s in sampled]
+        sampled = decode_checked(model, repeated, config.reject_radicals, temperature=config.temperature,
+                                 seed=int(rng.integers(2**31)))
         decoded = np.concatenate([decoded, np.array(sampled, dtype=object).reshape(config.n_sampled, n)])
     start_scores = objective(starts)
     start_fps = chem.morgan_fingerprints(starts)

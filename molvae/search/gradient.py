@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from molvae.errors import InputError
 from molvae.model import MolVAE
 from molvae.search.bo import OptimizationResult, _Ledger
-from molvae.search.objectives import Objective
+from molvae.search.objectives import Objective, predicted_score
 
 
 def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_starts: int = 10,
@@ -47,8 +47,6 @@ def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_st
         z0 = rng.standard_normal((n_starts, model.latent_dim)).astype(np.float32)
     bar = tqdm(total=budget, desc=f"gradient {objective.name}", unit="call", disable=not progress, file=sys.stderr)
     ledger = _Ledger(objective, budget, model.latent_dim, bar)
-    mean = torch.tensor(model.scaler.mean, dtype=torch.float32, device=model.device)
-    std = torch.tensor(model.scaler.std, dtype=torch.float32, device=model.device)
     z = torch.tensor(z0, device=model.device, requires_grad=True)
     optimizer = torch.optim.Adam([z], lr=learning_rate)
     model.eval()
@@ -65,10 +63,8 @@ def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_st
                 bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
                 if ledger.remaining <= 0:
                     break
-            pred = model.property_head(z) * std + mean
-            props = {name: pred[:, j] for j, name in enumerate(model.property_names)}
             # maximize the surrogate; a weak pull towards the prior keeps z where the decoder has been trained
-            loss = -objective.surrogate(props).sum() + 1e-3 * z.pow(2).sum()
+            loss = -predicted_score(model, objective, z).sum() + 1e-3 * z.pow(2).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -167,7 +167,7 @@ def desirability_objective(spec: str) -> Objective:
         score = sum(w * p[n] for n, w in goals) if goals else 0.0 * p[names[0]]
         for n, lo, hi in limits:
             scale = PROPERTY_SCALES.get(n, 0.05 if n.startswith("sim:") else 1.0)
-            violation = np.maximum(lo - p[n], 0) + np.maximum(p[n] - hi, 0)
+            violation = (lo - p[n]).clip(min=0) + (p[n] - hi).clip(min=0)  # numpy arrays or torch tensors
             score = score - violation / scale
         return score
 
@@ -236,6 +236,17 @@ def predictor_objective(name: str, model) -> Objective:
 
     return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
                      _surrogate_property(name))
+
+
+def predicted_score(model, objective: Objective, z):
+    """The objective as the property head predicts it at latent points ``z`` (a tensor, ``n x latent_dim``
+    -> ``n``), differentiable in ``z``; the objective must have a surrogate the model covers."""
+    import torch
+
+    mean = torch.as_tensor(model.scaler.mean, dtype=torch.float32, device=z.device)
+    std = torch.as_tensor(model.scaler.std, dtype=torch.float32, device=z.device)
+    pred = model.property_head(z) * std + mean
+    return objective.surrogate({name: pred[:, j] for j, name in enumerate(model.property_names)})
 
 
 def make_objective(spec: str, model=None) -> Objective:
