@@ -192,19 +192,22 @@ def read_sdf(path) -> list[dict[str, str]]:
     Records RDKit cannot parse keep their place with an empty SMILES, so they are rejected
     downstream with a reason instead of disappearing.
     """
+    return list(iter_sdf(path))
+
+
+def iter_sdf(path) -> Iterator[dict[str, str]]:
+    """:func:`read_sdf` one record at a time (for files too large to hold)."""
     import gzip
 
     opener = gzip.open if str(path).lower().endswith(".gz") else open
-    records: list[dict[str, str]] = []
     with opener(path, "rb") as fh, quiet_rdkit():
         for mol in Chem.ForwardSDMolSupplier(fh, sanitize=True, removeHs=True):
             if mol is None:
-                records.append({"smiles": "", "name": ""})
+                yield {"smiles": "", "name": ""}
                 continue
             record = {"smiles": Chem.MolToSmiles(mol), "name": mol.GetProp("_Name") if mol.HasProp("_Name") else ""}
             record.update({k: str(v) for k, v in mol.GetPropsAsDict(includePrivate=False).items()})
-            records.append(record)
-    return records
+            yield record
 
 
 # --------------------------------------------------------------------------- fingerprints, fragments, scaffolds

@@ -13,7 +13,9 @@ Example:
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,18 +82,23 @@ def file_format(path: str | Path) -> str:
 
 def _read_smi(path: Path) -> pd.DataFrame:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    smiles, names = [], []
     with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f):
-            line = line.rstrip("\r\n")
-            parts = line.strip().split(None, 1)
-            if lineno == 0 and parts and parts[0].lower() in SMILES_COLUMN_GUESSES:
-                continue  # a header line
-            smiles.append(parts[0] if parts else "")
-            names.append(parts[1].strip() if len(parts) > 1 else "")
+        return _smi_frame(f, first=True)
+
+
+def _smi_frame(lines: Iterable[str], first: bool) -> pd.DataFrame:
+    """``.smi`` lines (SMILES, then an optional name) -> a frame; a header line is skipped only
+    at the start of the file (``first``)."""
+    smiles, names = [], []
+    for lineno, line in enumerate(lines):
+        line = line.rstrip("\r\n")
+        parts = line.strip().split(None, 1)
+        if first and lineno == 0 and parts and parts[0].lower() in SMILES_COLUMN_GUESSES:
+            continue  # a header line
+        smiles.append(parts[0] if parts else "")
+        names.append(parts[1].strip() if len(parts) > 1 else "")
     frame = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})
-    if any(names):
-        frame["name"] = pd.Series(names, dtype=object)
+    frame["name"] = pd.Series(names, dtype=object)
     return frame
 
 
@@ -134,7 +141,11 @@ def _guess(columns: list[str], guesses: tuple[str, ...]) -> str | None:
 def read_molecules(path: str | Path, smiles_column: str | None = None, id_column: str | None = None) -> MoleculeTable:
     """Read a molecule file; the SMILES column is detected when not given (a column named like
     "smiles", or the only column), and errors list the available columns."""
-    frame = read_frame(path)
+    return _as_table(read_frame(path), path, smiles_column, id_column)
+
+
+def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
+              id_column: str | None) -> MoleculeTable:
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     if smiles_column is None:
@@ -149,6 +160,64 @@ def read_molecules(path: str | Path, smiles_column: str | None = None, id_column
         raise InputError(f"id column {id_column!r} not in {path}; available columns: {', '.join(columns)}")
     frame[smiles_column] = frame[smiles_column].astype(object).fillna("").astype(str)
     return MoleculeTable(frame.reset_index(drop=True), smiles_column, id_column)
+
+
+def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_column: str | None = None,
+                         chunk_size: int = 10_000) -> Iterator[MoleculeTable]:
+    """Read a molecule file in tables of at most ``chunk_size`` rows, in file order, without ever
+    holding the whole file: CSV/TSV and ``.smi`` (gzip too) by pandas/line chunks, Parquet by row
+    batches, SDF record by record. Columns are detected on the first chunk as in :func:`read_molecules`;
+    every chunk of a file has the same columns. An empty file yields nothing."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input is a directory, not a file: {path}")
+    if chunk_size < 1:
+        raise InputError(f"chunk size must be at least 1, got {chunk_size}")
+    fmt = file_format(path)
+    if fmt not in INPUT_FORMATS:
+        read_frame(path)  # raises the unsupported-format error
+    frames = _frame_chunks(path, fmt, chunk_size)
+    try:
+        for frame in frames:
+            table = _as_table(frame, path, smiles_column, id_column)
+            smiles_column, id_column = table.smiles_column, table.id_column  # fixed after the first chunk
+            yield table
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _frame_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFrame]:
+    if fmt in (".csv", ".tsv"):
+        try:
+            reader = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", dtype=str, keep_default_na=False,
+                                 na_filter=False, skip_blank_lines=False, encoding_errors="replace",
+                                 chunksize=chunk_size)
+        except pd.errors.EmptyDataError:
+            return
+        with reader:
+            yield from reader
+    elif fmt == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
+            frame = batch.to_pandas()
+            yield frame.astype(object).where(frame.notna(), "").astype(str)
+    elif fmt == ".smi":
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for number, lines in enumerate(_batched(f, chunk_size)):
+                yield _smi_frame(lines, first=number == 0)
+    else:  # .sdf
+        for records in _batched(chem.iter_sdf(path), chunk_size):
+            yield pd.DataFrame(records, dtype=object).fillna("")
+
+
+def _batched(items: Iterable, n: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, n)):
+        yield batch
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -167,6 +236,16 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
             raise InputError(f"unsupported output format {fmt or '(none)'} for {path}; "
                              f"use one of {', '.join(f for f in OUTPUT_FORMATS if f != '.npy')}")
     return path
+
+
+def rejects_path(output: str | Path) -> Path:
+    """``out.csv`` -> ``out.rejects.csv`` (next to the output)."""
+    p = Path(output)
+    name = p.name
+    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".npy"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return p.with_name(name + ".rejects.csv")
 
 
 def write_array(array: np.ndarray, path: str | Path) -> Path:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import selfies as sf
 
 from molvae.errors import CheckpointError, InputError
@@ -200,6 +201,15 @@ class Vocabulary:
         """Indices framed by BOS and EOS; unknown tokens map to UNK."""
         index = self._index  # type: ignore[attr-defined]
         return [self.bos_index] + [index.get(t, self.unk_index) for t in tokens] + [self.eos_index]
+
+    def index_array(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Token lists -> (``n x T`` int16 index matrix, BOS ... EOS, zero-padded; ``n`` lengths)."""
+        seqs = [self.encode(t) for t in token_lists]
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        out = np.full((len(seqs), int(lengths.max()) if len(seqs) else 0), self.pad_index, dtype=np.int16)
+        for i, s in enumerate(seqs):
+            out[i, : len(s)] = s
+        return out, lengths
 
     def decode(self, indices: Iterable[int]) -> list[str]:
         """Tokens up to the first EOS, skipping BOS, padding and UNK."""

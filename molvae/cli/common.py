@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from molvae.errors import InputError
-from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array, write_table
+from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, rejects_path, write_array,
+                       write_table)
 from molvae.model import MolVAE
 from molvae.pretrained import default_model_path, resolve_model
 
@@ -72,16 +73,6 @@ def write_output(frame: pd.DataFrame, path: str, array: np.ndarray | None = None
         write_array(array, path)
     else:
         write_table(frame, path)
-
-
-def rejects_path(output: str) -> Path:
-    """``out.csv`` -> ``out.rejects.csv`` (next to the output)."""
-    p = Path(output)
-    name = p.name
-    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".npy"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-    return p.with_name(name + ".rejects.csv")
 
 
 def start(args: argparse.Namespace, read_input: bool = True) -> tuple[MolVAE, MoleculeTable | None]:
