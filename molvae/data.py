@@ -194,10 +194,14 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     Indices are shuffled, cut into pools of ``pool_batches`` batches, sorted by length inside each
     pool, cut into batches, and the batches shuffled. ``set_epoch`` makes each epoch's order a
     function of (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+    With ``world_size`` > 1 (distributed training) process ``rank`` takes every ``world_size``-th
+    batch of that order; every process gets the same number of batches (the few left over are
+    dropped), as DistributedDataParallel needs.
     """
 
     def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 pool_batches: int = 50) -> None:
+                 pool_batches: int = 50, rank: int = 0, world_size: int = 1) -> None:
+        self.rank, self.world_size = rank, world_size
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.seed = seed
@@ -209,6 +213,13 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         self.epoch = epoch
 
     def batches(self) -> list[list[int]]:
+        every = self._all_batches()
+        if self.world_size == 1:
+            return every
+        per_rank = len(every) // self.world_size
+        return every[self.rank::self.world_size][:per_rank]
+
+    def _all_batches(self) -> list[list[int]]:
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
@@ -229,5 +240,7 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     def __len__(self) -> int:
         n = len(self.lengths)
         if not self.shuffle:
-            return -(-n // self.batch_size)
-        return sum(-(-min(self.pool, n - s) // self.batch_size) for s in range(0, n, self.pool))
+            total = -(-n // self.batch_size)
+        else:
+            total = sum(-(-min(self.pool, n - s) // self.batch_size) for s in range(0, n, self.pool))
+        return total if self.world_size == 1 else total // self.world_size

@@ -148,6 +148,14 @@ def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
               id_column: str | None) -> MoleculeTable:
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
+    smiles_column, id_column = resolve_columns(columns, path, smiles_column, id_column)
+    frame[smiles_column] = frame[smiles_column].astype(object).fillna("").astype(str)
+    return MoleculeTable(frame.reset_index(drop=True), smiles_column, id_column)
+
+
+def resolve_columns(columns: list[str], path: str | Path, smiles_column: str | None,
+                    id_column: str | None) -> tuple[str, str | None]:
+    """The SMILES and id columns: given ones checked, missing ones guessed (errors list the columns)."""
     if smiles_column is None:
         smiles_column = _guess(columns, SMILES_COLUMN_GUESSES) or (columns[0] if len(columns) == 1 else None)
         if smiles_column is None:
@@ -158,8 +166,7 @@ def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
         id_column = _guess([c for c in columns if c != smiles_column], ID_COLUMN_GUESSES)
     elif id_column not in columns:
         raise InputError(f"id column {id_column!r} not in {path}; available columns: {', '.join(columns)}")
-    frame[smiles_column] = frame[smiles_column].astype(object).fillna("").astype(str)
-    return MoleculeTable(frame.reset_index(drop=True), smiles_column, id_column)
+    return smiles_column, id_column
 
 
 def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_column: str | None = None,

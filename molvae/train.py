@@ -14,6 +14,7 @@ import csv
 import io as _io
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -30,7 +31,9 @@ from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.config import RunConfig
-from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules
+from molvae.data import (BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules,
+                         resolve_workers)
+from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
 from molvae.errors import InputError, MolvaeError
 from molvae.io import MoleculeTable, read_molecules, write_table
 from molvae.model import MolVAE, plain, read_checkpoint
@@ -307,12 +310,17 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         run = saved.override("train", epochs=run.train.epochs if run.train.epochs != saved.train.epochs else None)
     elif last_path.exists():
         raise InputError(f"{out} already holds a run (last.pt); use --resume to continue it or choose another --output")
-    out.mkdir(parents=True, exist_ok=True)
+    ctx = distributed_context()
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
 
     tcfg = run.train
     if tcfg.num_threads:
         torch.set_num_threads(tcfg.num_threads)
-    device = resolve_device(tcfg.device)
+    elif ctx.enabled:  # processes on one machine share its cores
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size))
+        torch.set_num_threads(max(1, resolve_workers(0) // local))
+    device = init_distributed(ctx, resolve_device(tcfg.device))
     amp = autocast_dtype(device, tcfg.precision)
     seed_everything(tcfg.seed)
 
@@ -325,9 +333,10 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     if state is None:
         max_len = (run.data.max_tokens or data.max_tokens) + 2
         run = replace(run, model=replace(run.model, max_length=max_len))
-    if len(data.rejects):
+    if len(data.rejects) and ctx.is_main:
         write_table(data.rejects, out / "rejects.csv")
-    _write_config(out / "config.toml", run, command)
+    if ctx.is_main:
+        _write_config(out / "config.toml", run, command)
     logger.info("train %d, valid %d molecules; vocabulary %d tokens; max length %d; device %s; autocast %s",
                 len(data.train), len(data.valid), len(data.vocab), run.model.max_length, device, amp)
 
@@ -337,7 +346,8 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     model = MolVAE(run.model, data.vocab, data.scaler, metadata).to(device)
     model.set_training_set(data.train_smiles)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
-    sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed)
+    sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed, rank=ctx.rank,
+                                 world_size=ctx.world_size)
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * tcfg.epochs
     start_epoch, step, best_score, history = 0, 0, math.inf, []
@@ -351,10 +361,14 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         logger.info("resuming from %s at epoch %d (step %d)", last_path, start_epoch, step)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %d parameters", n_params)
+    net: torch.nn.Module = model
+    if ctx.enabled:  # gradients are averaged over the processes; each sees 1/world of the batches
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
 
     for epoch in range(start_epoch, tcfg.epochs):
         # Every random draw of an epoch follows from (seed, epoch): resume reproduces it exactly.
-        torch.manual_seed(tcfg.seed * 100_003 + epoch)
+        torch.manual_seed(tcfg.seed * 100_003 + epoch + 7919 * ctx.rank)
         sampler.set_epoch(epoch)
         model.train()
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
@@ -371,7 +385,7 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, total_steps, tcfg)
             with _autocast(device, amp):
-                output = model(tokens, lengths, properties=targets)
+                output = net(tokens, lengths, properties=targets)
             parts = vae_loss(output, tokens, targets, beta, tcfg.free_bits, tcfg.property_weight)
             if not torch.isfinite(parts["loss"]):
                 raise MolvaeError(f"training diverged at step {step} (loss is {float(parts['loss'])}); "
@@ -396,9 +410,15 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
                             beta=f"{beta:.3g}", prop=f"{float(parts['prop'].detach()):.3f}", refresh=False)
         bar.close()
         elapsed = time.perf_counter() - t0
+        keys = list(sums)
+        *totals, seen = all_reduce_sum([sums[k] for k in keys] + [float(seen)], device)
+        sums = dict(zip(keys, totals))
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": learning_rate(step, total_steps, tcfg),
                                "kl_weight": beta}
         row.update({f"train_{k}": v / max(1, seen) for k, v in sums.items()})
+        if not ctx.is_main:  # rank 0 validates and writes; the others wait for it
+            barrier()
+            continue
         row.update(evaluate(model, data, run, beta, amp))
         row["train_seconds"] = elapsed
         row["train_mol_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
@@ -420,6 +440,9 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
                     " (best)" if improved else "")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
+        barrier()
+    if ctx.enabled:
+        shutdown()
     if not best_path.exists():  # resumed a run that had already finished
         logger.info("run already complete at epoch %d", tcfg.epochs)
     return TrainResult(out, best_path, last_path, history)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def add_input(parser: argparse.ArgumentParser) -> None:
 
 def setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if os.environ.get("RANK", "0") != "0" and not args.verbose:  # torchrun: rank 0 speaks for all
+        level = logging.WARNING
     logging.basicConfig(level=level, format="molvae: %(message)s", stream=sys.stderr, force=True)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from molvae.chem import PROPERTIES
 from molvae.errors import InputError
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
+from molvae.distributed import distributed_context
 from molvae.train import command_line, train
 from molvae.vocab import REPRESENTATIONS
 
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device if args.device != "auto" else None, seed=seed)
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
                    command=command_line())
+    if not distributed_context().is_main:  # torchrun: rank 0 reports
+        return 0
     draw_curves(result.output_dir)
     last = result.metrics[-1] if result.metrics else {}
     acc = last.get("val_recon_acc")
