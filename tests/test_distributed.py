@@ -36,9 +36,10 @@ def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path
     smiles = list(sample_smiles) + ["C1CC", ""]
     src = tmp_path / "lib.csv"
     pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(src, index=False)
-    local = encode_file(tiny_model, src, tmp_path / "local.parquet", StreamConfig(workers=1))
+    local = encode_file(tiny_model, src, tmp_path / "local.parquet", StreamConfig(workers=1, precision="fp32"))
     # tiny partitions (about 15 rows) so that several tasks run on the 2-worker LocalCluster
-    summary = encode_dask(tiny_model, src, tmp_path / "dask_out", StreamConfig(workers=2, chunk_size=15))
+    summary = encode_dask(tiny_model, src, tmp_path / "dask_out", StreamConfig(workers=2, chunk_size=15,
+                                                                                      precision="fp32"))
     parts = sorted((tmp_path / "dask_out").glob("part.*.parquet"))
     assert len(parts) >= 2
     a = pd.read_parquet(tmp_path / "local.parquet")

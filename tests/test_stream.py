@@ -31,9 +31,10 @@ def _z(frame: pd.DataFrame) -> np.ndarray:
 
 
 def test_chunked_equals_whole_file_and_model_encode(tiny_model, mixed_csv, tmp_path):
-    whole = encode_file(tiny_model, mixed_csv, tmp_path / "whole.parquet", StreamConfig(chunk_size=10_000, workers=1))
+    whole = encode_file(tiny_model, mixed_csv, tmp_path / "whole.parquet",
+                        StreamConfig(chunk_size=10_000, workers=1, precision="fp32"))
     chunked = encode_file(tiny_model, mixed_csv, tmp_path / "chunked.parquet",
-                          StreamConfig(chunk_size=7, workers=2, batch_size=5))
+                          StreamConfig(chunk_size=7, workers=2, batch_size=5, precision="fp32"))
     a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "chunked.parquet")
     n = len(read_molecules(mixed_csv))
     assert whole.n_rows == chunked.n_rows == len(a) == len(b) == n
@@ -45,6 +46,15 @@ def test_chunked_equals_whole_file_and_model_encode(tiny_model, mixed_csv, tmp_p
     enc = tiny_model.encode(read_molecules(mixed_csv).smiles)
     np.testing.assert_allclose(_z(a), enc.mu, atol=1e-5)
     assert a["valid"].to_numpy().tolist() == enc.valid.tolist()
+
+
+def test_bf16_latents_are_close_to_fp32(tiny_model, mixed_csv, tmp_path):
+    encode_file(tiny_model, mixed_csv, tmp_path / "a.parquet", StreamConfig(precision="fp32"))
+    encode_file(tiny_model, mixed_csv, tmp_path / "b.parquet", StreamConfig(precision="bf16"))
+    a, b = _z(pd.read_parquet(tmp_path / "a.parquet")), _z(pd.read_parquet(tmp_path / "b.parquet"))
+    ok = np.isfinite(a).all(axis=1)
+    assert np.array_equal(ok, np.isfinite(b).all(axis=1))
+    assert np.abs(a[ok] - b[ok]).max() < 0.05 * max(1.0, np.abs(a[ok]).max())
 
 
 def test_every_row_accounted_for_with_reasons(tiny_model, mixed_csv, tmp_path):
