@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="a conditional checkpoint (molvae train --condition ...)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--guidance", type=float, default=1.0, help="guidance weight W (molvae sample --guidance)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         j = plain.property_names.index(name)
         for target in targets:
-            cond = cvae.sample(n, seed=args.seed, condition={name: target})
+            cond = cvae.sample(n, seed=args.seed, condition={name: target}, guidance=args.guidance)
             z = plain.sample_prior(10 * n, seed=args.seed)
             with torch.no_grad():
                 pred = plain.scaler.inverse(plain.property_head(torch.from_numpy(z)).numpy())[:, j]
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = {name: round(float(np.nanmean(chem.compute_properties([s for s in uncond if s], [name])[:, 0])), 4)
                 for name in cvae.conditions if name in chem.PROPERTIES}
     result = {"molvae": __version__, "hardware": hardware(), "model": str(args.model), "n": n, "quick": args.quick,
+              "guidance": args.guidance,
               "conditions": list(cvae.conditions), "conditional_model_at_average_condition": baseline,
               "targets": rows, "seconds": round(time.perf_counter() - t0, 1)}
     lines = ["| property = target | conditional: MAE (mean) | unconditional, predictor-filtered: MAE (mean) | ratio |",
@@ -79,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         lines.append(f"| {r['property']} = {r['target']:g} | {r['conditional_mae']:.3f} ({r['conditional_mean']:.2f}) | "
                      f"{r['filtered_mae']:.3f} ({r['filtered_mean']:.2f}) | {r['ratio']:.2f}x |")
-    lines.append(f"\n{n} samples per target, greedy decoding; conditional model at the average condition: "
+    lines.append(f"\n{n} samples per target, greedy decoding, guidance {args.guidance:g}; conditional model at the "
+                 f"average condition: "
                  f"{baseline}; {result['hardware']}.")
-    save_results(args.out, "conditional_quick" if args.quick else "conditional", result, "\n".join(lines) + "\n")
+    stem = "conditional_quick" if args.quick else "conditional"
+    if args.guidance != 1.0:
+        stem += f"_guidance{args.guidance:g}"
+    save_results(args.out, stem, result, "\n".join(lines) + "\n")
     return 0
 
 

@@ -57,7 +57,8 @@ def test_sample_and_train_cli_with_conditions(cvae_path, tiny_csv, tmp_path, cap
     assert main(["sample", "--model", str(cvae_path), "-n", "40", "--condition", "qed=0.8", "-o", str(out),
                  "--temperature", "1.0", "-q"]) == 0
     printed = capsys.readouterr().out
-    assert "qed: requested 0.8, samples" in printed and len(pd.read_csv(out)) == 40
+    assert "qed: requested 0.8, samples" in printed and "at the average condition" in printed
+    assert len(pd.read_csv(out)) == 40
     assert main(["sample", "--model", str(cvae_path), "-n", "5", "--condition", "qed:0.8", "-o", str(out)]) == 2
     run = tmp_path / "run"
     assert main(["train", str(tiny_csv), "-o", str(run), "--condition", "qed", "--epochs", "1",
@@ -65,3 +66,16 @@ def test_sample_and_train_cli_with_conditions(cvae_path, tiny_csv, tmp_path, cap
     assert RunConfig.from_toml(run / "config.toml").train.kl_warmup_epochs == 0.5
     model = MolVAE.load(run / "best.pt")
     assert model.conditions == ("qed",) and "qed" in model.property_names
+
+
+def test_guidance_interpolates_between_average_and_requested_condition(cvae_path):
+    model = MolVAE.load(cvae_path)
+    z = model.sample_prior(16, seed=3)
+    cond = model.standardize_condition({"qed": 0.9})
+    plain = model.decode(z, condition=cond)
+    assert model.decode(z, condition=cond, guidance=1.0) == plain  # W = 1 is the plain CVAE
+    assert model.decode(z, condition=cond, guidance=0.0) == model.decode(z)  # W = 0: the average condition
+    strong = model.generate(torch.from_numpy(z), condition=torch.from_numpy(np.tile(cond, (16, 1))), guidance=3.0)
+    assert len(strong) == 16 and all(len(s) == model.config.max_length for s in strong)
+    printed = model.sample(4, seed=0, condition={"qed": 0.9}, guidance=2.0)
+    assert len(printed) == 4
