@@ -14,7 +14,8 @@ def library(tmp_path_factory, tiny_model_path, sample_smiles):
     pd.DataFrame({"id": [f"c{i}" for i in range(len(sample_smiles) + 1)],
                   "smiles": sample_smiles + ["not a smiles"]}).to_csv(src, index=False)
     out = d / "lib.parquet"
-    assert main(["encode", str(src), "-o", str(out), "--model", str(tiny_model_path), "-q"]) == 0
+    assert main(["encode", str(src), "-o", str(out), "--model", str(tiny_model_path), "-q",
+                 "--precision", "fp32"]) == 0  # exact latents, as the queries are encoded in fp32
     return out
 
 
