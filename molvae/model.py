@@ -30,7 +30,7 @@ from molvae.config import ModelConfig
 from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
-from molvae.utils import atomic_path, resolve_device, smiles_hash, smiles_hashes
+from molvae.utils import atomic_path, autocast_dtype, resolve_device, smiles_hash, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
@@ -242,8 +242,6 @@ class MolVAE(nn.Module):
         work); results come back in input order and do not depend on the batching beyond float
         rounding. ``precision`` "bf16" (or "auto" where the hardware has it) autocasts: faster,
         latents differ by about 1e-2. ``labels``: a conditional model's standardized properties."""
-        from molvae.utils import autocast_dtype
-
         was_training = self.training
         self.eval()
         n, p = len(lengths), len(self.property_names)
