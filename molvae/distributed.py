@@ -13,6 +13,7 @@ DDP: launched by ``torchrun`` (which sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -68,7 +69,10 @@ def _read_dataset(dd, path: str, chunk_size: int):
 
 def _csv_blocksize(path: str, chunk_size: int) -> int:
     """Bytes per partition so that a partition holds about ``chunk_size`` rows (from the first 64 KB)."""
-    first = sorted(Path().glob(path))[0] if any(c in path for c in "*?[") else Path(path)
+    matches = sorted(glob.glob(path))
+    if not matches:
+        raise InputError(f"no input files match {path}")
+    first = matches[0]
     with open(first, "rb") as f:
         sample = f.read(1 << 16)
     per_line = max(1.0, len(sample) / max(1, sample.count(b"\n")))

@@ -55,6 +55,17 @@ def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path
         encode_dask(tiny_model, src, tmp_path / "x.csv", StreamConfig(workers=1))
 
 
+def test_csv_partition_size_from_a_file_or_an_absolute_glob(tmp_path):
+    from molvae.distributed import _csv_blocksize
+
+    for i in range(2):
+        (tmp_path / f"part{i}.csv").write_text("smiles\n" + "CCO\n" * 100)
+    per_file = _csv_blocksize(str(tmp_path / "part0.csv"), 10_000)
+    assert per_file == _csv_blocksize(str(tmp_path / "part*.csv"), 10_000) > 1024
+    with pytest.raises(InputError, match="no input files"):
+        _csv_blocksize(str(tmp_path / "none*.csv"), 10)
+
+
 def test_torchrun_ddp_two_gloo_processes(tmp_path, tiny_csv):
     """One epoch with 2 processes: gradients averaged over gloo; rank 0 alone writes the run."""
     config = tmp_path / "tiny.toml"
