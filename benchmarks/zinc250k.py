@@ -53,6 +53,16 @@ LABELS = {"reconstruction": "exact reconstruction (test, greedy from mean)", "va
           "mae_sa": "SA MAE from latent (test)"}
 
 
+CHEMISTRY_ROWS = [
+    ("radicals", "carry radical electrons", "<= 0.005"),
+    ("sanity", "sane (one fragment, no radicals, >= 10 heavy atoms, rings <= 8, ZINC elements, no PAINS)",
+     ">= 0.97 x test"),
+    ("moses_filters", "pass MOSES's Filters (no charge, rings < 8, MOSES atoms, no PAINS, no MCF)", "-"),
+    ("pains", "match PAINS", "-"),
+    ("heavy_atoms", "mean heavy atoms (valid molecules)", "test +- 1.5"),
+]
+
+
 def save_results(out: Path, stem: str, result: dict, markdown_text: str) -> None:
     """Write ``out/stem.json`` and ``out/stem.md`` and print the markdown (every benchmark ends so)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +85,14 @@ def markdown(result: dict, quick: bool) -> str:
         value = m.get(key)
         text = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
         lines.append(f"| {label} | {text} | {ANCHORS[key]} | {TARGETS[key]} |")
+    lines += ["", f"What a chemist sees in the raw samples (prior: {m.get('prior')}, decoding temperature "
+              f"{m.get('sampling_temperature')}; each rate over all samples, invalid ones counted as failures):", "",
+              "| check | samples | test set itself | target |", "|---|---|---|---|"]
+    for key, label, target in CHEMISTRY_ROWS:
+        if key in m and f"ref_{key}" in m:
+            lines.append(f"| {label} | {m[key]:.3f} | {m['ref_' + key]:.3f} | {target} |")
+    if "sanity_ratio" in m:
+        lines.append(f"| sanity ratio (samples / test) | {m['sanity_ratio']:.3f} | 1 | >= 0.97 |")
     extra = ["unique@1k", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_logp", "wasserstein_qed",
              "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa"]
     lines += ["", "Other MOSES metrics: " + ", ".join(f"{k} {m[k]:.3f}" for k in extra if k in m) + "."]

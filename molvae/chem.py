@@ -247,3 +247,106 @@ def murcko_scaffold(smiles: str, min_rings: int = 2) -> str | None:
     if not text or scaffold.GetRingInfo().NumRings() < min_rings:
         return None
     return text
+
+
+# --------------------------------------------------------------------------- chemistry a chemist would check
+
+# Elements of ZINC250k: a generated molecule with any other element is off the data's chemistry.
+ZINC_ELEMENTS = frozenset({"C", "N", "O", "S", "F", "Cl", "Br", "I", "P"})
+# The atoms MOSES's "Filters" metric allows (Polykovskiy et al. 2020, moses/metrics/utils.py).
+MOSES_ELEMENTS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
+# The medicinal-chemistry filters (MCF) of MOSES (moses/metrics/mcf.csv, MIT licence; Polykovskiy
+# et al. 2020): reactive or unstable groups such as Michael acceptors, epoxides, aziridines, aldehydes,
+# azo and N-N-N chains, S-S bonds and poly-halogenation. Used with the PAINS A/B/C sets (Baell and
+# Holloway 2010), which RDKit's FilterCatalog ships and which equal MOSES's wehi_pains list.
+MCF_SMARTS = (
+    "[#6]=&!@[#6]-[#6]#[#7]", "[#6]=&!@[#6]-[#16](=[#8])=[#8]", "[#6]=&!@[#6&!H0]-&!@[#6](=[#8])-&!@[#7]",
+    "[H]C([H])([#6])[F,Cl,Br,I]", "[#6]1-[#8]-[#6]-1", "[#6]-[#7]=[#6]=[#8]", "[#6&!H0]=[#8]",
+    "[#6](=&!@[#7&!H0])-&!@[#6,#7,#8,#16]", "[#6]1-[#7]-[#6]-1", "[#6]~&!@[#7]~&!@[#7]~&!@[#6]",
+    "[#7]=&!@[#7]", "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#8]-1", "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#16]-1",
+    "[#17,#35,#53]-c(:*):[!#1!#6]:*", "[H][#7]([H])-[#6]-1=[#6]-[#6]=[#6]-[#6]=[#6]-1", "[#16]~[#16]",
+    "[#7]~&!@[#7]~&!@[#7]", "[#7]-&!@[#6&!H0&!H1]-&!@[#7]", "[#6&!H0](-&!@[#8])-&!@[#8]",
+    "[#35].[#35].[#35]", "[#17].[#17].[#17].[#17]", "[#9].[#9].[#9].[#9].[#9].[#9].[#9]",
+)
+SANITY_MIN_HEAVY_ATOMS = 10  # smaller than all but about 0.1% of ZINC250k: a fragment, not a lead
+SANITY_MAX_RING = 8
+
+_filters: dict[str, object] = {}
+
+
+def _filter_patterns():
+    """PAINS catalog and MCF patterns, built once per process."""
+    if not _filters:
+        from rdkit.Chem import FilterCatalog
+
+        params = FilterCatalog.FilterCatalogParams()
+        params.AddCatalog(FilterCatalog.FilterCatalogParams.FilterCatalogs.PAINS)
+        _filters["pains"] = FilterCatalog.FilterCatalog(params)
+        _filters["mcf"] = [Chem.MolFromSmarts(s) for s in MCF_SMARTS]
+    return _filters
+
+
+# Columns of :func:`chemistry_profile`, in order.
+PROFILE_COLUMNS = ("valid", "heavy_atoms", "fragments", "radicals", "max_ring", "charged", "zinc_elements",
+                   "pains", "mcf", "sane", "moses_filters")
+
+
+def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """What a medicinal chemist looks at first, per molecule (arrays of length ``n``):
+
+    ``valid``; ``heavy_atoms``; ``fragments`` (disconnected pieces); ``radicals`` (any atom with
+    unpaired electrons); ``max_ring`` (atoms in the largest ring, 0 if acyclic); ``charged`` (any
+    formal charge); ``zinc_elements`` (only C N O S F Cl Br I P); ``pains`` (a PAINS A/B/C match);
+    ``mcf`` (a MOSES medicinal-chemistry-filter match);
+    ``sane`` = valid, one fragment, no radicals, at least ``SANITY_MIN_HEAVY_ATOMS`` heavy atoms,
+    no ring over ``SANITY_MAX_RING`` atoms, only ZINC's elements, no PAINS match;
+    ``moses_filters`` = MOSES's "Filters" test: no ring of 8 or more atoms, no charge, only
+    C N S O F Cl Br H, no PAINS and no MCF match.
+    Invalid molecules are False / 0 everywhere.
+    """
+    pats = _filter_patterns()
+    n = len(smiles)
+    out = {k: np.zeros(n, dtype=np.int32 if k in ("heavy_atoms", "fragments", "max_ring") else bool)
+           for k in PROFILE_COLUMNS}
+    for i, s in enumerate(smiles):
+        mol = mol_from_smiles(s) if s else None
+        if mol is None or mol.GetNumAtoms() == 0:
+            continue
+        atoms = mol.GetAtoms()
+        symbols = {a.GetSymbol() for a in atoms}
+        rings = mol.GetRingInfo().AtomRings()
+        out["valid"][i] = True
+        out["heavy_atoms"][i] = mol.GetNumHeavyAtoms()
+        out["fragments"][i] = len(Chem.GetMolFrags(mol))
+        out["radicals"][i] = any(a.GetNumRadicalElectrons() for a in atoms)
+        out["max_ring"][i] = max((len(r) for r in rings), default=0)
+        out["charged"][i] = any(a.GetFormalCharge() for a in atoms)
+        out["zinc_elements"][i] = symbols <= ZINC_ELEMENTS
+        with_h = Chem.AddHs(mol)
+        out["pains"][i] = pats["pains"].HasMatch(with_h)
+        out["mcf"][i] = any(with_h.HasSubstructMatch(p) for p in pats["mcf"])
+    out["sane"] = (out["valid"] & (out["fragments"] == 1) & ~out["radicals"]
+                   & (out["heavy_atoms"] >= SANITY_MIN_HEAVY_ATOMS) & (out["max_ring"] <= SANITY_MAX_RING)
+                   & out["zinc_elements"] & ~out["pains"])
+    moses_atoms = np.array([bool(v) and _symbols(s) <= MOSES_ELEMENTS for s, v in zip(smiles, out["valid"])],
+                           dtype=bool)
+    out["moses_filters"] = (out["valid"] & (out["max_ring"] < 8) & ~out["charged"] & moses_atoms
+                            & ~out["pains"] & ~out["mcf"])
+    return out
+
+
+def _symbols(smiles: str) -> set[str]:
+    mol = mol_from_smiles(smiles)
+    return {a.GetSymbol() for a in mol.GetAtoms()} if mol is not None else set()
+
+
+def ring_size_counts(smiles: Sequence[str | None]) -> dict[int, int]:
+    """How many rings of each size the valid molecules hold in total (SSSR rings)."""
+    counts: dict[int, int] = {}
+    for s in smiles:
+        mol = mol_from_smiles(s) if s else None
+        if mol is None:
+            continue
+        for ring in mol.GetRingInfo().AtomRings():
+            counts[len(ring)] = counts.get(len(ring), 0) + 1
+    return dict(sorted(counts.items()))

@@ -86,6 +86,7 @@ class TrainConfig:
     batch_size: int = 256
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4  # cosine decay floor
+    warmup_steps: int = 0  # linear learning-rate warm-up from 0 (steadies Adam when warm-starting a model)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     beta: float = 0.05  # final KL weight
@@ -106,6 +107,7 @@ class TrainConfig:
         _check(self.learning_rate > 0, "train.learning_rate must be > 0")
         _check(0 <= self.min_learning_rate <= self.learning_rate,
                "train.min_learning_rate must be in [0, learning_rate]")
+        _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         _check(self.beta >= 0, "train.beta must be >= 0")
         _check(self.kl_schedule in KL_SCHEDULES, f"train.kl_schedule must be one of {', '.join(KL_SCHEDULES)}")
         _check(self.kl_warmup_epochs >= 0, "train.kl_warmup_epochs must be >= 0")

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 from molvae import chem
-from molvae.metrics import evaluate_generated, reconstruction_accuracy
+from molvae.metrics import chemistry_metrics, evaluate_generated, reconstruction_accuracy
 from molvae.model import MolVAE
 
 logger = logging.getLogger(__name__)
@@ -64,11 +64,30 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
     t0 = time.perf_counter()
     samples = model.sample(n_samples, seed=seed)
     result["seconds_sampling"] = time.perf_counter() - t0
+    result["sampling_temperature"] = model.sampling_temperature
+    result["prior"] = "fitted" if model.prior is not None else "standard"
     t0 = time.perf_counter()
     ref = list(reference) if reference is not None else [s for s in enc.smiles if s is not None]
     result.update(evaluate_generated(samples, reference=ref, train=train, fcd_device=fcd_device))
+    result.update(chemistry_metrics(samples, ref))
+    result.update(distributions(samples, ref))
     result["seconds_metrics"] = time.perf_counter() - t0
     return result
+
+
+def distributions(generated: Sequence[str | None], reference: Sequence[str]) -> dict[str, dict]:
+    """Heavy-atom-count histograms and ring-size counts of the generated and the reference molecules,
+    each normalized per molecule, so a chemist can see where the samples differ from the data."""
+    out: dict[str, dict] = {}
+    for name, smiles in (("generated", [s for s in generated if s is not None]), ("reference", list(reference))):
+        heavy = chem.compute_properties(smiles, ["heavy_atoms"])[:, 0]
+        heavy = heavy[np.isfinite(heavy)].astype(int)
+        n = max(1, len(smiles))
+        out[f"heavy_atom_histogram_{name}"] = {int(k): round(float(v) / n, 5)
+                                               for k, v in zip(*np.unique(heavy, return_counts=True))}
+        out[f"rings_per_molecule_by_size_{name}"] = {k: round(v / n, 5)
+                                                     for k, v in chem.ring_size_counts(smiles).items()}
+    return out
 
 
 def latent_diagnostics(mu: np.ndarray, logvar: np.ndarray, threshold: float = 0.01) -> dict:

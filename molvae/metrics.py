@@ -200,3 +200,42 @@ def evaluate_generated(generated: Sequence[str | None], reference: Sequence[str]
         for name, value in property_wasserstein(valid, ref).items():
             result[f"wasserstein_{name}"] = value
     return result
+
+
+# ----------------------------------------------------------------------------- a chemist's eye
+
+def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] | None = None,
+                      reference_profile: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """What a chemist sees in a generated set, each rate over *all* generated entries (an invalid or
+    empty decode counts as a failure), beside the same rate on ``reference`` (e.g. the test split):
+
+    ``radicals``, ``sanity`` (see :func:`molvae.chem.chemistry_profile`: one fragment, no radicals,
+    >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS), ``moses_filters`` (MOSES's
+    "Filters"), ``pains``, ``fragments`` (more than one piece), ``large_rings`` (a ring over 8 atoms),
+    ``heavy_atoms`` (mean over valid molecules), ``sanity_ratio`` (sanity / the reference's sanity).
+    ``reference_profile`` saves recomputing the reference's profile."""
+    prof = chem.chemistry_profile(list(generated))
+    n = max(1, len(generated))
+    valid = prof["valid"]
+    out: dict[str, float] = {
+        "radicals": float(prof["radicals"].sum() / n),
+        "sanity": float(prof["sane"].sum() / n),
+        "moses_filters": float(prof["moses_filters"].sum() / n),
+        "pains": float(prof["pains"].sum() / n),
+        "fragments": float((prof["fragments"] > 1).sum() / n),
+        "large_rings": float((prof["max_ring"] > chem.SANITY_MAX_RING).sum() / n),
+        "heavy_atoms": float(prof["heavy_atoms"][valid].mean()) if valid.any() else float("nan"),
+        "heavy_atoms_sd": float(prof["heavy_atoms"][valid].std()) if valid.any() else float("nan"),
+    }
+    if reference is not None or reference_profile is not None:
+        ref = reference_profile if reference_profile is not None else chem.chemistry_profile(list(reference))
+        m = max(1, len(ref["valid"]))
+        out.update({
+            "ref_radicals": float(ref["radicals"].sum() / m),
+            "ref_sanity": float(ref["sane"].sum() / m),
+            "ref_moses_filters": float(ref["moses_filters"].sum() / m),
+            "ref_pains": float(ref["pains"].sum() / m),
+            "ref_heavy_atoms": float(ref["heavy_atoms"][ref["valid"]].mean()),
+        })
+        out["sanity_ratio"] = out["sanity"] / out["ref_sanity"] if out["ref_sanity"] else float("nan")
+    return out

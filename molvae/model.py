@@ -30,6 +30,7 @@ from molvae.config import ModelConfig
 from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
+from molvae.prior import PRIOR_KINDS, MixturePrior
 from molvae.utils import atomic_path, autocast_dtype, resolve_device, smiles_hash, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
@@ -81,6 +82,7 @@ class MolVAE(nn.Module):
         self.metadata = dict(metadata or {})
         self.training_hashes: np.ndarray | None = None  # see set_training_set / novel
         self.outlier_reference = None  # molvae.scoring.OutlierReference, see fit_outlier_reference
+        self.prior: MixturePrior | None = None  # fitted aggregate posterior (molvae.prior), see fit_prior
         missing = [c for c in config.conditions if c not in self.scaler.names]
         if missing:
             raise ConfigError(f"condition(s) {', '.join(missing)} must also be trained properties "
@@ -182,7 +184,9 @@ class MolVAE(nn.Module):
         inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
         hidden = hidden_ref = None
         out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
-        finished = torch.zeros(n, dtype=torch.bool, device=z.device)
+        # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
+        # (their lengths vary about twofold on ZINC) rather than n x the longest one.
+        active = torch.arange(n)
         for t in range(max_length):
             logits, hidden = self.decoder(inputs, z, hidden)
             logits = logits[:, -1].float()
@@ -195,11 +199,16 @@ class MolVAE(nn.Module):
                 nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
             else:
                 nxt = logits.argmax(dim=-1)
-            nxt = torch.where(finished, torch.full_like(nxt, self.vocab.pad_index), nxt)
-            out[:, t] = nxt.cpu()
-            finished |= nxt == self.vocab.eos_index
-            if bool(finished.all()):
+            out[active, t] = nxt.cpu()
+            going = (nxt != self.vocab.eos_index).cpu()
+            if not bool(going.any()):
                 break
+            if not bool(going.all()):
+                keep = torch.nonzero(going).squeeze(1)
+                active, nxt, z = active[keep], nxt[keep.to(nxt.device)], z[keep.to(z.device)]
+                hidden = hidden[:, keep.to(hidden.device)]
+                if z_ref is not None:
+                    z_ref, hidden_ref = z_ref[keep.to(z_ref.device)], hidden_ref[:, keep.to(hidden_ref.device)]
             inputs = nxt.unsqueeze(1)
         return [row.tolist() for row in out]
 
@@ -327,18 +336,41 @@ class MolVAE(nn.Module):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
         return result
 
-    def sample_prior(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n x latent_dim`` draws from N(0, I)."""
+    def sample_prior(self, n: int, seed: int | None = None, prior: str = "auto") -> np.ndarray:
+        """``n x latent_dim`` latent draws. ``prior``: "fitted" (the mixture fitted to the aggregate
+        posterior, stored in the checkpoint; see :mod:`molvae.prior`), "standard" (N(0, I)), or
+        "auto" (fitted when the model has one, else standard)."""
+        if prior not in PRIOR_KINDS:
+            raise InputError(f"prior must be one of {', '.join(PRIOR_KINDS)}, not {prior!r}")
+        if prior == "fitted" and self.prior is None:
+            raise InputError("this model has no fitted prior (molvae fit-prior adds one)")
+        if prior != "standard" and self.prior is not None:
+            return self.prior.sample(n, seed)
         rng = np.random.default_rng(seed)
         return rng.standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def sample(self, n: int, temperature: float = 0.0, seed: int | None = None,
-               condition: dict[str, float] | None = None, guidance: float = 1.0) -> list[str | None]:
-        """Decode ``n`` points drawn from the prior; None where the decode is not a valid molecule.
-        ``condition`` (a conditional model): requested property values, e.g. ``{"qed": 0.9}``;
-        ``guidance``: see :meth:`generate`."""
+    def fit_prior(self, smiles: Sequence[str], n_components: int = 16, seed: int = 0) -> MixturePrior:
+        """Fit :attr:`prior` to the aggregate posterior of ``smiles`` (training molecules)."""
+        enc = self.encode(smiles)
+        self.prior = MixturePrior.fit(enc.mu[enc.valid], enc.logvar[enc.valid], n_components, seed=seed)
+        return self.prior
+
+    @property
+    def sampling_temperature(self) -> float:
+        """The decoding temperature this model samples with by default (0: greedy), chosen on the
+        validation split when the model was packaged (``metadata["sampling"]``)."""
+        return float(self.metadata.get("sampling", {}).get("temperature", 0.0))
+
+    def sample(self, n: int, temperature: float | None = None, seed: int | None = None,
+               condition: dict[str, float] | None = None, guidance: float = 1.0,
+               prior: str = "auto") -> list[str | None]:
+        """Decode ``n`` points drawn from the prior (see :meth:`sample_prior`); None where the decode
+        is not a valid molecule. ``temperature``: None = :attr:`sampling_temperature`. ``condition``
+        (a conditional model): requested property values, e.g. ``{"qed": 0.9}``; ``guidance``: see
+        :meth:`generate`."""
+        temperature = self.sampling_temperature if temperature is None else temperature
         cond = self.standardize_condition(condition) if condition else None
-        return self.decode(self.sample_prior(n, seed), temperature=temperature, seed=seed, condition=cond,
+        return self.decode(self.sample_prior(n, seed, prior), temperature=temperature, seed=seed, condition=cond,
                            guidance=guidance)
 
     def reconstruct(self, smiles: Sequence[str], keep_largest_fragment: bool = False
@@ -355,6 +387,35 @@ class MolVAE(nn.Module):
             for i, s in zip(ok, decoded):
                 out[i] = s
         return enc, out
+
+    def warm_start_from(self, other: MolVAE) -> dict[str, int]:
+        """Copy ``other``'s weights into this model (same architecture; vocabularies may differ):
+        rows of the token embeddings and the output layer are matched by token name, so a token
+        new to this vocabulary keeps its fresh initialization and one this vocabulary lacks is
+        dropped. Returns counts of copied tensors and of shared tokens."""
+        if other.config.representation != self.config.representation:
+            raise ConfigError(f"cannot warm-start a {self.config.representation} model from a "
+                              f"{other.config.representation} one")
+        shared = [t for t in self.vocab.tokens if t in other.vocab]
+        new_rows = torch.tensor([self.vocab.index_of(t) for t in shared])
+        old_rows = torch.tensor([other.vocab.index_of(t) for t in shared])
+        theirs, mine = other.state_dict(), self.state_dict()
+        copied = 0
+        with torch.no_grad():
+            for name, target in mine.items():
+                source = theirs.get(name)
+                if source is None:
+                    raise ConfigError(f"cannot warm-start: the initial model has no {name}")
+                if source.shape == target.shape and len(self.vocab) != target.shape[0]:
+                    target.copy_(source)
+                elif (source.ndim == target.ndim and source.shape[0] == len(other.vocab)
+                      and target.shape[0] == len(self.vocab) and source.shape[1:] == target.shape[1:]):
+                    target[new_rows] = source[old_rows].to(target.dtype)
+                else:
+                    raise ConfigError(f"cannot warm-start: {name} has shape {tuple(source.shape)} in the "
+                                      f"initial model and {tuple(target.shape)} here (architectures differ)")
+                copied += 1
+        return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
 
     # ------------------------------------------------------------------ novelty against the training set
 
@@ -393,6 +454,8 @@ class MolVAE(nn.Module):
             ckpt["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
         if self.outlier_reference is not None:
             ckpt["outlier_reference"] = self.outlier_reference.to_dict()
+        if self.prior is not None:
+            ckpt["prior"] = self.prior.to_dict()
         if extra:
             ckpt.update({k: v if k == "training" else plain(v) for k, v in extra.items()})
         return ckpt
@@ -418,6 +481,8 @@ class MolVAE(nn.Module):
             model.load_state_dict(ckpt["state_dict"])
             if ckpt.get("training_set_hashes") is not None:
                 model.training_hashes = ckpt["training_set_hashes"].numpy().astype(np.int64)
+            if ckpt.get("prior") is not None:
+                model.prior = MixturePrior.from_dict(ckpt["prior"])
             if ckpt.get("outlier_reference") is not None:
                 from molvae.scoring import OutlierReference
 

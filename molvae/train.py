@@ -37,6 +37,7 @@ from molvae.distributed import all_reduce_sum, barrier, distributed_context, ini
 from molvae.errors import InputError, MolvaeError
 from molvae.io import MoleculeTable, read_molecules, write_table
 from molvae.model import MolVAE, plain, read_checkpoint
+from molvae.pretrained import resolve_model
 from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything
 from molvae.vocab import Vocabulary, get_representation
 
@@ -69,9 +70,13 @@ def kl_weight(step: int, total_steps: int, steps_per_epoch: int, cfg) -> float:
 
 
 def learning_rate(step: int, total_steps: int, cfg) -> float:
-    """Cosine decay from ``learning_rate`` to ``min_learning_rate`` over the run."""
+    """Cosine decay from ``learning_rate`` to ``min_learning_rate`` over the run, after a linear
+    warm-up over the first ``warmup_steps`` steps."""
     progress = min(1.0, step / max(1, total_steps))
-    return cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress))
+    lr = cfg.min_learning_rate + 0.5 * (cfg.learning_rate - cfg.min_learning_rate) * (1 + math.cos(math.pi * progress))
+    if step < cfg.warmup_steps:
+        lr *= (step + 1) / cfg.warmup_steps
+    return lr
 
 
 def vae_loss(out: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.Tensor,
@@ -174,14 +179,14 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     use_valid = valid_mask & (split == "valid")
     if use_train.sum() == 0:
         raise InputError("no usable training molecules (all rows were rejected or not in the train split)")
-    if vocab is None:
-        vocab = Vocabulary.build(t for t, ok in zip(prep.tokens, valid_mask) if ok)
+    if vocab is None:  # from the training rows only: valid and test molecules must not shape the model
+        vocab = Vocabulary.build(t for t, ok in zip(prep.tokens, use_train) if ok)
     if scaler is None:
         scaler = PropertyScaler.fit(names, raw[use_train])
     scaled = scaler.transform(raw) if names else np.zeros((n, 0))
     seqs = [vocab.encode(t) if t is not None else [] for t in prep.tokens]
     train_idx, valid_idx = np.flatnonzero(use_train), np.flatnonzero(use_valid)
-    max_tokens = max(len(seqs[i]) - 2 for i in np.flatnonzero(valid_mask))
+    max_tokens = max(len(seqs[i]) - 2 for i in train_idx)
     rejects = pd.DataFrame({"row": np.flatnonzero(~valid_mask),
                             "smiles": [table.smiles[i] for i in np.flatnonzero(~valid_mask)],
                             "reason": [prep.reasons[i] for i in np.flatnonzero(~valid_mask)]})
@@ -289,12 +294,15 @@ def _write_config(path: Path, run: RunConfig, command: str | None) -> None:
 
 def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None = None, resume: bool = False,
           progress: bool = True, command: str | None = None,
-          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+          init: str | Path | None = None) -> TrainResult:
     """Train a MolVAE on a molecule file and write ``best.pt``, ``last.pt``, ``metrics.csv`` and
     ``config.toml`` into ``output_dir``. With ``resume``, continue from ``output_dir/last.pt``
     (its config, optimizer, schedule position and metrics), to the same result as an uninterrupted
     run with the same seed. ``on_epoch_end(epoch, metrics_row)`` is called after each epoch's
-    checkpoints are written."""
+    checkpoints are written. ``init`` (a checkpoint path or bundled model name) warm-starts a new run
+    from that model's weights: its architecture replaces ``run.model`` (tokens are matched by name,
+    see :meth:`MolVAE.warm_start_from`); optimizer and schedules start afresh."""
     run = run or RunConfig()
     out = Path(output_dir)
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -330,8 +338,12 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         vocab = Vocabulary.from_dict(state["vocabulary"])
         scaler = PropertyScaler.from_dict(state["properties"])
     data = prepare_training_data(table, run, vocab=vocab, scaler=scaler)
+    initial = None
     if state is None:
         max_len = (run.data.max_tokens or data.max_tokens) + 2
+        if init is not None:
+            initial = MolVAE.load(resolve_model(str(init)))
+            run = replace(run, model=replace(initial.config, max_length=max_len, conditions=run.model.conditions))
         run = replace(run, model=replace(run.model, max_length=max_len))
     if len(data.rejects) and ctx.is_main:
         write_table(data.rejects, out / "rejects.csv")
@@ -345,6 +357,11 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
                 "seed": tcfg.seed}
     model = MolVAE(run.model, data.vocab, data.scaler, metadata).to(device)
     model.set_training_set(data.train_smiles)
+    if initial is not None:
+        counts = model.warm_start_from(initial)
+        model.metadata["warm_start"] = {"from": str(init), "sha256": file_sha256(resolve_model(str(init))), **counts}
+        logger.info("warm start from %s: %s", init, counts)
+        del initial
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed, rank=ctx.rank,
                                  world_size=ctx.world_size)

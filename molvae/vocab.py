@@ -193,6 +193,10 @@ class Vocabulary:
     def __contains__(self, token: str) -> bool:
         return token in self._index  # type: ignore[attr-defined]
 
+    def index_of(self, token: str) -> int:
+        """The index of a known token (KeyError for an unknown one)."""
+        return self._index[token]  # type: ignore[attr-defined]
+
     def unknown_tokens(self, tokens: Sequence[str]) -> list[str]:
         """Tokens that this vocabulary does not know."""
         return [t for t in tokens if t not in self._index]  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 """Copy a trained checkpoint into the package as the bundled model.
 
 Keeps the weights, config, vocabulary, scaler and metadata; drops optimizer state; stores 64-bit
-hashes of the training molecules (so `molvae sample` reports novelty without the data); refuses a
+hashes of the training molecules (so `molvae sample` reports novelty without the data) and a
+Gaussian-mixture prior fitted to where the encoder puts training molecules (molvae.prior); refuses a
 result over 25 MB.
 
     python scripts/package_model.py runs/zinc250k/best.pt --data ../shared/data/zinc250k.csv.gz
@@ -27,12 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", type=Path, required=True, help="the training file (with a split column)")
     parser.add_argument("--output", type=Path, default=BUNDLED_MODEL)
+    parser.add_argument("--prior-components", type=int, default=16,
+                        help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)")
+    parser.add_argument("--prior-molecules", type=int, default=50000,
+                        help="training molecules (seeded random subset) encoded to fit the prior")
     args = parser.parse_args(argv)
     model = MolVAE.load(args.checkpoint)
     data = pd.read_csv(args.data, keep_default_na=False, na_filter=False)
     train = data[data["split"] == "train"]["smiles"].tolist() if "split" in data else data["smiles"].tolist()
     model.set_training_set([s for s in model.prepare(train).canonical if s])
     model.metadata["packaged_from"] = args.checkpoint.name
+    if args.prior_components:
+        subset = pd.Series(train).sample(n=min(args.prior_molecules, len(train)), random_state=0).tolist()
+        model.fit_prior(subset, n_components=args.prior_components, seed=0)
+        model.metadata["prior"] = {"components": args.prior_components, "molecules": len(subset)}
     model.save(args.output)
     size = args.output.stat().st_size
     if size > MAX_BYTES:

@@ -10,7 +10,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.evaluation import evaluate_model, table_properties
 from molvae.io import read_molecules
-from molvae.metrics import evaluate_generated
+from molvae.metrics import chemistry_metrics, evaluate_generated
 from molvae.utils import atomic_path
 
 from molvae.cli.common import add_common, load_model, setup_logging
@@ -20,7 +20,10 @@ HELP = "compute MOSES metrics of generated molecules, or evaluate a model on a t
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help=HELP, description=(
-        HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), and against --reference: FCD, SNN, "
+        HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
+        "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
+        "MOSES's Filters; PAINS; mean heavy atoms; each rate over all entries, with the same rate of --reference "
+        "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
         "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
         "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
         "samples (reference: the test set unless --reference is given)."))
@@ -57,11 +60,15 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_model(model, table.smiles, props, train=train, n_samples=args.num_samples,
                                 seed=args.seed, reference=reference)
     else:
-        result = evaluate_generated(_smiles(args.generated, args.smiles_column), reference, train)
+        generated = _smiles(args.generated, args.smiles_column)
+        result = evaluate_generated(generated, reference, train)
+        result.update(chemistry_metrics(generated, reference))
     width = max(map(len, result))
     for key, value in result.items():
         if isinstance(value, list):  # per-dimension values (kl_per_dim)
             value = " ".join(f"{v:.2f}" for v in value)
+        elif isinstance(value, dict):  # distributions: size -> fraction
+            value = " ".join(f"{k}:{v:.3f}" for k, v in value.items())
         print(f"{key.ljust(width)}  {value:.4f}" if isinstance(value, float) else f"{key.ljust(width)}  {value}")
     if args.output:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}

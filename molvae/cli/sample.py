@@ -1,4 +1,4 @@
-"""molvae sample: decode draws from the prior N(0, I)."""
+"""molvae sample: decode draws from the model's prior (fitted aggregate posterior, or N(0, I))."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from molvae.chem import compute_properties
 from molvae.errors import InputError
 from molvae.io import read_molecules
 from molvae.metrics import novelty, uniqueness, validity
+from molvae.prior import PRIOR_KINDS
 from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid
 
 from molvae.cli.common import add_common, latent_frame, start, write_output
@@ -23,7 +24,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help=HELP, description=HELP + ".")
     p.add_argument("-n", "--num-samples", type=int, default=1000, help="number of prior draws (default: 1000)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy decoding (default); > 0 samples tokens")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="0 = greedy decoding; > 0 samples tokens from softmax(logits / T) (default: the model's own "
+                        "choice, made on the validation split and stored in it; the bundled model's is in its model card)")
+    p.add_argument("--prior", choices=PRIOR_KINDS, default="auto",
+                   help="where latent points are drawn: 'fitted' = the Gaussian mixture fitted to where the encoder "
+                        "puts training molecules (stored in the model), 'standard' = N(0, I), 'auto' = fitted when "
+                        "the model has one (default: auto)")
     p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty (default: the "
                    "training-set hashes stored in the model, when it has them)")
     p.add_argument("--condition", nargs="+", metavar="NAME=VALUE",
@@ -47,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(args.image, GRID_FORMATS)
     requested = _parse_condition(args.condition) if args.condition else None
     model, _ = start(args, read_input=False)
-    z = model.sample_prior(args.num_samples, seed=args.seed)
+    z = model.sample_prior(args.num_samples, seed=args.seed, prior=args.prior)
     condition = model.standardize_condition(requested) if requested else None
-    res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed, condition=condition,
+    temperature = model.sampling_temperature if args.temperature is None else args.temperature
+    res = model.decode_detailed(z, temperature=temperature, seed=args.seed, condition=condition,
                                 guidance=args.guidance)
     valid = np.array([s is not None for s in res.smiles])
     frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons})
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     if requested:
         # the same prior draws decoded at the training-average condition: what the request changed
-        reference = model.decode(z, temperature=args.temperature, seed=args.seed)
+        reference = model.decode(z, temperature=temperature, seed=args.seed)
         values = _property_values(res.smiles, list(requested))
         base = _property_values(reference, list(requested))
         for j, (name, target) in enumerate(requested.items()):

@@ -40,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="epochs (default: 10)")
     p.add_argument("--batch-size", type=int, help="molecules per batch (default: 256)")
     p.add_argument("--learning-rate", type=float, help="peak learning rate, cosine-decayed (default: 1e-3)")
+    p.add_argument("--min-learning-rate", type=float, help="floor of the cosine decay (default: 1e-4)")
+    p.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up steps; use a few hundred with "
+                   "--init (default: 0)")
     p.add_argument("--latent-dim", type=int, help="latent dimensions (default: 64)")
     p.add_argument("--beta", type=float, help="final KL weight (default: 0.05)")
     p.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="KL weight schedule (default: monotonic)")
@@ -51,8 +54,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-largest-fragment", action="store_true", default=None,
                    help="strip salts: keep the largest fragment of multi-fragment SMILES")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
+    p.add_argument("--init", metavar="MODEL", help="warm-start a new run from this checkpoint or bundled model: "
+                   "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
+                   "use --kl-schedule constant when its KL weight should not ramp up from 0 again")
     add_common(p, model=False)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, seed=None)  # no --seed: the config file's seed (or 0)
 
 
 def list_properties() -> int:
@@ -77,14 +83,16 @@ def run(args: argparse.Namespace) -> int:
         cfg = cfg.override("data", properties=tuple(cfg.data.properties) + extra)
     cfg = cfg.override("model", representation=args.representation, latent_dim=args.latent_dim,
                        conditions=tuple(args.condition) if args.condition else None)
-    seed = args.seed if args.seed != 0 or not args.config else None  # an explicit --seed beats the file
     cfg = cfg.override("train", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       min_learning_rate=args.min_learning_rate, warmup_steps=args.warmup_steps,
                        beta=args.beta, kl_schedule=args.kl_schedule, free_bits=args.free_bits,
                        kl_warmup_epochs=args.kl_warmup_epochs,
                        property_weight=args.property_weight, precision=args.precision,
-                       device=args.device if args.device != "auto" else None, seed=seed)
+                       device=args.device if args.device != "auto" else None, seed=args.seed)
+    if args.init and args.resume:
+        raise InputError("--init starts a new run and --resume continues one: give one of them")
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
-                   command=command_line())
+                   command=command_line(), init=args.init)
     if not distributed_context().is_main:  # torchrun: rank 0 reports
         return 0
     draw_curves(result.output_dir)

@@ -1,0 +1,179 @@
+#!/usr/bin/env python
+"""Model ablations for the v2 model, measured on the ZINC250k *valid* split (never test).
+
+Each arm is a training recipe (registry ``ARMS``) run from a warm start or from scratch on a
+seeded subset of the train split; every arm is then judged the same way on valid molecules:
+raw prior samples (no filter) decoded greedily and with token sampling, from N(0, I) and from a
+mixture prior fitted to the aggregate posterior (:mod:`molvae.prior`), with FCD to valid
+molecules, the radical and sanity rates beside the valid split's own, mean heavy atoms, uniqueness,
+and greedy reconstruction of valid molecules.
+
+    python benchmarks/model_ablation.py train ARM [ARM ...]   # run dirs under --runs (outside the repo)
+    python benchmarks/model_ablation.py evaluate ARM [ARM ...] # -> results/model_ablation.json and .md
+    python benchmarks/model_ablation.py --list                 # the arms
+
+The arm "v1" is the bundled model as shipped (nothing trained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
+
+from molvae import MolVAE, chem  # noqa: E402
+from molvae.config import RunConfig  # noqa: E402
+from molvae.metrics import chemistry_metrics, fcd, reconstruction_accuracy, unique_at  # noqa: E402
+from molvae.pretrained import default_model_path  # noqa: E402
+from molvae.train import train  # noqa: E402
+
+RESULTS = HERE / "results"
+DEFAULT_RUNS = HERE.parent.parent / "runs" / "ablation"
+BASE_CONFIG = HERE.parent / "scripts" / "zinc250k.toml"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One recipe: overrides of the bundled model's config, and whether to warm-start from it."""
+
+    description: str
+    train: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    warm_start: bool = True
+    train_rows: int = 100_000
+
+
+ARMS: dict[str, Arm] = {
+    "v1": Arm("the bundled v1 model as shipped (beta 0.05, 10 epochs)", train_rows=0),
+    "warm_b0.05": Arm("v1 warm start, beta 0.05 held, lr 3e-4 (150 warm-up steps)", {"beta": 0.05, "kl_schedule": "constant",
+                                                                   "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
+    "warm_b0.2": Arm("v1 warm start, beta 0.2, lr 3e-4 (150 warm-up steps)", {"beta": 0.2, "kl_schedule": "constant",
+                                                          "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
+    "warm_b0.5": Arm("v1 warm start, beta 0.5, lr 3e-4 (150 warm-up steps)", {"beta": 0.5, "kl_schedule": "constant",
+                                                          "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
+}
+
+
+def subset_file(data: Path, rows: int, seed: int, out: Path) -> Path:
+    """A CSV with ``rows`` seeded train rows and every valid row (test rows left out)."""
+    if out.exists():
+        return out
+    frame = pd.read_csv(data)
+    train_rows = frame[frame["split"] == "train"].sample(n=rows, random_state=seed)
+    pd.concat([train_rows, frame[frame["split"] == "valid"]]).to_csv(out, index=False)
+    return out
+
+
+def run_arm(name: str, args: argparse.Namespace) -> None:
+    arm = ARMS[name]
+    if not arm.train_rows:
+        return
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    data = subset_file(Path(args.data), arm.train_rows, args.seed, runs / f"subset_{arm.train_rows}.csv")
+    cfg = RunConfig.from_toml(BASE_CONFIG)
+    cfg = cfg.override("train", epochs=1, recon_eval_size=500, seed=args.seed, num_threads=args.threads, **arm.train)
+    if arm.model:
+        cfg = cfg.override("model", **arm.model)
+    t0 = time.perf_counter()
+    train(data, runs / name, cfg, progress=False, init=default_model_path() if arm.warm_start else None)
+    (runs / name / "seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+
+
+def load_arm(name: str, runs: Path) -> MolVAE:
+    return MolVAE.load(default_model_path() if not ARMS[name].train_rows else runs / name / "last.pt")
+
+
+def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[str], n: int, seed: int,
+                 ref_profile: dict) -> dict:
+    out: dict = {"arm": name, "description": ARMS[name].description}
+    t0 = time.perf_counter()
+    enc, decoded = model.reconstruct(valid[:1000])
+    out["reconstruction"] = reconstruction_accuracy(enc.smiles, decoded)
+    mu, lv = enc.mu[enc.valid], enc.logvar[enc.valid]
+    out["kl"] = float(0.5 * np.mean(np.sum(mu ** 2 + np.exp(lv) - 1 - lv, axis=1)))
+    model.fit_prior(train_sample, n_components=16, seed=seed)
+    out["variants"] = {}
+    for prior in ("standard", "fitted"):
+        z = model.sample_prior(n, seed=seed, prior=prior)
+        for temperature in (0.0, 1.0):
+            t1 = time.perf_counter()
+            samples = model.decode(z, temperature=temperature, seed=seed)
+            seconds = time.perf_counter() - t1
+            valid_samples = [s for s in samples if s is not None]
+            row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
+                   "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / seconds}
+            row.update(chemistry_metrics(samples, reference_profile=ref_profile))
+            out["variants"][f"{prior}/T={temperature:g}"] = row
+            logging.info("%s %s T=%g: %s", name, prior, temperature,
+                         {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def markdown(results: list[dict], n: int) -> str:
+    lines = [f"# Model ablation on the ZINC250k valid split ({n} raw samples per row; FCD to {n} valid molecules)",
+             "", "| arm | prior / decoding | FCD | radicals | sanity (valid split) | heavy atoms (valid split) "
+             "| unique | validity | recon (1k valid) | KL |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for variant, v in r["variants"].items():
+            lines.append(f"| {r['arm']} | {variant} | {v['fcd']:.2f} | {v['radicals']:.3f} | {v['sanity']:.3f} "
+                         f"({v['ref_sanity']:.3f}) | {v['heavy_atoms']:.1f} ({v['ref_heavy_atoms']:.1f}) | "
+                         f"{v['unique']:.3f} | {v['validity']:.4f} | {r['reconstruction']:.3f} | {r['kl']:.1f} |")
+    lines += ["", "Arms: " + "; ".join(f"`{r['arm']}`: {r['description']}" for r in results), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", nargs="?", choices=("train", "evaluate"))
+    p.add_argument("arms", nargs="*", metavar="ARM")
+    p.add_argument("--list", action="store_true", help="list the arms and exit")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--runs", default=str(DEFAULT_RUNS), help="run directories (keep them outside the repository)")
+    p.add_argument("-n", "--samples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stem", default="model_ablation")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.list or not args.action:
+        for name, arm in ARMS.items():
+            print(f"{name:14s} {arm.description}")
+        return 0
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown or not args.arms:
+        p.error(f"name arms from: {', '.join(ARMS)}")
+    if args.action == "train":
+        for name in args.arms:
+            run_arm(name, args)
+        return 0
+    frame = pd.read_csv(args.data)
+    valid = chem.canonicalize_many(frame.loc[frame["split"] == "valid", "smiles"].tolist())[0]
+    valid = [s for s in valid if s is not None]
+    train_sample = frame.loc[frame["split"] == "train", "smiles"].sample(n=20000, random_state=args.seed).tolist()
+    ref_profile = chem.chemistry_profile(valid[:args.samples])
+    results = [evaluate_arm(a, load_arm(a, Path(args.runs)), valid, train_sample, args.samples, args.seed, ref_profile)
+               for a in args.arms]
+    previous = RESULTS / f"{args.stem}.json"
+    merged = {r["arm"]: r for r in (json.loads(previous.read_text())["arms"] if previous.exists() else [])}
+    merged.update({r["arm"]: r for r in results})
+    ordered = [merged[a] for a in ARMS if a in merged]
+    save_results(RESULTS, args.stem, {"split": "valid", "samples": args.samples, "hardware": hardware(),
+                                      "arms": ordered}, markdown(ordered, args.samples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
