@@ -52,6 +52,7 @@ class Arm:
     model: dict = field(default_factory=dict)
     warm_start: bool = True
     train_rows: int = 100_000
+    run_dir: str | None = None  # a full training run (under --runs) judged at its best.pt instead
 
 
 ARMS: dict[str, Arm] = {
@@ -62,6 +63,8 @@ ARMS: dict[str, Arm] = {
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
     "warm_b0.5": Arm("v1 warm start, beta 0.5, lr 3e-4 (150 warm-up steps)", {"beta": 0.5, "kl_schedule": "constant",
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
+    "v2_run": Arm("v1 warm start on the whole train split, beta 0.3 (scripts/zinc250k_v2.toml), best epoch so far",
+                  train_rows=0, run_dir="v2"),
 }
 
 
@@ -92,7 +95,10 @@ def run_arm(name: str, args: argparse.Namespace) -> None:
 
 
 def load_arm(name: str, runs: Path) -> MolVAE:
-    return MolVAE.load(default_model_path() if not ARMS[name].train_rows else runs / name / "last.pt")
+    arm = ARMS[name]
+    if arm.run_dir:
+        return MolVAE.load(runs.parent / arm.run_dir / "best.pt")
+    return MolVAE.load(default_model_path() if not arm.train_rows else runs / name / "last.pt")
 
 
 def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[str], n: int, seed: int,
@@ -109,15 +115,19 @@ def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[
         z = model.sample_prior(n, seed=seed, prior=prior)
         for temperature in (0.0, 1.0):
             t1 = time.perf_counter()
-            samples = model.decode(z, temperature=temperature, seed=seed)
+            res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False)
             seconds = time.perf_counter() - t1
-            valid_samples = [s for s in samples if s is not None]
-            row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
-                   "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / seconds}
-            row.update(chemistry_metrics(samples, reference_profile=ref_profile))
-            out["variants"][f"{prior}/T={temperature:g}"] = row
-            logging.info("%s %s T=%g: %s", name, prior, temperature,
-                         {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+            versions = {"": res.smiles}
+            if temperature == 0.0 and prior == "fitted":  # the same decodes, under-bonded atoms read as plain
+                versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]
+            for suffix, samples in versions.items():
+                valid_samples = [s for s in samples if s is not None]
+                row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
+                       "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / seconds}
+                row.update(chemistry_metrics(samples, reference_profile=ref_profile))
+                out["variants"][f"{prior}/T={temperature:g}{suffix}"] = row
+                logging.info("%s %s T=%g%s: %s", name, prior, temperature, suffix,
+                             {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
     out["seconds"] = time.perf_counter() - t0
     return out
 

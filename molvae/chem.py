@@ -88,6 +88,52 @@ def canonicalize_many(
     return out, reasons
 
 
+def canonicalize_decoded(smiles: Sequence[str]) -> tuple[list[str | None], list[str | None], list[bool]]:
+    """Canonicalize what a decoder wrote, reading an under-bonded bracket atom as the plain atom.
+
+    SELFIES keeps the explicit hydrogens of bracket tokens such as ``[C@H1]`` or ``[NH1+1]``: when
+    the decoder gives such an atom fewer bonds than the token expects, RDKit sees a radical
+    (``[CH]``, ``[NH+]``). It is not one the decoder meant (the data has none): it wrote a
+    stereocentre or cation and then too few neighbours. Such atoms get their radical electrons
+    removed and implicit hydrogens filled by the normal valence rules (a chiral tag on an atom with
+    fewer than three neighbours is dropped). Returns canonical SMILES, reasons and whether each
+    molecule was repaired. For decoded strings only: user input is never changed.
+    """
+    out: list[str | None] = []
+    reasons: list[str | None] = []
+    repaired: list[bool] = []
+    for s in smiles:
+        if not s or not s.strip():
+            out.append(None), reasons.append(REASON_EMPTY), repaired.append(False)
+            continue
+        mol = mol_from_smiles(s)
+        if mol is None or mol.GetNumAtoms() == 0:
+            out.append(None), reasons.append(REASON_UNPARSEABLE if mol is None else REASON_EMPTY)
+            repaired.append(False)
+            continue
+        fixed = False
+        for atom in mol.GetAtoms():
+            if atom.GetNumRadicalElectrons():
+                atom.SetNumRadicalElectrons(0)
+                atom.SetNoImplicit(False)
+                atom.SetNumExplicitHs(0)
+                if atom.GetDegree() < 3:
+                    atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+                fixed = True
+        if fixed:
+            try:
+                with quiet_rdkit():
+                    Chem.SanitizeMol(mol)
+            except (ValueError, RuntimeError):
+                out.append(None), reasons.append(REASON_UNPARSEABLE), repaired.append(False)
+                continue
+        with quiet_rdkit():
+            out.append(Chem.MolToSmiles(mol))
+        reasons.append(None)
+        repaired.append(fixed)
+    return out, reasons, repaired
+
+
 def is_valid(smiles: str | None) -> bool:
     """True if RDKit parses the SMILES into a molecule with at least one atom."""
     if not smiles:

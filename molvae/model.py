@@ -62,11 +62,13 @@ class EncodeResult:
 
 @dataclass
 class DecodeResult:
-    """Canonical SMILES (None if invalid), reasons and the raw decoded strings."""
+    """Canonical SMILES (None if invalid), reasons, the raw decoded strings, and which molecules had
+    an under-bonded bracket atom read as the plain atom (see :func:`molvae.chem.canonicalize_decoded`)."""
 
     smiles: list[str | None]
     reasons: list[str | None]
     raw: list[str]
+    repaired: list[bool] = dataclasses.field(default_factory=list)
 
 
 class MolVAE(nn.Module):
@@ -288,26 +290,32 @@ class MolVAE(nn.Module):
                 out[:, self.property_names.index(name)] = values[:, j]
         return self.scaler.transform(out).astype(np.float32)
 
-    def tokens_to_molecules(self, sequences: Sequence[Sequence[int]]) -> DecodeResult:
-        """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid)."""
+    def tokens_to_molecules(self, sequences: Sequence[Sequence[int]], repair: bool = True) -> DecodeResult:
+        """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid).
+        ``repair``: read under-bonded bracket atoms (a stereocentre written with too few neighbours,
+        which RDKit would see as a radical) as plain atoms; see :func:`molvae.chem.canonicalize_decoded`."""
         raw = self.representation.detokenize_many(self.vocab.decode(seq) for seq in sequences)
-        smiles, reasons = chem.canonicalize_many(raw)
-        return DecodeResult(smiles, reasons, raw)
+        if repair:
+            smiles, reasons, repaired = chem.canonicalize_decoded(raw)
+        else:
+            (smiles, reasons), repaired = chem.canonicalize_many(raw), [False] * len(raw)
+        return DecodeResult(smiles, reasons, raw, repaired)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                seed: int | None = None, condition: np.ndarray | None = None,
-               guidance: float = 1.0) -> list[str | None]:
+               guidance: float = 1.0, repair: bool = True) -> list[str | None]:
         """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid.
         ``condition``: standardized (``n x n_conditions`` or one row) for a conditional model;
         ``guidance``: see :meth:`generate`."""
-        return self.decode_detailed(z, temperature, batch_size, seed, condition, guidance).smiles
+        return self.decode_detailed(z, temperature, batch_size, seed, condition, guidance, repair).smiles
 
     @torch.no_grad()
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                         seed: int | None = None, condition: np.ndarray | None = None,
-                        guidance: float = 1.0) -> DecodeResult:
-        """Like :meth:`decode` but also returns reasons and raw strings."""
+                        guidance: float = 1.0, repair: bool = True) -> DecodeResult:
+        """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
+        (``repair``: see :meth:`tokens_to_molecules`)."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
@@ -328,12 +336,14 @@ class MolVAE(nn.Module):
                                   condition=None if cond is None else cond[rows].to(self.device),
                                   guidance=guidance)
         self.train(was_training)
-        decoded = self.tokens_to_molecules(seqs)
+        decoded = self.tokens_to_molecules(seqs, repair=repair)
         if len(ok) == z.shape[0]:
             return decoded
-        result = DecodeResult([None] * z.shape[0], [REASON_BAD_LATENT] * z.shape[0], [""] * z.shape[0])
+        n = z.shape[0]
+        result = DecodeResult([None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n)
         for j, i in enumerate(ok.tolist()):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
+            result.repaired[i] = decoded.repaired[j]
         return result
 
     def sample_prior(self, n: int, seed: int | None = None, prior: str = "auto") -> np.ndarray:

@@ -45,3 +45,33 @@ def test_property_aliases_and_unknown():
 def test_has_radicals():
     assert chem.has_radicals("[CH2]C") and chem.has_radicals("C[O]")
     assert not chem.has_radicals("CCO") and not chem.has_radicals("C[NH3+]") and not chem.has_radicals(None)
+
+
+def test_chemistry_profile_flags_what_a_chemist_rejects():
+    smiles = ["CC(=O)Nc1ccc(O)cc1",          # paracetamol: sane
+              "CC[CH]CC(=O)Nc1ccc(O)cc1",    # a radical
+              "CCO.CC(=O)Nc1ccc(O)cc1",      # two fragments
+              "CCO",                         # tiny
+              "C1CCCCCCCCC1CC(=O)Nc1ccccc1",  # a 10-membered ring
+              "CC(=O)Nc1ccc(O)cc1[Se]C",     # selenium is not a ZINC element
+              "O=C1C(=Cc2ccccc2)SC(=S)N1CC",  # rhodanine ene: PAINS
+              None, "not a molecule"]
+    prof = chem.chemistry_profile(smiles)
+    assert prof["sane"].tolist() == [True] + [False] * 8
+    assert prof["radicals"].tolist()[:2] == [False, True]
+    assert prof["fragments"][2] == 2 and prof["heavy_atoms"][3] == 3 and prof["max_ring"][4] == 10
+    assert not prof["zinc_elements"][5] and prof["pains"][6]
+    assert not prof["valid"][7] and not prof["valid"][8]
+    # MOSES filters: the aldehyde (MCF) and the charged amine fail; the amide passes
+    moses = chem.chemistry_profile(["CCCCCCC=O", "CCCC[NH3+]", "CC(=O)Nc1ccc(O)cc1"])["moses_filters"]
+    assert moses.tolist() == [False, False, True]
+
+
+def test_canonicalize_decoded_reads_underbonded_bracket_atoms_as_plain_atoms():
+    smiles, reasons, repaired = chem.canonicalize_decoded(["CC[C@H]O", "C[C@@H](N)O", "CC[NH+]C", "", "C1CC"])
+    assert smiles[:3] == ["CCCO", "C[C@@H](N)O", "CC[NH2+]C"]
+    assert repaired == [True, False, True, False, False]
+    assert reasons[3:] == ["empty", "unparseable"]
+    assert not any(chem.has_radicals(s) for s in smiles[:3])
+    # user input is never repaired: canonicalize keeps the radical
+    assert chem.has_radicals(chem.canonicalize("CC[C@H]O")[0])

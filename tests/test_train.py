@@ -101,3 +101,42 @@ def test_unknown_property_is_a_clear_error(tmp_path, tiny_csv):
     cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["toxicity"]}})
     with pytest.raises(InputError, match="unknown property 'toxicity'"):
         train(tiny_csv, tmp_path / "r", cfg, progress=False)
+
+
+def test_learning_rate_warmup_then_cosine():
+    cfg = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=10)
+    assert learning_rate(0, 100, cfg) == pytest.approx(
+        learning_rate(0, 100, TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4)) / 10)
+    assert learning_rate(4, 100, cfg) < learning_rate(9, 100, cfg) <= 1e-3
+    assert learning_rate(100, 100, cfg) == pytest.approx(1e-4)
+
+
+def test_warm_start_copies_weights_by_token_name(tmp_path, tiny_csv, tiny_model, tiny_model_path):
+    # one molecule with a token the tiny model never saw: its embedding row starts fresh
+    path = tmp_path / "more.csv"
+    frame = pd.read_csv(tiny_csv)
+    pd.concat([frame, pd.DataFrame({"id": ["new"], "smiles": ["CC(=O)Nc1ccc(I)cc1"]})]).to_csv(path, index=False)
+    cfg = RunConfig.from_dict({"data": {"properties": ["logp", "qed"], "valid_fraction": 0.0},
+                               "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9,
+                                         "min_learning_rate": 0.0, "recon_eval_size": 5, "num_threads": 2}})
+    result = train(path, tmp_path / "run", cfg, progress=False, init=tiny_model_path)
+    warm = MolVAE.load(result.last_path)
+    assert warm.config.decoder_hidden_dim == tiny_model.config.decoder_hidden_dim  # the initial architecture
+    assert "[I]" in warm.vocab and "[I]" not in tiny_model.vocab
+    assert warm.metadata["warm_start"]["new_tokens"] == 1
+    old, new = tiny_model.state_dict(), warm.state_dict()
+    torch.testing.assert_close(new["decoder.gru.weight_hh_l0"], old["decoder.gru.weight_hh_l0"], atol=1e-5, rtol=0)
+    i_old, i_new = tiny_model.vocab.index_of("[C]"), warm.vocab.index_of("[C]")
+    torch.testing.assert_close(new["decoder.out.weight"][i_new], old["decoder.out.weight"][i_old], atol=1e-5, rtol=0)
+
+
+def test_vocabulary_comes_from_train_rows_only(tmp_path, sample_smiles):
+    path = tmp_path / "split.csv"
+    rows = [(s, "train") for s in sample_smiles[:30]] + [("CC(=O)Nc1ccc(I)cc1", "valid"),
+                                                          ("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "test")]
+    pd.DataFrame(rows, columns=["smiles", "split"]).to_csv(path, index=False)
+    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 1}})
+    model = MolVAE.load(train(path, tmp_path / "run", cfg, progress=False).last_path)
+    assert "[I]" not in model.vocab
+    longest_train = max(len(model.prepare([s]).tokens[0]) for s in sample_smiles[:30])
+    assert model.config.max_length == longest_train + 2

@@ -40,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --condition: decode from l_avg + W (l_cond - l_avg), where l_avg are the decoder's "
                         "logits at the training-average condition; W > 1 follows the request more strongly "
                         "(classifier-free-style guidance), at some cost in diversity (default: 1, plain CVAE)")
+    p.add_argument("--no-repair", action="store_true",
+                   help="keep under-bonded bracket atoms as RDKit reads them (radicals) instead of reading a "
+                        "stereocentre or cation written with too few neighbours as the plain atom; the 'repaired' "
+                        "column marks the molecules this changed")
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
     p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
                    "(with QED and novelty) as a grid (.png or .svg)")
@@ -58,12 +62,14 @@ def run(args: argparse.Namespace) -> int:
     condition = model.standardize_condition(requested) if requested else None
     temperature = model.sampling_temperature if args.temperature is None else args.temperature
     res = model.decode_detailed(z, temperature=temperature, seed=args.seed, condition=condition,
-                                guidance=args.guidance)
+                                guidance=args.guidance, repair=not args.no_repair)
     valid = np.array([s is not None for s in res.smiles])
-    frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons})
+    frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons, "repaired": res.repaired})
     if args.latents:
         frame = pd.concat([frame, latent_frame(z)], axis=1)
     report = f"validity {validity(res.smiles):.4f}, uniqueness {uniqueness(res.smiles):.4f}"
+    if not args.no_repair:
+        report += f", repaired {np.mean(res.repaired):.4f}"
     novel = None
     if args.train:
         train = read_molecules(args.train)
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         distinct = {s: n for s, n in zip(res.smiles, novel) if s is not None}
         if distinct:
             report += f", novelty {sum(distinct.values()) / len(distinct):.4f} (vs the model's training set)"
-        frame.insert(3, "novel", novel)
+        frame.insert(4, "novel", novel)
     write_output(frame, args.output)
     if args.image:
         draw_samples(res.smiles, novel, args.image)
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     if requested:
         # the same prior draws decoded at the training-average condition: what the request changed
-        reference = model.decode(z, temperature=temperature, seed=args.seed)
+        reference = model.decode(z, temperature=temperature, seed=args.seed, repair=not args.no_repair)
         values = _property_values(res.smiles, list(requested))
         base = _property_values(reference, list(requested))
         for j, (name, target) in enumerate(requested.items()):
