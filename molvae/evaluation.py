@@ -62,8 +62,11 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
                         test_properties[:, j] = values[:, known.index(name)]
         result.update(property_errors(model, enc.properties, np.asarray(test_properties, dtype=float)))
     t0 = time.perf_counter()
-    samples = model.sample(n_samples, seed=seed)
+    decoded = model.decode_detailed(model.sample_prior(n_samples, seed), temperature=model.sampling_temperature,
+                                    seed=seed)
+    samples = decoded.smiles
     result["seconds_sampling"] = time.perf_counter() - t0
+    result["repaired"] = float(np.mean(decoded.repaired)) if decoded.repaired else 0.0
     result["sampling_temperature"] = model.sampling_temperature
     result["prior"] = "fitted" if model.prior is not None else "standard"
     t0 = time.perf_counter()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import logging
-import pickle
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,19 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from molvae import __version__, chem
+from molvae import checkpoint, chem
 from molvae.config import ModelConfig
 from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
 from molvae.prior import PRIOR_KINDS, MixturePrior
-from molvae.utils import atomic_path, autocast_dtype, resolve_device, smiles_hash, smiles_hashes
+from molvae.utils import autocast_dtype, resolve_device, smiles_hash, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "molvae-checkpoint"
-CHECKPOINT_VERSION = 1
 REASON_BAD_LATENT = "non_finite_latent"
 
 
@@ -83,7 +80,8 @@ class MolVAE(nn.Module):
         self.scaler = scaler if scaler is not None else PropertyScaler((), (), ())
         self.metadata = dict(metadata or {})
         self.training_hashes: np.ndarray | None = None  # see set_training_set / novel
-        self.outlier_reference = None  # molvae.scoring.OutlierReference, see fit_outlier_reference
+        # Plain data stored with the model that other modules interpret (outlier_reference: molvae.scoring).
+        self.extras: dict[str, Any] = {}
         self.prior: MixturePrior | None = None  # fitted aggregate posterior (molvae.prior), see fit_prior
         missing = [c for c in config.conditions if c not in self.scaler.names]
         if missing:
@@ -127,7 +125,7 @@ class MolVAE(nn.Module):
             return torch.zeros(n, len(self.condition_index), device=self.device)
         return torch.nan_to_num(properties[:, self.condition_index].float(), nan=0.0).to(self.device)
 
-    def _with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+    def with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         if not self.condition_index:
             return z
         if condition is None:
@@ -150,7 +148,7 @@ class MolVAE(nn.Module):
         condition = self.condition_from(properties, tokens.shape[0])
         mu, logvar = self.encoder(tokens, lengths, condition)
         z = reparameterize(mu, logvar) if sample else mu
-        logits, _ = self.decoder(tokens[:, :-1], self._with_condition(z, condition))
+        logits, _ = self.decoder(tokens[:, :-1], self.with_condition(z, condition))
         return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "properties": self.property_head(mu)}
 
     def standardize_condition(self, values: dict[str, float]) -> np.ndarray:
@@ -180,8 +178,8 @@ class MolVAE(nn.Module):
         towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022)."""
         max_length = max_length or self.config.max_length
         guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
-        z_ref = self._with_condition(z, None) if guided else None
-        z = self._with_condition(z, condition)
+        z_ref = self.with_condition(z, None) if guided else None
+        z = self.with_condition(z, condition)
         n = z.shape[0]
         inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
         hidden = hidden_ref = None
@@ -444,59 +442,51 @@ class MolVAE(nn.Module):
 
     # ------------------------------------------------------------------ checkpoints
 
-    def to_checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Plain-data checkpoint (no pickled classes): loadable with ``torch.load(weights_only=True)``."""
-        state = {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "molvae_version": __version__,
-            "model_config": dataclasses.asdict(self.config),
+    def to_checkpoint(self, run: dict[str, Any] | None = None,
+                      training: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Plain-data checkpoint (see :mod:`molvae.checkpoint`): loadable with ``weights_only=True``.
+        ``run`` (epoch, run_config) and ``training`` (the resume state) come from the training loop."""
+        model = {
+            "config": dataclasses.asdict(self.config),
             "representation": self.config.representation,
             "selfies_constraints": "default",
             "vocabulary": self.vocab.to_dict(),
             "properties": self.scaler.to_dict(),
-            "state_dict": state,
-            "metadata": plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                               "versions": library_versions()}),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
+        extras = dict(self.extras)
         if self.training_hashes is not None:
-            ckpt["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
-        if self.outlier_reference is not None:
-            ckpt["outlier_reference"] = self.outlier_reference.to_dict()
+            extras["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
         if self.prior is not None:
-            ckpt["prior"] = self.prior.to_dict()
-        if extra:
-            ckpt.update({k: v if k == "training" else plain(v) for k, v in extra.items()})
-        return ckpt
+            extras["prior"] = self.prior.to_dict()
+        metadata = plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+                          "versions": library_versions()})
+        return checkpoint.build(model, metadata, extras, plain(run) if run is not None else None, training)
 
-    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    def save(self, path: str | Path, run: dict[str, Any] | None = None,
+             training: dict[str, Any] | None = None) -> None:
         """Write the checkpoint atomically (temporary file + rename)."""
-        with atomic_path(path) as tmp:
-            torch.save(self.to_checkpoint(extra), tmp)
+        checkpoint.write(path, self.to_checkpoint(run, training))
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any], source: str = "checkpoint") -> MolVAE:
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{source} is not a molvae checkpoint")
-        version = ckpt.get("format_version")
-        if version != CHECKPOINT_VERSION:
-            raise CheckpointError(f"{source} has checkpoint format version {version}; this molvae "
-                                  f"({__version__}) reads version {CHECKPOINT_VERSION}")
+        """A model from a loaded checkpoint dict (any supported version)."""
+        ckpt = checkpoint.upgrade(ckpt, source)
+        section = ckpt["model"]
         try:
-            config = ModelConfig(**ckpt["model_config"])
-            vocab = Vocabulary.from_dict(ckpt["vocabulary"])
-            scaler = PropertyScaler.from_dict(ckpt["properties"])
+            config = ModelConfig(**section["config"])
+            vocab = Vocabulary.from_dict(section["vocabulary"])
+            scaler = PropertyScaler.from_dict(section["properties"])
             model = cls(config, vocab, scaler, ckpt.get("metadata"))
-            model.load_state_dict(ckpt["state_dict"])
-            if ckpt.get("training_set_hashes") is not None:
-                model.training_hashes = ckpt["training_set_hashes"].numpy().astype(np.int64)
-            if ckpt.get("prior") is not None:
-                model.prior = MixturePrior.from_dict(ckpt["prior"])
-            if ckpt.get("outlier_reference") is not None:
-                from molvae.scoring import OutlierReference
-
-                model.outlier_reference = OutlierReference.from_dict(ckpt["outlier_reference"])
+            model.load_state_dict(section["state_dict"])
+            extras = dict(ckpt.get("extras") or {})
+            hashes = extras.pop("training_set_hashes", None)
+            if hashes is not None:
+                model.training_hashes = hashes.numpy().astype(np.int64)
+            prior = extras.pop("prior", None)
+            if prior is not None:
+                model.prior = MixturePrior.from_dict(prior)
+            model.extras = extras
         except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
             raise CheckpointError(f"{source} is malformed: {str(exc).splitlines()[0]}") from None
         model.eval()
@@ -511,35 +501,13 @@ class MolVAE(nn.Module):
             from molvae.pretrained import default_model_path
 
             path = default_model_path()
-        ckpt = read_checkpoint(path)
-        model = cls.from_checkpoint(ckpt, source=str(path))
+        model = cls.from_checkpoint(checkpoint.read(path), source=str(path))
         return model.to(resolve_device(device))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I) (Kingma and Welling 2014)."""
     return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-
-
-def read_checkpoint(path: str | Path | None) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` with one-line errors for every way it can fail."""
-    if path is None:
-        raise CheckpointError("no model given: pass --model PATH (a checkpoint written by molvae train)")
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"model file not found: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            raise CheckpointError(
-                f"refusing to load {path}: it contains pickled Python objects, which could run code "
-                "(molvae checkpoints are plain data and load with weights_only=True)") from None
-        raise CheckpointError(f"{path} is not a readable checkpoint ({first or 'unpickling failed'})") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file can make the unpickler raise anything
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is corrupt or truncated ({first})") from None
 
 
 def library_versions() -> dict[str, str]:

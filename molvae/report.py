@@ -235,9 +235,9 @@ def _checkpoint_epoch(path: Path) -> int | None:
     if not path.exists():
         return None
     try:
-        from molvae.model import read_checkpoint
+        from molvae import checkpoint
 
-        epoch = read_checkpoint(path).get("epoch")
+        epoch = checkpoint.epoch(checkpoint.read(path))
         return int(epoch) if epoch is not None else None
     except (MolvaeError, ValueError, TypeError) as exc:
         logger.warning("cannot read the epoch of %s: %s", path, exc)

@@ -60,6 +60,17 @@ class OutlierReference:
                    float(d["threshold"]), float(d["mahalanobis_threshold"]), float(d["quantile"]), int(d["n"]))
 
 
+def stored_reference(model: MolVAE) -> OutlierReference | None:
+    """The outlier calibration stored with the model (``model.extras``), if any."""
+    data = model.extras.get("outlier_reference")
+    return OutlierReference.from_dict(data) if data is not None else None
+
+
+def store_reference(model: MolVAE, reference: OutlierReference) -> None:
+    """Keep ``reference`` with the model, so that saving the model saves it."""
+    model.extras["outlier_reference"] = reference.to_dict()
+
+
 def _batches(model: MolVAE, smiles: Sequence[str], batch_size: int, keep_largest_fragment: bool = False):
     prep = model.prepare(smiles, keep_largest_fragment=keep_largest_fragment)
     idx = [i for i, t in enumerate(prep.tokens) if t is not None]
@@ -78,7 +89,7 @@ def _batches(model: MolVAE, smiles: Sequence[str], batch_size: int, keep_largest
 def _sequence_nll(model: MolVAE, tokens: torch.Tensor, z: torch.Tensor,
                   condition: torch.Tensor | None = None) -> torch.Tensor:
     """-log p(x | z) per molecule: token cross-entropy summed over the string (``batch``)."""
-    logits, _ = model.decoder(tokens[:, :-1], model._with_condition(z, condition))
+    logits, _ = model.decoder(tokens[:, :-1], model.with_condition(z, condition))
     target = tokens[:, 1:]
     ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
     return (ce.view_as(target) * (target != model.vocab.pad_index)).sum(dim=1)
@@ -95,7 +106,7 @@ def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, ba
     threshold). Rows the model cannot read get NaN scores and ``outlier=True``."""
     if n_samples < 1:
         raise InputError("n_samples must be at least 1")
-    reference = reference if reference is not None else model.outlier_reference
+    reference = reference if reference is not None else stored_reference(model)
     n = len(smiles)
     cols = {k: np.full(n, np.nan) for k in ("recon_nll", "kl", "neg_elbo", "neg_log_likelihood", "mahalanobis")}
     mu_all = np.full((n, model.latent_dim), np.nan, dtype=np.float32)

@@ -36,7 +36,8 @@ from molvae.data import (BucketBatchSampler, PropertyScaler, SequenceDataset, co
 from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
 from molvae.errors import InputError, MolvaeError
 from molvae.io import MoleculeTable, read_molecules, write_table
-from molvae.model import MolVAE, plain, read_checkpoint
+from molvae import checkpoint
+from molvae.model import MolVAE, plain
 from molvae.pretrained import resolve_model
 from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything
 from molvae.vocab import Vocabulary, get_representation
@@ -310,10 +311,9 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     if resume:
         if not last_path.exists():
             raise InputError(f"cannot resume: {last_path} does not exist")
-        state = read_checkpoint(last_path)
-        if "training" not in state:
-            raise InputError(f"cannot resume: {last_path} has no training state")
-        saved = RunConfig.from_dict(state["training"]["run_config"])
+        state = checkpoint.read(last_path)
+        resume_state = checkpoint.training_state(state, str(last_path))
+        saved = RunConfig.from_dict(resume_state["run_config"])
         # Only the number of epochs may change on resume (to extend a finished run).
         run = saved.override("train", epochs=run.train.epochs if run.train.epochs != saved.train.epochs else None)
     elif last_path.exists():
@@ -335,8 +335,8 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     table = read_molecules(data_path, run.data.smiles_column, run.data.id_column)
     vocab = scaler = None
     if state is not None:
-        vocab = Vocabulary.from_dict(state["vocabulary"])
-        scaler = PropertyScaler.from_dict(state["properties"])
+        vocab = Vocabulary.from_dict(state["model"]["vocabulary"])
+        scaler = PropertyScaler.from_dict(state["model"]["properties"])
     data = prepare_training_data(table, run, vocab=vocab, scaler=scaler)
     initial = None
     if state is None:
@@ -369,12 +369,12 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     total_steps = steps_per_epoch * tcfg.epochs
     start_epoch, step, best_score, history = 0, 0, math.inf, []
     if state is not None:
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["training"]["optimizer"])
-        start_epoch = int(state["training"]["epoch"])
-        step = int(state["training"]["step"])
-        best_score = float(state["training"]["best_score"])
-        history = list(state["training"]["history"])
+        model.load_state_dict(state["model"]["state_dict"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        start_epoch = int(resume_state["epoch"])
+        step = int(resume_state["step"])
+        best_score = float(resume_state["best_score"])
+        history = list(resume_state["history"])
         logger.info("resuming from %s at epoch %d (step %d)", last_path, start_epoch, step)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %d parameters", n_params)
@@ -446,10 +446,10 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         improved = score < best_score
         if improved:
             best_score = score
-            model.save(best_path, extra={"epoch": epoch + 1, "run_config": run.to_dict()})
-        model.save(last_path, extra={"epoch": epoch + 1, "run_config": run.to_dict(), "training": {
+            model.save(best_path, run={"epoch": epoch + 1, "run_config": run.to_dict()})
+        model.save(last_path, run={"epoch": epoch + 1, "run_config": run.to_dict()}, training={
             "epoch": epoch + 1, "step": step, "best_score": best_score, "history": plain(history),
-            "optimizer": optimizer.state_dict(), "run_config": run.to_dict()}})
+            "optimizer": optimizer.state_dict(), "run_config": run.to_dict()})
         _write_metrics(out / "metrics.csv", history)
         logger.info("epoch %d/%d: %s%s", epoch + 1, tcfg.epochs,
                     ", ".join(f"{k} {v:.4g}" for k, v in row.items()

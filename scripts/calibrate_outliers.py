@@ -15,13 +15,11 @@ import logging
 import sys
 
 import numpy as np
-import torch
 
 from molvae import MolVAE
 from molvae.io import read_molecules
-from molvae.model import read_checkpoint
+from molvae import checkpoint
 from molvae.scoring import fit_outlier_reference
-from molvae.utils import atomic_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,10 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.info("latent statistics from %d molecules; neg ELBO threshold %.2f nats, Mahalanobis %.2f "
                  "(%.0f%% of %d held-out training molecules below)", ref.n, ref.threshold,
                  ref.mahalanobis_threshold, 100 * ref.quantile, len(heldout))
-    ckpt = read_checkpoint(args.checkpoint)
-    ckpt["outlier_reference"] = ref.to_dict()
-    with atomic_path(args.checkpoint) as tmp:
-        torch.save(ckpt, tmp)
+    ckpt = checkpoint.read(args.checkpoint)
+    ckpt["extras"]["outlier_reference"] = ref.to_dict()
+    checkpoint.write(args.checkpoint, ckpt)
     MolVAE.load(args.checkpoint)  # still loads with weights_only=True
     return 0
 

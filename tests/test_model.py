@@ -9,7 +9,10 @@ from hypothesis import given, settings
 from molvae import MolVAE, chem
 from molvae.pretrained import default_model_path
 from molvae.errors import CheckpointError, InputError
-from molvae.model import CHECKPOINT_VERSION
+from molvae.checkpoint import VERSION as CHECKPOINT_VERSION
+from molvae.config import RunConfig
+
+from conftest import TINY_MODEL
 
 
 class _Payload:
@@ -25,10 +28,46 @@ class _Payload:
 def test_checkpoint_is_plain_data(tiny_model_path):
     ckpt = torch.load(tiny_model_path, weights_only=True)
     assert ckpt["format"] == "molvae-checkpoint" and ckpt["format_version"] == CHECKPOINT_VERSION
-    assert ckpt["representation"] == "selfies"
-    assert ckpt["vocabulary"]["tokens"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
-    assert ckpt["properties"]["names"] == ["logp", "qed"]
+    assert ckpt["model"]["representation"] == "selfies"
+    assert ckpt["model"]["vocabulary"]["tokens"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert ckpt["model"]["properties"]["names"] == ["logp", "qed"]
     assert {"data_sha256", "versions", "saved"} <= set(ckpt["metadata"])
+    assert ckpt["run"]["epoch"] >= 1 and "training_set_hashes" in ckpt["extras"]
+
+
+def _as_version_1(ckpt: dict) -> dict:
+    """The layout molvae 0.1 wrote (format version 1): every section at the top level."""
+    old = {"format": "molvae-checkpoint", "format_version": 1, "molvae_version": "0.1.0",
+           "model_config": ckpt["model"]["config"], **{k: v for k, v in ckpt["model"].items() if k != "config"},
+           "metadata": ckpt["metadata"], **ckpt["extras"], **ckpt.get("run", {})}
+    if "training" in ckpt:
+        old["training"] = ckpt["training"]
+    return old
+
+
+def test_version_1_checkpoints_load_and_resume(tiny_model, tiny_run, tmp_path, sample_smiles, tiny_csv):
+    from molvae import checkpoint
+    from molvae.train import train
+
+    v1 = tmp_path / "v1"
+    v1.mkdir()
+    for name in ("best.pt", "last.pt"):
+        torch.save(_as_version_1(torch.load(tiny_run.output_dir / name, weights_only=True)), v1 / name)
+    old = MolVAE.load(v1 / "best.pt")
+    assert checkpoint.read(v1 / "best.pt")["migrated_from_version"] == 1
+    a, b = tiny_model.encode(sample_smiles[:5]), old.encode(sample_smiles[:5])
+    np.testing.assert_array_equal(a.mu, b.mu)
+    np.testing.assert_array_equal(old.novel(sample_smiles[:5]), tiny_model.novel(sample_smiles[:5]))
+    # a version-1 run directory resumes (its last.pt carries the training state in the old layout)
+    cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["logp", "qed"]},
+                               "train": {**TINY_MODEL["train"], "epochs": 3}})
+    resumed = train(tiny_csv, v1, cfg, resume=True, progress=False)
+    assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
+    # a version this molvae does not know: one clear message
+    ckpt = torch.load(tiny_run.best_path, weights_only=True)
+    torch.save({**ckpt, "format_version": 99}, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="version 99"):
+        MolVAE.load(tmp_path / "future.pt")
 
 
 def test_save_load_gives_same_outputs(tiny_model, tmp_path, sample_smiles):
@@ -113,7 +152,7 @@ def test_pickled_payload_is_refused_and_never_runs(tmp_path):
 def test_novelty_from_stored_training_hashes(tiny_model, tiny_model_path, sample_smiles):
     from molvae import chem
 
-    assert torch.load(tiny_model_path, weights_only=True)["training_set_hashes"].dtype == torch.int64
+    assert torch.load(tiny_model_path, weights_only=True)["extras"]["training_set_hashes"].dtype == torch.int64
     known = chem.canonicalize(sample_smiles[0])[0]
     assert tiny_model.novel([known, "CCO", None]).tolist() == [False, True, False]
 

@@ -9,7 +9,7 @@ from molvae import MolVAE
 from molvae.cli.main import main
 from molvae.errors import InputError
 from molvae.evaluation import latent_diagnostics
-from molvae.scoring import auroc, fit_outlier_reference, score_molecules
+from molvae.scoring import auroc, fit_outlier_reference, score_molecules, store_reference
 
 
 def test_elbo_is_finite_and_more_samples_tighten_the_bound(tiny_model, sample_smiles):
@@ -36,10 +36,10 @@ def test_outlier_reference_round_trip_and_flags(tiny_model, sample_smiles, tmp_p
     model = copy.deepcopy(tiny_model)
     ref = fit_outlier_reference(model, sample_smiles * 3, sample_smiles[:10], quantile=0.9)
     assert ref.mean.shape == (model.latent_dim,) and np.isfinite(ref.threshold)
-    model.outlier_reference = ref
+    store_reference(model, ref)
     path = tmp_path / "m.pt"
     model.save(path)
-    assert torch.load(path, weights_only=True)["outlier_reference"]["threshold"] == pytest.approx(ref.threshold)
+    assert torch.load(path, weights_only=True)["extras"]["outlier_reference"]["threshold"] == pytest.approx(ref.threshold)
     loaded = MolVAE.load(path)
     table = score_molecules(loaded, sample_smiles[:5] + ["C" * 300, ""], seed=0)
     assert {"mahalanobis", "outlier"} <= set(table.columns)

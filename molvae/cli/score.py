@@ -9,7 +9,7 @@ import pandas as pd
 
 from molvae.errors import InputError
 from molvae.io import read_molecules
-from molvae.scoring import auroc, fit_outlier_reference, score_molecules
+from molvae.scoring import auroc, fit_outlier_reference, score_molecules, store_reference, stored_reference
 
 from molvae.cli.common import add_common, add_input, row_columns, show_progress, start, write_output
 
@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(args.seed)
         order = rng.permutation(len(train))
         cut = max(1, int(0.9 * len(train)))
-        model.outlier_reference = fit_outlier_reference(model, [train[i] for i in order[:cut]],
-                                                        [train[i] for i in order[cut:]], args.quantile, args.seed)
+        store_reference(model, fit_outlier_reference(model, [train[i] for i in order[:cut]],
+                                                     [train[i] for i in order[cut:]], args.quantile, args.seed))
     frame = score_molecules(model, table.smiles, n_samples=args.samples, seed=args.seed,
                             keep_largest_fragment=args.keep_largest_fragment, progress=show_progress(args))
     columns = row_columns(table)
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     n_valid = int(frame["valid"].sum())
     line = f"scored {n_valid} of {len(frame)} molecules ({len(frame) - n_valid} unreadable by this model)"
     if "outlier" in frame:
-        ref = model.outlier_reference
+        ref = stored_reference(model)
         line += (f"; {int(frame['outlier'].sum())} flagged as outliers (neg ELBO above {ref.threshold:.1f} nats or "
                  f"Mahalanobis distance above {ref.mahalanobis_threshold:.2f}: the {ref.quantile:.0%} quantiles of "
                  "held-out training molecules; or unreadable)")
