@@ -14,8 +14,9 @@ HELP = "encode molecules to latent vectors and predicted properties"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help=HELP, description=HELP + ". The input is streamed in chunks: RDKit and "
-                       "SELFIES work runs in --workers processes while the encoder runs, and the output is "
-                       "written as it goes, so memory stays flat however large the library. Every input row "
+                       "SELFIES work runs in --workers processes while the encoder runs, and each finished chunk "
+                       "is written to disk as it goes (OUT.partial/, assembled into OUT at the end), so memory "
+                       "stays flat however large the library and a killed run can --resume. Every input row "
                        "is in the output, in input order (column 'row'), with its id; rows that cannot be "
                        "encoded have valid=False, a reason and empty latents.")
     add_input(p)
