@@ -174,7 +174,8 @@ def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_
     """Read a molecule file in tables of at most ``chunk_size`` rows, in file order, without ever
     holding the whole file: CSV/TSV and ``.smi`` (gzip too) by pandas/line chunks, Parquet by row
     batches, SDF record by record. Columns are detected on the first chunk as in :func:`read_molecules`;
-    every chunk of a file has the same columns. An empty file yields nothing."""
+    every chunk of a file has the same columns. An empty file yields nothing. A missing file or an
+    unknown format is an error at the call; a missing column, at the first chunk."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"input file not found: {path}")
@@ -185,7 +186,11 @@ def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_
     fmt = file_format(path)
     if fmt not in INPUT_FORMATS:
         read_frame(path)  # raises the unsupported-format error
-    frames = _frame_chunks(path, fmt, chunk_size)
+    return _tables(path, _frame_chunks(path, fmt, chunk_size), smiles_column, id_column)
+
+
+def _tables(path: Path, frames: Iterator[pd.DataFrame], smiles_column: str | None,
+            id_column: str | None) -> Iterator[MoleculeTable]:
     try:
         for frame in frames:
             table = _as_table(frame, path, smiles_column, id_column)
@@ -253,6 +258,13 @@ def rejects_path(output: str | Path) -> Path:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return p.with_name(name + ".rejects.csv")
+
+
+def partial_path(output: str | Path) -> Path:
+    """``out.parquet`` -> ``out.parquet.partial`` (next to the output): the directory where a
+    streaming encode keeps its finished chunks and progress until the output is complete."""
+    p = Path(output)
+    return p.with_name(p.name + ".partial")
 
 
 def write_array(array: np.ndarray, path: str | Path) -> Path:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
+import json
 import logging
 import platform
 from collections.abc import Sequence
@@ -462,6 +464,18 @@ class MolVAE(nn.Module):
         metadata = plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
                           "versions": library_versions()})
         return checkpoint.build(model, metadata, extras, plain(run) if run is not None else None, training)
+
+    def weights_sha256(self) -> str:
+        """SHA-256 of what decides the model's outputs: config, vocabulary, property scaler and every
+        weight (names, dtypes, shapes and bytes). Equal for a model and its save/load round trip."""
+        h = hashlib.sha256()
+        h.update(json.dumps([dataclasses.asdict(self.config), self.vocab.to_dict(), self.scaler.to_dict()],
+                            sort_keys=True, default=str).encode())
+        for name, tensor in self.state_dict().items():
+            t = tensor.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{name}:{t.dtype}:{tuple(tensor.shape)};".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
 
     def save(self, path: str | Path, run: dict[str, Any] | None = None,
              training: dict[str, Any] | None = None) -> None:

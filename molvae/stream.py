@@ -7,6 +7,12 @@ before it; every chunk is appended to the output as soon as it is encoded. At mo
 appears in the output, in input order, with its 0-based ``row``, its id, ``valid`` and a
 ``reason`` where it could not be encoded.
 
+Every run is resumable: each finished chunk is kept as a Parquet part in ``OUT.partial/`` with a
+small ``state.json`` (chunks and rows done, and the identity of the input, model and settings);
+the output is assembled from the parts at the end, and the directory is then removed. After a
+kill, ``resume=True`` checks that input and settings are unchanged, skips the finished chunks of
+the input and continues; the output equals that of an uninterrupted run.
+
 Example:
     >>> summary = encode_file(model, "library.csv.gz", "library.parquet")   # doctest: +SKIP
     >>> summary.n_rows, summary.n_valid                                      # doctest: +SKIP
@@ -17,10 +23,13 @@ from __future__ import annotations
 
 import collections
 import gzip
+import io
+import json
 import logging
 import multiprocessing as mp
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter
@@ -36,9 +45,9 @@ from tqdm.auto import tqdm
 
 from molvae.data import _prepare_serial, resolve_workers
 from molvae.errors import InputError
-from molvae.io import MoleculeTable, file_format, iter_molecule_chunks, rejects_path
+from molvae.io import MoleculeTable, file_format, iter_molecule_chunks, partial_path, rejects_path
 from molvae.model import MolVAE
-from molvae.utils import atomic_path
+from molvae.utils import atomic_path, autocast_dtype, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +74,19 @@ class StreamConfig:
 
 @dataclass
 class StreamSummary:
-    """What an encode did: rows in, rows encoded, rejection reasons by kind, wall time."""
+    """What an encode did: rows in, rows encoded, rejection reasons by kind, wall time, and the rows
+    an interrupted run had already done (``resumed_rows``; counted in the totals, not in the rate)."""
 
     output: str
     n_rows: int = 0
     n_valid: int = 0
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    resumed_rows: int = 0
 
     @property
     def rate(self) -> float:
-        return self.n_rows / self.seconds if self.seconds > 0 else float("nan")
+        return (self.n_rows - self.resumed_rows) / self.seconds if self.seconds > 0 else float("nan")
 
 
 @dataclass
@@ -134,22 +145,28 @@ class ChunkWriter:
     ``.npy`` (latent means; invalid rows are NaN and also go to ``OUT.rejects.csv``). The file appears
     under its name only when :meth:`close` succeeds (atomic rename), never half-written."""
 
-    def __init__(self, path: str | Path, latent_dim: int) -> None:
+    def __init__(self, path: str | Path, latent_dim: int, tmp_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.format = file_format(self.path)
-        if self.format not in (*TABLE_FORMATS, ".npy"):
-            raise InputError(f"unsupported output format for {self.path}; use one of .csv, .tsv, .parquet, .npy")
+        check_output_format(self.path)
         self.latent_dim = latent_dim
-        self._atomic = atomic_path(self.path)
+        self._tmp_dir = tmp_dir
+        self._atomic = atomic_path(self.path, tmp_dir)
         self._tmp = self._atomic.__enter__()
         self._writer = None
         self._handle = None
+        self._raw = None
         self._rows = 0
         self._rejects: ChunkWriter | None = None
         if self.format == ".npy":
             self._handle = open(self._tmp, "wb")
         elif self.format in (".csv", ".tsv"):
-            self._handle = gzip.open(self._tmp, "wt") if self.path.suffix.lower() == ".gz" else open(self._tmp, "w")
+            if self.path.suffix.lower() == ".gz":  # no time stamp or temporary name in the header: same bytes every run
+                self._raw = open(self._tmp, "wb")
+                self._handle = io.TextIOWrapper(gzip.GzipFile(self.path.name, "wb", fileobj=self._raw, mtime=0),
+                                                encoding="utf-8", newline="")
+            else:
+                self._handle = open(self._tmp, "w", encoding="utf-8", newline="")
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == ".parquet":
@@ -166,12 +183,27 @@ class ChunkWriter:
             bad = frame.loc[~frame["valid"], [c for c in frame.columns if not c.startswith(("z", "logvar", "pred_"))]]
             if len(bad):
                 if self._rejects is None:
-                    self._rejects = ChunkWriter(rejects_path(str(self.path)), self.latent_dim)
+                    self._rejects = ChunkWriter(rejects_path(str(self.path)), self.latent_dim, self._tmp_dir)
                 self._rejects.write(bad)
         else:
             frame.to_csv(self._handle, index=False, header=self._rows == 0, sep="\t" if self.format == ".tsv" else ",",
                          lineterminator="\n")
         self._rows += len(frame)
+
+    def write_part(self, part: Path) -> None:
+        """Append a Parquet part written by :class:`PartialEncode` (Parquet output copies its row group
+        without a round trip through pandas)."""
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(part)
+        if self.format != ".parquet":
+            self.write(table.to_pandas())
+            return
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._tmp, self._schema)
+        self._writer.write_table(table)
+        self._rows += table.num_rows
 
     def close(self) -> None:
         """Finish the file and move it into place (an empty input still gives a valid empty file)."""
@@ -191,6 +223,8 @@ class ChunkWriter:
                     raw.unlink(missing_ok=True)
             else:
                 self._handle.close()
+                if self._raw is not None:
+                    self._raw.close()
             if self._rejects is not None:
                 self._rejects.close()
         except BaseException:
@@ -200,7 +234,7 @@ class ChunkWriter:
 
     def abort(self) -> None:
         """Drop the partial file (the tempfile is removed; nothing appears under the output name)."""
-        for closable in (self._writer, self._handle):
+        for closable in (self._writer, self._handle, self._raw):
             try:
                 if closable is not None:
                     closable.close()
@@ -212,6 +246,12 @@ class ChunkWriter:
             self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
             pass
+
+
+def check_output_format(path: str | Path) -> None:
+    """InputError unless ``path`` ends in a suffix :class:`ChunkWriter` writes."""
+    if file_format(path) not in (*TABLE_FORMATS, ".npy"):
+        raise InputError(f"unsupported output format for {path}; use one of .csv, .tsv, .parquet, .npy")
 
 
 def _arrow_schema(frame: pd.DataFrame):
@@ -269,31 +309,261 @@ def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: Str
                 future.cancel()
 
 
+STATE_FORMAT = "molvae-encode-progress"
+STATE_VERSION = 1
+_STATE, _LOCK, _PART = "state.json", "lock", "part-{:06d}.parquet"
+
+
+class PartialEncode:
+    """The resumable progress of one encode, kept in ``OUT.partial/`` (:func:`molvae.io.partial_path`):
+    ``state.json`` and one Parquet part per finished chunk (``part-000000.parquet``, ...).
+
+    A part is written under a temporary name, synced and renamed, and only then counted in
+    ``state.json``, which is itself replaced atomically: whenever the process dies, the state names
+    only complete parts. A lock file keeps two encodes from writing the same output at once."""
+
+    def __init__(self, directory: Path, identity: dict) -> None:
+        self.directory = directory
+        self.identity = identity
+        self.chunks = 0
+        self.rows = 0
+        self.valid = 0
+        self.reasons: Counter = Counter()
+        self._lock = None
+
+    @classmethod
+    def start(cls, output: Path, identity: dict, resume: bool) -> PartialEncode:
+        """Open the progress of ``output``: continue it (``resume``) or begin a new one. InputError
+        if a previous run left progress and ``resume`` is false, or if it cannot be continued."""
+        state = cls(partial_path(output), identity)
+        if state.directory.exists():
+            state._acquire()
+            saved = state._saved_counts()
+            if saved == (0, 0) or (saved is None and {p.name for p in state.directory.iterdir()} == {_LOCK}):
+                logger.debug("%s holds no finished chunk; starting afresh", state.directory)
+                state._save()  # the previous run died before its first chunk: nothing to keep
+                return state
+            if not resume:
+                state._release()
+                done = f" ({saved[1]} rows in {saved[0]} chunks done)" if saved else ""
+                raise InputError(f"{state.directory} holds an interrupted encode of {output}{done}; rerun with "
+                                 "--resume to continue it, or delete that directory to start over")
+            try:
+                state._load()
+            except BaseException:
+                state._release()
+                raise
+            logger.info("resuming %s after %d rows (%d chunks)", output, state.rows, state.chunks)
+        else:
+            if resume:
+                logger.info("nothing to resume for %s (no %s); starting at the first row", output, state.directory)
+            state.directory.mkdir(parents=True)
+            state._acquire()
+            state._save()
+        return state
+
+    def part(self, number: int) -> Path:
+        return self.directory / _PART.format(number)
+
+    def add(self, frame: pd.DataFrame, valid: int, reasons: Counter) -> None:
+        """Keep one encoded chunk (the next part) and count it."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        part = self.part(self.chunks)
+        tmp = part.with_name(part.name + ".tmp")
+        pq.write_table(pa.Table.from_pandas(frame, schema=_arrow_schema(frame), preserve_index=False), tmp)
+        _fsync(tmp)
+        os.replace(tmp, part)
+        self.chunks += 1
+        self.rows += len(frame)
+        self.valid += valid
+        self.reasons.update(reasons)
+        self._save()
+
+    def finish(self, output: Path, latent_dim: int) -> None:
+        """Write ``output`` from the parts, in order (atomically), then remove the directory."""
+        writer = ChunkWriter(output, latent_dim, tmp_dir=self.directory)
+        try:
+            for number in range(self.chunks):
+                writer.write_part(self.part(number))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        self._release()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def stop(self) -> None:
+        """After an error or a kill signal: keep finished chunks for --resume, or remove an empty start."""
+        self._release()
+        if self.chunks:
+            logger.warning("%d rows in %d finished chunks are kept in %s; rerun with --resume to continue",
+                           self.rows, self.chunks, self.directory)
+        else:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _saved_counts(self) -> tuple[int, int] | None:
+        """(chunks, rows) done according to ``state.json``, or None when it is missing or unreadable."""
+        try:
+            state = json.loads((self.directory / _STATE).read_text())
+            return int(state["chunks"]), int(state["rows"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _load(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.directory / _STATE
+        try:
+            state = json.loads(path.read_text())
+            if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+                raise ValueError("format")
+            chunks, rows, valid = int(state["chunks"]), int(state["rows"]), int(state["valid"])
+            reasons, saved = Counter({str(k): int(v) for k, v in state["reasons"].items()}), dict(state["identity"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise InputError(f"cannot resume: {path} is missing or unreadable; delete {self.directory} "
+                             "to start over") from None
+        changed = _identity_changes(saved, self.identity)
+        if changed:
+            raise InputError(f"cannot resume: {'; '.join(changed)} since the interrupted encode; rerun with the "
+                             f"same input and settings, or delete {self.directory} to start over")
+        counted = 0
+        for number in range(chunks):
+            try:
+                counted += pq.ParquetFile(self.part(number)).metadata.num_rows
+            except (OSError, pa.ArrowException):
+                raise InputError(f"cannot resume: {self.part(number)} is missing or damaged; delete "
+                                 f"{self.directory} to start over") from None
+        if counted != rows:
+            raise InputError(f"cannot resume: the parts in {self.directory} hold {counted} rows, its state "
+                             f"says {rows}; delete that directory to start over")
+        keep = {_STATE, _LOCK, *(self.part(n).name for n in range(chunks))}
+        for leftover in self.directory.iterdir():  # the killed run's unfinished part or output
+            if leftover.name not in keep:
+                logger.debug("removing %s, left by the interrupted run", leftover)
+                leftover.unlink()
+        self.chunks, self.rows, self.valid, self.reasons = chunks, rows, valid, reasons
+
+    def _save(self) -> None:
+        path = self.directory / _STATE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"format": STATE_FORMAT, "version": STATE_VERSION, "chunks": self.chunks,
+                                   "rows": self.rows, "valid": self.valid, "reasons": dict(self.reasons),
+                                   "identity": self.identity}, indent=1))
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(self.directory)
+
+    def _acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform
+            return
+        handle = open(self.directory / _LOCK, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise InputError(f"another molvae encode is writing {self.directory} now; wait for it or stop it") from None
+        self._lock = handle
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing drops the lock
+            self._lock = None
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a directory's entries) to disk, so a crash cannot leave a renamed but empty part."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # directories cannot be opened on some platforms
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def encode_identity(model: MolVAE, input_path: str | Path, config: StreamConfig, smiles_column: str | None,
+                    id_column: str | None) -> dict:
+    """What must not change between an interrupted encode and its resumption: the input file (size,
+    modification time, SHA-256 of its first MiB), the model's weights, and the settings that shape
+    the output. ``workers`` and ``threads`` may change."""
+    path = Path(input_path)
+    stat = path.stat()
+    precision = "bf16" if autocast_dtype(model.device, config.precision) is not None else "fp32"
+    return {"input": str(path.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+            "input_head_sha256": file_sha256(path, limit=1 << 20), "model_sha256": model.weights_sha256(),
+            "chunk_size": config.chunk_size, "batch_size": config.batch_size, "precision": precision,
+            "logvar": config.logvar, "keep_largest_fragment": config.keep_largest_fragment,
+            "smiles_column": smiles_column, "id_column": id_column}
+
+
+def _identity_changes(saved: dict, current: dict) -> list[str]:
+    """Readable differences between two identities (the input's path alone may change: a moved file
+    with the same size, time and content is the same input)."""
+    changes = []
+    if any(saved.get(k) != current.get(k) for k in ("input_size", "input_mtime_ns", "input_head_sha256")):
+        changes.append(f"the input file changed ({saved.get('input')})")
+    if saved.get("model_sha256") != current.get("model_sha256"):
+        changes.append("the model changed")
+    for key in sorted(set(saved) | set(current)):
+        if key.startswith("input") or key == "model_sha256" or saved.get(key) == current.get(key):
+            continue
+        changes.append(f"{key} was {saved.get(key)!r} and is now {current.get(key)!r}")
+    return changes
+
+
+def _skip_done(chunks: Iterator[MoleculeTable], state: PartialEncode) -> Iterator[MoleculeTable]:
+    """The chunks after those an interrupted run finished (read and dropped, and checked to add up)."""
+    skipped = 0
+    for _ in range(state.chunks):
+        table = next(chunks, None)
+        if table is None:
+            break
+        skipped += len(table)
+    if skipped != state.rows:
+        raise InputError(f"cannot resume: the input's first {state.chunks} chunks hold {skipped} rows, the "
+                         f"interrupted encode had {state.rows}; delete {state.directory} to start over")
+    yield from chunks
+
+
 def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, config: StreamConfig | None = None,
                 smiles_column: str | None = None, id_column: str | None = None,
-                progress: bool = False) -> StreamSummary:
-    """Encode every row of ``input_path`` into ``output`` chunk by chunk (see the module doc)."""
+                progress: bool = False, resume: bool = False) -> StreamSummary:
+    """Encode every row of ``input_path`` into ``output`` chunk by chunk (see the module doc). With
+    ``resume``, continue the interrupted encode kept in ``OUT.partial/``; without it, such a
+    directory is an error (it is never silently reused or overwritten)."""
     config = config or StreamConfig()
+    output = Path(output)
+    check_output_format(output)
+    chunks = iter_molecule_chunks(input_path, smiles_column, id_column, config.chunk_size)  # checks the input
+    state = PartialEncode.start(output, encode_identity(model, input_path, config, smiles_column, id_column), resume)
     workers = resolve_workers(config.workers)
     threads = config.threads or resolve_workers(0)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    summary = StreamSummary(str(output))
-    writer = ChunkWriter(output, model.latent_dim)
+    summary = StreamSummary(str(output), n_rows=state.rows, n_valid=state.valid, reasons=Counter(state.reasons),
+                            resumed_rows=state.rows)
     t0 = time.perf_counter()
-    bar = tqdm(desc="encoding", unit="mol", disable=not progress, file=sys.stderr, smoothing=0.1)
+    bar = tqdm(desc="encoding", unit="mol", disable=not progress, file=sys.stderr, smoothing=0.1, initial=state.rows)
     try:
-        chunks = iter_molecule_chunks(input_path, smiles_column, id_column, config.chunk_size)
-        for table, prepared in _prepared_chunks(model, chunks, config):
+        for table, prepared in _prepared_chunks(model, _skip_done(chunks, state), config):
             frame = encode_chunk(model, table, prepared, summary.n_rows, config)
-            writer.write(frame)
+            reasons = Counter(r.split(":")[0] for r in prepared.reasons if r)
+            state.add(frame, len(prepared.valid_index), reasons)
             summary.n_rows += len(table)
             summary.n_valid += len(prepared.valid_index)
-            summary.reasons.update(r.split(":")[0] for r in prepared.reasons if r)
+            summary.reasons.update(reasons)
             bar.update(len(table))
-        writer.close()
+        state.finish(output, model.latent_dim)
     except BaseException:
-        writer.abort()
+        state.stop()
         raise
     finally:
         bar.close()

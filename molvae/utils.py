@@ -58,14 +58,15 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` only if the block succeeds.
+def atomic_path(path: str | Path, tmp_dir: str | Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (or in ``tmp_dir``, which must be on the same file
+    system); rename it over ``path`` only if the block succeeds.
 
     A crash or an error leaves either the old file or nothing, never a partial file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=tmp_dir or path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -156,17 +156,42 @@ def test_report_of_optimization(opt_output, tmp_path):
         build_report(opt_output, tmp_path / "opt.pdf")
 
 
-def test_report_renders_in_headless_chromium(opt_output, tmp_path):
-    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(b)), None)
+BROWSERS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+# Flags that work in a container as root with no GPU, no display and no network.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--hide-scrollbars")
+
+
+def find_browser() -> str:
+    """A headless-capable Chromium: /usr/bin/chromium (Debian's, which .ci/run installs) or one on PATH.
+    Under CI (CI=true) a missing browser fails the test; elsewhere it skips."""
+    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
     if browser is None:
-        pytest.skip("no Chromium binary found (Debian: apt-get install chromium)")
+        reason = "no Chromium found (Debian: apt-get install chromium; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return browser
+
+
+def test_report_renders_in_headless_chromium(opt_output, tmp_path):
+    browser = find_browser()
     page = build_report(opt_output, tmp_path / "opt.html", top=5)
     shot = tmp_path / "shot.png"
-    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+    run = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                           f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
     assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
     assert_png(shot, 20_000)  # a blank page would compress to a few KB
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1200, 1600)
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    ink = (np.abs(pixels - pixels[0, 0]).sum(axis=2) > 60).mean(axis=1)  # share of non-background pixels per row
+    assert (ink > 0.01).sum() > 200, "the screenshot is (nearly) blank"  # text, tables and pictures
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 256  # anti-aliased text and the drawings, not flat fills
 
 
 # ----------------------------------------------------------------------------- command line

@@ -1,16 +1,28 @@
-"""Streaming encode: chunked == whole-file, every row accounted for, every output format."""
+"""Streaming encode: chunked == whole-file, every row accounted for, every output format, resumable."""
 
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from molvae import stream
+from molvae.cli.main import main
 from molvae.errors import InputError
-from molvae.io import iter_molecule_chunks, read_molecules
+from molvae.io import iter_molecule_chunks, partial_path, read_molecules
 from molvae.stream import StreamConfig, encode_file
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BAD = ["", "nan", "C1CC", "[U]", "CC(=O)O.[Na+]", "not a smiles"]
 
@@ -112,7 +124,7 @@ def test_failed_encode_leaves_no_output(tiny_model, tmp_path):
     with pytest.raises(InputError, match="column"):
         encode_file(tiny_model, src, tmp_path / "o.parquet", smiles_column="nope")
     assert not (tmp_path / "o.parquet").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.parquet")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".o.parquet", "o.parquet"))]
 
 
 def test_empty_input_gives_empty_output(tiny_model, tmp_path):
@@ -120,3 +132,107 @@ def test_empty_input_gives_empty_output(tiny_model, tmp_path):
     src.write_text("smiles\n")
     summary = encode_file(tiny_model, src, tmp_path / "o.parquet")
     assert summary.n_rows == 0 and len(pd.read_parquet(tmp_path / "o.parquet")) == 0
+
+
+# ----------------------------------------------------------------------------- resumable encode
+
+@pytest.fixture(scope="module")
+def long_csv(tmp_path_factory, sample_smiles):
+    """1,320 rows (the sample and BAD, 20 times over, with distinct ids): 66 chunks of 20."""
+    smiles = (list(sample_smiles) + BAD) * 20
+    path = tmp_path_factory.mktemp("long") / "long.csv"
+    pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(path, index=False)
+    return path
+
+
+def _encode_args(src, out, model_path, *extra) -> list[str]:
+    return ["encode", str(src), "-o", str(out), "--model", str(model_path), "--chunk-size", "20", "--workers", "1",
+            "--threads", "1", "--precision", "fp32", "-q", *extra]
+
+
+def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, tmp_path, capsys):
+    out = tmp_path / "lib.parquet"
+    state_file = partial_path(out) / "state.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "molvae", *_encode_args(long_csv, out, tiny_model_path)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads(state_file.read_text())["chunks"] >= 1:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    done = json.loads(state_file.read_text())
+    assert 1 <= done["chunks"] < 66 and not out.exists()  # killed mid-way, no output yet
+
+    capsys.readouterr()
+    assert main(_encode_args(long_csv, out, tiny_model_path)) != 0  # never reused without --resume
+    assert "holds an interrupted encode" in capsys.readouterr().err
+    assert main(_encode_args(long_csv, out, tiny_model_path, "--resume", "--chunk-size", "30")) != 0
+    assert "chunk_size was 20 and is now 30" in capsys.readouterr().err
+    assert main(_encode_args(long_csv, out, tiny_model_path, "--resume")) == 0
+    assert f"{done['rows']} of them by the interrupted run" in capsys.readouterr().out
+    assert not partial_path(out).exists()
+    assert main(_encode_args(long_csv, tmp_path / "ref.parquet", tiny_model_path)) == 0
+    resumed, reference = pd.read_parquet(out), pd.read_parquet(tmp_path / "ref.parquet")
+    assert len(resumed) == 1320 and resumed["row"].tolist() == list(range(1320))
+    pd.testing.assert_frame_equal(resumed, reference)  # same rows, ids, SMILES, reasons and latents, exactly
+    assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+
+
+class _Interrupt(BaseException):
+    """Stands for a kill signal in the main process."""
+
+
+@pytest.mark.parametrize("name", ["out.csv.gz", "z.npy"])
+def test_interrupted_encode_resumes_for_every_format(tiny_model, long_csv, tmp_path, monkeypatch, name):
+    config = StreamConfig(chunk_size=100, workers=1, threads=1, precision="fp32")
+    encode_file(tiny_model, long_csv, tmp_path / "ref" / name, config)
+    calls = {"n": 0}
+    real = stream.encode_chunk
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise _Interrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "encode_chunk", dying)
+    out = tmp_path / name
+    with pytest.raises(_Interrupt):
+        encode_file(tiny_model, long_csv, out, config)
+    assert not out.exists() and json.loads((partial_path(out) / "state.json").read_text())["rows"] == 400
+    summary = encode_file(tiny_model, long_csv, out, config, resume=True)
+    assert summary.resumed_rows == 400 and summary.n_rows == 1320 and summary.n_valid == 1320 - 20 * len(BAD)
+    assert out.read_bytes() == (tmp_path / "ref" / name).read_bytes()
+    if name.endswith(".npy"):
+        assert (tmp_path / "z.rejects.csv").read_bytes() == (tmp_path / "ref" / "z.rejects.csv").read_bytes()
+    assert not partial_path(out).exists()
+
+
+def test_resume_refuses_a_changed_input_and_starts_afresh_without_state(tiny_model, sample_smiles, tmp_path):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"smiles": sample_smiles}).to_csv(src, index=False)
+    out = tmp_path / "o.parquet"
+    config = StreamConfig(chunk_size=10, workers=1, precision="fp32")
+    summary = encode_file(tiny_model, src, out, config, resume=True)  # nothing to resume: a normal run
+    assert summary.resumed_rows == 0 and len(pd.read_parquet(out)) == len(sample_smiles)
+    state = stream.PartialEncode.start(tmp_path / "p.parquet", stream.encode_identity(tiny_model, src, config,
+                                                                                      None, None), resume=False)
+    state.add(pd.DataFrame({"row": [0], "smiles": ["C"]}), 1, Counter())
+    state.stop()  # as after a kill: one chunk kept
+    src.write_text(src.read_text() + "CCO\n")
+    with pytest.raises(InputError, match="input file changed"):
+        encode_file(tiny_model, src, tmp_path / "p.parquet", config, resume=True)
+    with pytest.raises(InputError, match="interrupted encode"):
+        encode_file(tiny_model, src, tmp_path / "p.parquet", config)

@@ -14,8 +14,9 @@ HELP = "encode molecules to latent vectors and predicted properties"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help=HELP, description=HELP + ". The input is streamed in chunks: RDKit and "
-                       "SELFIES work runs in --workers processes while the encoder runs, and the output is "
-                       "written as it goes, so memory stays flat however large the library. Every input row "
+                       "SELFIES work runs in --workers processes while the encoder runs, and each finished chunk "
+                       "is written to disk as it goes (OUT.partial/, assembled into OUT at the end), so memory "
+                       "stays flat however large the library and a killed run can --resume. Every input row "
                        "is in the output, in input order (column 'row'), with its id; rows that cannot be "
                        "encoded have valid=False, a reason and empty latents.")
     add_input(p)
@@ -36,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="encoder arithmetic: auto (default: bf16 autocast where the hardware supports it, "
                         "else fp32), bf16, or fp32 (exact, slower). bf16 latents differ from fp32 by about "
                         "0.6%% of their norm; reconstruction from them is as good")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an encode that was interrupted (killed, out of time, Ctrl-C) from its last "
+                        "finished chunk. Every run keeps its finished chunks in OUT.partial/ until the output "
+                        "is complete; --resume checks that the input file, the model and the settings that "
+                        "shape the output (--chunk-size, --batch-size, --precision, --logvar, columns) are "
+                        "unchanged, skips the finished rows and gives the same output as an uninterrupted "
+                        "run. Without --resume, a leftover OUT.partial/ is an error, never reused")
     p.add_argument("--engine", choices=["local", "dask"], default="local",
                    help="local processes (default) or Dask tasks over partitions of a CSV/Parquet dataset "
                         "(needs 'pip install molvae[dask]')")
@@ -59,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "dask":
         from molvae.distributed import encode_dask
 
+        if args.resume:
+            raise InputError("--resume works with --engine local, not with --engine dask")
         model = load_model(args)
         summary = encode_dask(model, args.input, args.output, config, args.smiles_column, args.id_column,
                               scheduler=args.scheduler, progress=show_progress(args))
@@ -66,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output)
         model = load_model(args)
         summary = encode_file(model, args.input, args.output, config, args.smiles_column, args.id_column,
-                              progress=show_progress(args))
+                              progress=show_progress(args), resume=args.resume)
     n_bad = summary.n_rows - summary.n_valid
     detail = ": " + ", ".join(f"{k} {v}" for k, v in summary.reasons.most_common()) if summary.reasons else ""
+    resumed = f"; {summary.resumed_rows} of them by the interrupted run" if summary.resumed_rows else ""
     print(f"encoded {summary.n_valid} of {summary.n_rows} molecules ({n_bad} invalid{detail}; marked in the "
-          f"output) in {summary.seconds:.1f} s ({summary.rate:.0f} molecules/s) -> {args.output}")
+          f"output{resumed}) in {summary.seconds:.1f} s ({summary.rate:.0f} molecules/s) -> {args.output}")
     return 0
