@@ -191,3 +191,25 @@ def test_evaluate_generated_and_model(tmp_path, tiny_model_path, overfit_run, ti
     assert report["reconstruction"] == pytest.approx(15 / 16)
     assert report["reconstruction_encodable"] == 1.0
 
+
+def test_evaluate_runs_fcd_on_the_requested_device(tmp_path, tiny_model, sample_smiles, monkeypatch):
+    import fcd_torch
+
+    seen = []
+
+    class RecordingFCD:
+        def __init__(self, device, n_jobs=1):
+            seen.append(device)
+
+        def __call__(self, generated, reference):
+            return 1.0
+
+    monkeypatch.setattr(fcd_torch, "FCD", RecordingFCD)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # so "cuda:1" resolves on a CPU-only machine
+    monkeypatch.setattr("molvae.cli.evaluate.load_model", lambda args: tiny_model)  # the model itself stays on CPU
+    smiles = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": sample_smiles[:12]}).to_csv(smiles, index=False)
+    assert main(["evaluate", str(smiles), "--reference", str(smiles), "--device", "cuda:1", "-q"]) == 0
+    assert seen == ["cuda:1"]
+    assert main(["evaluate", "--test", str(smiles), "-n", "10", "--device", "cuda:1", "-q"]) == 0
+    assert seen == ["cuda:1", "cuda:1"]
