@@ -6,6 +6,10 @@ import pytest
 import torch
 
 from molvae.cli.main import main
+from molvae.config import RunConfig
+
+TINY_TOML = ("[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\ndecoder_hidden_dim = 64\n"
+             "[train]\nbatch_size = 32\nrecon_eval_size = 10\nseed = 5\n")
 
 
 def test_help_lists_verbs(capsys):
@@ -106,19 +110,29 @@ def test_encode_decode_reconstruct_sample(tmp_path, tiny_model_path, dirty_csv, 
 
 def test_train_cli_writes_run_and_resumes(tmp_path, tiny_csv, capsys):
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\n"
-                   "decoder_hidden_dim = 64\n[train]\nbatch_size = 32\nrecon_eval_size = 10\n")
+    cfg.write_text(TINY_TOML)
     out = tmp_path / "run"
     args = ["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--properties", "logp", "qed", "sa",
             "-q"]
     assert main([*args, "--epochs", "1"]) == 0
     for name in ("best.pt", "last.pt", "metrics.csv", "config.toml"):
         assert (out / name).exists()
+    assert RunConfig.from_toml(out / "config.toml").train.seed == 5  # no --seed: the config file's seed
     assert torch.load(out / "last.pt", weights_only=True)["training"]["epoch"] == 1
     assert main([*args, "--epochs", "1"]) == 2  # refuses to overwrite a run
     assert "--resume" in capsys.readouterr().err
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_train_seed_flag_overrides_the_config_file_even_when_zero(tmp_path, tiny_csv):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY_TOML)
+    out = tmp_path / "run"
+    assert main(["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--epochs", "1", "--seed", "0",
+                 "-q"]) == 0
+    assert RunConfig.from_toml(out / "config.toml").train.seed == 0
+    assert torch.load(out / "last.pt", weights_only=True)["metadata"]["seed"] == 0
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -139,7 +153,12 @@ def test_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_evaluate_generated_and_model(tmp_path, tiny_model_path, tiny_csv, sample_smiles, capsys):
+def _printed_metrics(text: str) -> dict[str, str]:
+    """``key  value`` lines printed by molvae evaluate -> {key: value}."""
+    return dict(line.split(None, 1) for line in text.splitlines() if line.strip())
+
+
+def test_evaluate_generated_and_model(tmp_path, tiny_model_path, overfit_run, tiny_csv, sample_smiles, capsys):
     gen = tmp_path / "gen.smi"
     gen.write_text("\n".join(sample_smiles[:20] + ["C1CC"]) + "\n")
     ref = tmp_path / "ref.csv"
@@ -149,10 +168,12 @@ def test_evaluate_generated_and_model(tmp_path, tiny_model_path, tiny_csv, sampl
     import json
 
     report = json.loads(out.read_text())
+    printed = _printed_metrics(capsys.readouterr().out)
     assert report["validity"] == pytest.approx(20 / 21)
     assert report["novelty"] == 0.0  # every valid one is in the training file
     for key in ("fcd", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_mw", "unique@10k"):
-        assert key in report and key in capsys.readouterr().out or key in report
+        assert np.isfinite(report[key]), key
+        assert float(printed[key]) == pytest.approx(report[key], abs=1e-4), key  # printed and written agree
     test = tmp_path / "test.csv"
     pd.DataFrame({"smiles": sample_smiles[:15] + ["nan"], "LogP": [1.0] * 16}).to_csv(test, index=False)
     out2 = tmp_path / "model.json"
@@ -160,6 +181,35 @@ def test_evaluate_generated_and_model(tmp_path, tiny_model_path, tiny_csv, sampl
                  "-q"]) == 0
     report = json.loads(out2.read_text())
     assert report["n_test"] == 16 and report["n_test_encodable"] == 15
-    assert 0.0 <= report["reconstruction"] <= 15 / 16
     assert {"mae_logp", "r2_logp", "mae_qed", "validity", "fcd"} <= set(report)
     assert report["mae_logp"] > 0
+    # a model that reconstructs these 15 molecules exactly: 15 of 16, the unreadable row counting as a miss
+    result, _ = overfit_run
+    assert main(["evaluate", "--model", str(result.last_path), "--test", str(test), "-n", "20", "-o", str(out2),
+                 "-q"]) == 0
+    report = json.loads(out2.read_text())
+    assert report["reconstruction"] == pytest.approx(15 / 16)
+    assert report["reconstruction_encodable"] == 1.0
+
+
+def test_evaluate_runs_fcd_on_the_requested_device(tmp_path, tiny_model, sample_smiles, monkeypatch):
+    import fcd_torch
+
+    seen = []
+
+    class RecordingFCD:
+        def __init__(self, device, n_jobs=1):
+            seen.append(device)
+
+        def __call__(self, generated, reference):
+            return 1.0
+
+    monkeypatch.setattr(fcd_torch, "FCD", RecordingFCD)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # so "cuda:1" resolves on a CPU-only machine
+    monkeypatch.setattr("molvae.cli.evaluate.load_model", lambda args: tiny_model)  # the model itself stays on CPU
+    smiles = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": sample_smiles[:12]}).to_csv(smiles, index=False)
+    assert main(["evaluate", str(smiles), "--reference", str(smiles), "--device", "cuda:1", "-q"]) == 0
+    assert seen == ["cuda:1"]
+    assert main(["evaluate", "--test", str(smiles), "-n", "10", "--device", "cuda:1", "-q"]) == 0
+    assert seen == ["cuda:1", "cuda:1"]

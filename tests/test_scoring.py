@@ -80,3 +80,13 @@ def test_score_cli_labels_and_calibration(tiny_model_path, tiny_csv, sample_smil
     assert len(table) == 15 and {"neg_elbo", "neg_log_likelihood", "mahalanobis", "outlier", "label",
                                  "exact_match"} <= set(table.columns)
     assert main(["score", str(path), "-o", str(out), "--model", str(tiny_model_path), "--labels", "nope"]) == 2
+    capsys.readouterr()
+    # --quantile moves the threshold that --calibrate fits ...
+    assert main(["score", str(path), "-o", str(out), "--model", str(tiny_model_path), "--calibrate", str(tiny_csv),
+                 "--quantile", "0.9", "-q"]) == 0
+    assert "the 90% quantiles of held-out training molecules" in capsys.readouterr().out
+    # ... and alone it would do nothing: a one-line error, before any work
+    lone = tmp_path / "lone.csv"
+    assert main(["score", str(path), "-o", str(lone), "--model", str(tiny_model_path), "--quantile", "0.9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--calibrate" in err and len(err.splitlines()) == 1 and not lone.exists()

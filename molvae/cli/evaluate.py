@@ -11,7 +11,7 @@ from molvae.errors import InputError
 from molvae.evaluation import evaluate_model, table_properties
 from molvae.io import read_molecules
 from molvae.metrics import chemistry_metrics, evaluate_generated
-from molvae.utils import atomic_path
+from molvae.utils import atomic_path, resolve_device
 
 from molvae.cli.common import add_common, load_model, setup_logging
 
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give GENERATED molecules, or --test TEST to evaluate a model")
     if args.output and not args.output.endswith(".json"):
         raise InputError(f"--output must be a .json file, got {args.output}")
+    fcd_device = str(resolve_device(args.device))  # FCD's ChemNet runs where the user asked
     reference, train = _smiles(args.reference, args.smiles_column), _smiles(args.train, args.smiles_column)
     if args.test is not None:
         if args.generated is not None:
@@ -58,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
         canonical = [chem.canonicalize(s)[0] for s in table.smiles]
         props = table_properties(table, model.property_names, canonical)
         result = evaluate_model(model, table.smiles, props, train=train, n_samples=args.num_samples,
-                                seed=args.seed, reference=reference)
+                                seed=args.seed, reference=reference, fcd_device=fcd_device)
     else:
         generated = _smiles(args.generated, args.smiles_column)
-        result = evaluate_generated(generated, reference, train)
+        result = evaluate_generated(generated, reference, train, fcd_device=fcd_device)
         result.update(chemistry_metrics(generated, reference))
     width = max(map(len, result))
     for key, value in result.items():

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "the AUROC of each score")
     p.add_argument("--calibrate", metavar="TRAIN", help="training molecules to fit the latent statistics and "
                    "the threshold on (90%% / 10%% held out), when the model has none or to replace its own")
-    p.add_argument("--quantile", type=float, default=0.99, help="threshold quantile (default: 0.99)")
+    p.add_argument("--quantile", type=float, default=None, help="with --calibrate: the quantile of the held-out "
+                   "molecules' scores the threshold is set at (default: 0.99)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -45,6 +46,9 @@ def _labels(table, column: str) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.quantile is not None and not args.calibrate:
+        raise InputError("--quantile sets the threshold fitted by --calibrate TRAIN; give both "
+                         "(a model's own threshold keeps the quantile it was calibrated at)")
     model, table = start(args)
     labels = _labels(table, args.labels) if args.labels else None
     if args.calibrate:
@@ -52,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(args.seed)
         order = rng.permutation(len(train))
         cut = max(1, int(0.9 * len(train)))
+        quantile = {} if args.quantile is None else {"quantile": args.quantile}  # else the library's default
         store_reference(model, fit_outlier_reference(model, [train[i] for i in order[:cut]],
-                                                     [train[i] for i in order[cut:]], args.quantile, args.seed))
+                                                     [train[i] for i in order[cut:]], seed=args.seed, **quantile))
     frame = score_molecules(model, table.smiles, n_samples=args.samples, seed=args.seed,
                             keep_largest_fragment=args.keep_largest_fragment, progress=show_progress(args))
     columns = row_columns(table)
