@@ -25,8 +25,10 @@ def test_a_setting_the_method_does_not_use_is_an_error(method, setting, value):
 
 
 def test_each_method_takes_the_settings_it_uses():
+    values = {"budget": 20, "library": "lib.parquet", "n_init": 5, "batch_size": 4, "acquisition": "ucb",
+              "proposals": "continuous", "pool_size": 32, "trust_region": True, "min_similarity": 0.5}
     for method, used in METHOD_SETTINGS.items():
-        OptimizeConfig(method=method, **{name: 2 for name in used})
+        OptimizeConfig(method=method, **{name: values[name] for name in used})
 
 
 def test_bo_settings_left_unset_take_the_bo_defaults():
@@ -40,6 +42,10 @@ def test_bo_settings_left_unset_take_the_bo_defaults():
         OptimizeConfig(budget=0)
     with pytest.raises(Exception, match="method must be one of"):
         OptimizeConfig(method="anneal")
+    with pytest.raises(Exception, match="acquisition"):  # checked at once, before any model is loaded
+        OptimizeConfig(acquisition="pi")
+    with pytest.raises(Exception, match="min_similarity"):
+        OptimizeConfig(method="improve", min_similarity=1.5)
 
 
 @pytest.mark.parametrize("flags", BO_ONLY_FLAGS)
@@ -79,5 +85,5 @@ def test_run_and_write_a_gradient_optimization(tiny_model, tmp_path):
 
 
 def test_improve_needs_molecules(tiny_model):
-    with pytest.raises(InputError, match="needs the molecules to improve"):
+    with pytest.raises(InputError, match="needs initial molecules"):
         run_optimization(tiny_model, make_objective("logp"), OptimizeConfig(method="improve"), progress=False)

@@ -88,6 +88,10 @@ class OptimizeConfig:
                              f"{' and '.join(users)} only)")
         if self.budget is not None and self.budget < 1:
             raise InputError("budget must be at least 1")
+        if self.method == "bo":  # out-of-range values fail here, before a model is loaded
+            self.bo_config()
+        elif self.method == "improve":
+            self.improve_config(gradient=True)
 
     def bo_config(self) -> BOConfig:
         given = {name: getattr(self, name) for name in ("budget", *BO_SETTINGS) if getattr(self, name) is not None}
@@ -133,7 +137,7 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     library = LatentLibrary.from_file(config.library) if config.library else None  # a bad file fails first
     if config.method == "improve":
         if init_smiles is None:
-            raise InputError("method improve needs the molecules to improve (--init FILE)")
+            raise InputError("method improve needs initial molecules: the ones to improve")
         settings = config.improve_config(gradient=predictor_estimate(model, objective) is not None)
         return OptimizationRun(config, objective.name, settings, improved=improve_molecules(
             model, init_smiles, objective, settings, progress=progress))
