@@ -118,6 +118,14 @@ class MolVAE(nn.Module):
         """Properties a conditional model is conditioned on (empty for a plain VAE)."""
         return self.config.conditions
 
+    def predict_properties(self, z: torch.Tensor) -> torch.Tensor:
+        """The property head at latent points (``n x latent_dim`` -> ``n x n_properties``, float32), in the
+        properties' own units (the training scaler undone); differentiable in ``z``. The one evaluation of
+        the head: :meth:`encode` reports it, search builds its surrogate on it."""
+        mean = torch.as_tensor(self.scaler.mean, dtype=torch.float32, device=z.device)
+        std = torch.as_tensor(self.scaler.std, dtype=torch.float32, device=z.device)
+        return self.property_head(z).float() * std + mean
+
     def condition_from(self, properties: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """The condition (``n x n_conditions``) from standardized properties (``n x n_properties``);
         missing values and a missing table mean the training average (0). None for a plain VAE."""
@@ -268,11 +276,11 @@ class MolVAE(nn.Module):
             cond = None if labels is None else torch.from_numpy(np.asarray(labels[rows], dtype=np.float32))
             with torch.autocast(self.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                 m, lv = self.encode_tokens(batch, torch.from_numpy(lengths[rows].astype(np.int64)), cond)
-                pr = self.property_head(m) if p else None
+                pr = self.predict_properties(m) if p else None
             mu[rows] = m.float().cpu().numpy()
             logvar[rows] = lv.float().cpu().numpy()
             if pr is not None:
-                props[rows] = self.scaler.inverse(pr.float().cpu().numpy())
+                props[rows] = pr.cpu().numpy()
         self.train(was_training)
         return mu, logvar, props
 

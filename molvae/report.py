@@ -23,6 +23,7 @@ import pandas as pd
 from molvae import __version__, chem, plots
 from molvae.errors import InputError, MolvaeError
 from molvae.io import file_format, read_frame
+from molvae.search.optimization import TRACE_TABLE, sibling_path
 from molvae.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -278,8 +279,7 @@ def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int,
 
 def trace_path(output: str | Path) -> Path:
     """Where 'molvae optimize' writes the trace of ``output``: ``out.csv`` -> ``out.trace.csv``."""
-    out = Path(output)
-    return out.with_name(out.name.split(".")[0] + ".trace.csv")
+    return sibling_path(output, TRACE_TABLE)
 
 
 def _numeric(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

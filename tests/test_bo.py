@@ -36,7 +36,7 @@ def test_pool_and_continuous_proposals(tiny_model):
 
 
 def test_predictor_estimate_covers_only_predicted_objectives(tiny_model):
-    from molvae.search.bo import predictor_estimate
+    from molvae.search.latent import predictor_estimate
 
     z = np.zeros((3, tiny_model.latent_dim), dtype=np.float32)
     est = predictor_estimate(tiny_model, make_objective("qed"))

@@ -98,11 +98,11 @@ def test_desirability_with_penalized_logp_and_a_similarity_constraint():
 def test_desirability_surrogate_is_differentiable(tiny_model):
     import torch
 
-    from molvae.search.objectives import predicted_score
+    from molvae.search.latent import PropertySurrogate
 
     obj = make_objective("qed high, logp in 1-3")
     z = torch.zeros(3, tiny_model.latent_dim, requires_grad=True)
-    score = predicted_score(tiny_model, obj, z)
+    score = PropertySurrogate(tiny_model, obj).score(z)
     score.sum().backward()
     assert score.shape == (3,) and torch.isfinite(z.grad).all()
     props = {"qed": np.array([0.5]), "logp": np.array([4.0])}

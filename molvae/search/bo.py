@@ -1,7 +1,8 @@
 """Bayesian optimization in latent space with BoTorch.
 
-Each proposal is decoded to an RDKit-valid canonical molecule; only molecules never seen before
-cost an oracle call (a cache holds every score), and the budget counts oracle calls.
+Each proposal is decoded with the search chemistry policy (:func:`molvae.search.latent.decode_checked`:
+valid, no radicals); only molecules never seen before cost an oracle call (the
+:class:`~molvae.search.latent.Ledger` caches every score), and the budget counts oracle calls.
 
 Example:
     >>> result = optimize(model, make_objective("qed"), BOConfig(budget=100))   # doctest: +SKIP
@@ -16,17 +17,16 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.model import MolVAE
-from molvae.search.objectives import Objective, predicted_score
+from molvae.search.latent import Ledger, OptimizationResult, decode_checked, encode_starts, predictor_estimate
+from molvae.search.objectives import Objective
 
 logger = logging.getLogger(__name__)
 
@@ -83,82 +83,14 @@ class BOConfig:
             raise ConfigError("pool_size must be >= batch_size and pool_global_fraction in [0, 1]")
 
 
-@dataclass
-class OptimizationResult:
-    """``evaluated``: one row per oracle call (``call``, ``step``, ``source``, ``smiles``, ``score``,
-    latent ``z0..``); ``trace``: best-so-far after each step; ``failed``: molecules whose score was NaN."""
-
-    evaluated: pd.DataFrame
-    trace: pd.DataFrame
-    objective: str
-    seconds: float
-    extra: dict = field(default_factory=dict)
-
-    def top(self, k: int = 10) -> pd.DataFrame:
-        ok = self.evaluated[np.isfinite(self.evaluated["score"])]
-        return ok.sort_values("score", ascending=False, kind="stable").head(k)[["smiles", "score", "step", "call"]]
-
-
-class _Ledger:
-    """Every oracle call, the cache of scores by molecule, and the budget."""
-
-    def __init__(self, objective: Objective, budget: int, latent_dim: int, bar) -> None:
-        self.objective, self.budget, self.bar = objective, budget, bar
-        self.cache: dict[str, float] = {}
-        self.rows: list[dict] = []
-        self.latent_dim = latent_dim
-
-    @property
-    def calls(self) -> int:
-        return len(self.rows)
-
-    @property
-    def remaining(self) -> int:
-        return self.budget - self.calls
-
-    def evaluate(self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str) -> np.ndarray:
-        """Scores for decoded molecules (NaN for invalid); pays only for new molecules, within budget."""
-        new: list[int] = []
-        seen_now: set[str] = set()
-        for i, s in enumerate(smiles):
-            if s is not None and s not in self.cache and s not in seen_now and len(new) < self.remaining:
-                new.append(i)
-                seen_now.add(s)
-        if new:
-            scores = self.objective([smiles[i] for i in new], z[new])
-            for i, score in zip(new, scores):
-                score = float(score)
-                self.cache[smiles[i]] = score  # NaN (a failure) is cached too: never paid twice
-                self.rows.append({"call": self.calls + 1, "step": step, "source": source, "smiles": smiles[i],
-                                  "score": score, **{f"z{j}": float(v) for j, v in enumerate(z[i])}})
-            self.bar.update(len(new))
-        return np.array([self.cache.get(s, math.nan) if s is not None else math.nan for s in smiles])
-
-    def best(self) -> tuple[float, str | None]:
-        finite = [(r["score"], r["smiles"]) for r in self.rows if math.isfinite(r["score"])]
-        return max(finite) if finite else (-math.inf, None)
-
-    def frame(self) -> pd.DataFrame:
-        columns = ["call", "step", "source", "smiles", "score"] + [f"z{j}" for j in range(self.latent_dim)]
-        return pd.DataFrame(self.rows, columns=columns)
-
-
-def _initial(model: MolVAE, ledger: _Ledger, config: BOConfig, init_smiles: Sequence[str] | None,
+def _initial(model: MolVAE, ledger: Ledger, config: BOConfig, init_smiles: Sequence[str] | None,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     if init_smiles is not None:
-        enc = model.encode(init_smiles)
-        ok = np.flatnonzero(enc.valid)
-        if len(ok) < 2:
-            raise InputError("the initial library has fewer than 2 molecules this model can encode")
-        if len(ok) < len(init_smiles):
-            logger.warning("%d of %d initial molecules cannot be encoded and are skipped",
-                           len(init_smiles) - len(ok), len(init_smiles))
-        z = enc.mu[ok]
-        smiles = [enc.smiles[i] for i in ok]
+        smiles, z = encode_starts(model, init_smiles, at_least=2)
         source = "init"
     else:
         z = rng.standard_normal((config.n_init, model.latent_dim)).astype(np.float32)
-        smiles = decode_checked(model, z, config.reject_radicals)
+        smiles = decode_checked(model, z, config.reject_radicals).smiles
         source = "prior"
     scores = ledger.evaluate(smiles, z, 0, source)
     return z.astype(np.float64), scores
@@ -200,16 +132,6 @@ def _select(X: np.ndarray, Y: np.ndarray, limit: int) -> np.ndarray:
     return np.unique(np.concatenate([best, recent]))
 
 
-def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
-                   seed: int | None = None) -> list[str | None]:
-    """Canonical SMILES of latent points (``n x latent_dim``); None for invalid ones and, unless allowed,
-    for molecules with unpaired electrons. Greedy, or sampled at ``temperature`` with ``seed``."""
-    smiles = model.decode(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed)
-    if reject_radicals:
-        smiles = [None if s is not None and chem.has_radicals(s) else s for s in smiles]
-    return smiles
-
-
 def _pool(model: MolVAE, X: np.ndarray, Y: np.ndarray, box: np.ndarray, scale: float, config: BOConfig,
           rng: np.random.Generator, known: dict[str, float]) -> tuple[np.ndarray, list[str]]:
     """Latent points around the best molecules (a random subset of dimensions moved by a log-uniform
@@ -227,28 +149,13 @@ def _pool(model: MolVAE, X: np.ndarray, Y: np.ndarray, box: np.ndarray, scale: f
     local = centers + moved * rng.standard_normal((n_local, d)) * radius * (box[1] - box[0])
     z = np.concatenate([local, rng.standard_normal((n_global, d))])
     z = np.clip(z, box[0], box[1])
-    smiles = decode_checked(model, z, config.reject_radicals)
+    smiles = decode_checked(model, z, config.reject_radicals).smiles
     keep, seen = [], set()
     for i, s in enumerate(smiles):
         if s is not None and s not in known and s not in seen:
             keep.append(i)
             seen.add(s)
     return z[keep], [smiles[i] for i in keep]
-
-
-def predictor_estimate(model: MolVAE, objective: Objective):
-    """``z -> objective estimated by the property head`` (``n x latent_dim`` -> ``n``), or None when the
-    objective has no surrogate this model covers (user oracles, similarity, unpredicted properties)."""
-    if objective.surrogate is None or not objective.needs or any(n not in model.property_names
-                                                                 for n in objective.needs):
-        return None
-
-    def estimate(z: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
-            return predicted_score(model, objective, zt).float().cpu().numpy().astype(np.float64)
-
-    return estimate
 
 
 def _acquisition(gp, config: BOConfig, train_X: torch.Tensor, train_Y: torch.Tensor, analytic: bool = False):
@@ -300,8 +207,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
     rng = np.random.default_rng(config.seed)
     bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,
                file=sys.stderr)
-    ledger = _Ledger(objective, config.budget, model.latent_dim, bar)
-    trace: list[dict] = []
+    ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     interrupted, stalled = False, 0
     try:
         z0, y0 = _initial(model, ledger, config, init_smiles, rng)
@@ -324,8 +230,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
             gp_box = np.column_stack([bounds_np, [f.min() - config.bounds_margin * f_span,
                                                   f.max() + config.bounds_margin * f_span]])
         bounds = torch.tensor(gp_box, dtype=torch.float64)
-        trace.append({"step": 0, "calls": ledger.calls, "best_score": ledger.best()[0],
-                      "best_smiles": ledger.best()[1]})
+        ledger.record(0)
         length, successes, failures = config.tr_length_init, 0, 0
         fail_tol = max(4, math.ceil(model.latent_dim / config.batch_size))
         step, gp = 0, None
@@ -358,7 +263,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
                                             bounds=torch.tensor(box, dtype=torch.float64), q=config.batch_size,
                                             num_restarts=config.num_restarts, raw_samples=config.raw_samples)
                 z = cand.detach().numpy()
-                smiles = decode_checked(model, z, config.reject_radicals)
+                smiles = decode_checked(model, z, config.reject_radicals).smiles
             scores = ledger.evaluate(smiles, z, step, "bo")
             ok = np.isfinite(scores)
             X, Y = np.concatenate([X, z[ok]]), np.concatenate([Y, scores[ok]])
@@ -373,9 +278,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
                     if length < config.tr_length_min:
                         logger.info("trust region collapsed; restarting it")
                         length = config.tr_length_init
-            best = ledger.best()
-            trace.append({"step": step, "calls": ledger.calls, "best_score": best[0], "best_smiles": best[1]})
-            bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
+            ledger.record(step)
     except KeyboardInterrupt:
         interrupted = True
         logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", ledger.calls)
@@ -384,6 +287,4 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
     if not interrupted and stalled >= config.max_stalled_steps:
         logger.warning("stopped after %d steps without a new molecule (%d of %d calls used)",
                        stalled, ledger.calls, config.budget)
-    columns = ["step", "calls", "best_score", "best_smiles"]
-    return OptimizationResult(ledger.frame(), pd.DataFrame(trace, columns=columns), objective.name,
-                              time.perf_counter() - t0, {"interrupted": interrupted})
+    return ledger.result(time.perf_counter() - t0, {"interrupted": interrupted})

@@ -27,8 +27,8 @@ from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
-from molvae.search.bo import decode_checked, predictor_estimate
-from molvae.search.objectives import Objective, predicted_score
+from molvae.search.latent import PropertySurrogate, decode_checked, predictor_estimate
+from molvae.search.objectives import Objective
 
 logger = logging.getLogger(__name__)
 
@@ -57,29 +57,13 @@ class ConstrainedConfig:
             raise ConfigError("need at least one candidate per start (gradient_points + n_neighbours >= 1)")
 
 
-def _gradient_path(model: MolVAE, objective: Objective, mu: np.ndarray, config: ConstrainedConfig) -> np.ndarray:
+def _gradient_path(surrogate: PropertySurrogate | None, mu: np.ndarray, config: ConstrainedConfig) -> np.ndarray:
     """``points x n x latent_dim``: snapshots of Adam ascent on the predictor's estimate of the objective."""
     if config.gradient_points == 0:
         return np.empty((0,) + mu.shape, dtype=np.float32)
-    z = torch.tensor(mu, dtype=torch.float32, device=model.device, requires_grad=True)
-    optimizer = torch.optim.Adam([z], lr=config.learning_rate)
     every = max(1, config.gradient_steps // config.gradient_points)
-    snapshots = []
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        for step in range(1, config.gradient_points * every + 1):
-            loss = -predicted_score(model, objective, z).sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if step % every == 0:
-                snapshots.append(z.detach().cpu().numpy().copy())
-    finally:
-        for p in model.parameters():
-            p.requires_grad_(True)
-    return np.stack(snapshots)
+    path = surrogate.ascend(mu, config.gradient_points * every, config.learning_rate, every=every)
+    return np.stack([z for step, z in path if step > 0])
 
 
 def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective,
@@ -89,10 +73,11 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
     ``success`` (a different molecule with similarity >= the threshold and a higher score was found),
     ``candidates`` (distinct new molecules scored), ``reason`` (why an input was skipped)."""
     config = config or ConstrainedConfig()
-    estimate = predictor_estimate(model, objective)
-    if config.gradient_points and estimate is None:
-        raise InputError(f"the gradient part needs an objective the property predictor covers; {objective.name!r} "
-                         "is not one (set gradient_points=0 to use random neighbours only)")
+    surrogate = predictor_estimate(model, objective)
+    if config.gradient_points and surrogate is None:
+        raise InputError("the gradient part needs an objective the property predictor covers; "
+                         f"{PropertySurrogate.gap(model, objective)} (set gradient_points=0 to use random "
+                         "neighbours only)")
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
@@ -104,8 +89,8 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
         ok = idx[enc.valid[idx]]
         results = {}
         if len(ok):
-            results = _improve_batch(model, objective, [enc.smiles[i] for i in ok], enc.mu[ok], enc.logvar[ok],
-                                     config, rng)
+            results = _improve_batch(model, objective, surrogate, [enc.smiles[i] for i in ok], enc.mu[ok],
+                                     enc.logvar[ok], config, rng)
         position = {int(i): j for j, i in enumerate(ok)}  # input row -> its place among the encodable ones
         for i in idx:
             if int(i) in position:
@@ -122,19 +107,21 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
     return table
 
 
-def _improve_batch(model: MolVAE, objective: Objective, starts: list[str], mu: np.ndarray, logvar: np.ndarray,
-                   config: ConstrainedConfig, rng: np.random.Generator) -> dict[int, dict]:
+def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurrogate | None, starts: list[str],
+                   mu: np.ndarray, logvar: np.ndarray, config: ConstrainedConfig,
+                   rng: np.random.Generator) -> dict[int, dict]:
     n, d = mu.shape
-    path = _gradient_path(model, objective, mu, config)  # points x n x d
+    path = _gradient_path(surrogate, mu, config)  # points x n x d
     sigma = np.exp(0.5 * logvar)
     radii = np.asarray(config.radii)[rng.integers(0, len(config.radii), (config.n_neighbours, n, 1))]
     around = mu[None] + radii * sigma[None] * rng.standard_normal((config.n_neighbours, n, d))
     z = np.concatenate([path, around.astype(np.float32)])  # candidates x n x d
-    decoded = np.array(decode_checked(model, z.reshape(-1, d), config.reject_radicals), dtype=object).reshape(z.shape[0], n)
+    decoded = np.array(decode_checked(model, z.reshape(-1, d), config.reject_radicals).smiles,
+                       dtype=object).reshape(z.shape[0], n)
     if config.n_sampled:
         repeated = np.repeat(mu[None], config.n_sampled, axis=0).reshape(-1, d)
         sampled = decode_checked(model, repeated, config.reject_radicals, temperature=config.temperature,
-                                 seed=int(rng.integers(2**31)))
+                                 seed=int(rng.integers(2**31))).smiles
         decoded = np.concatenate([decoded, np.array(sampled, dtype=object).reshape(config.n_sampled, n)])
     start_scores = objective(starts)
     start_fps = chem.morgan_fingerprints(starts)

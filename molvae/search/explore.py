@@ -15,8 +15,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
-from molvae.search.bo import decode_checked
-from molvae.search.interpolate import encode_one
+from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
     query, mu = encode_one(model, smiles, "query molecule")
     rng = np.random.default_rng(seed)
     z = mu[None, :] + radius * rng.standard_normal((n, model.latent_dim))
-    decoded = decode_checked(model, z, reject_radicals)
+    decoded = decode_checked(model, z, reject_radicals).smiles
     counts: dict[str, int] = {}
     for s in decoded:
         if s is not None and s != query:

@@ -1,24 +1,31 @@
 """Gradient ascent on latent points against the jointly trained property predictor.
 
-The predictor is a cheap surrogate; decoded molecules are re-scored with the true objective, and
-those scores (oracle calls, cached, within a budget) are what the result reports.
+The predictor is a cheap surrogate (:class:`molvae.search.latent.PropertySurrogate`); decoded molecules
+(the search chemistry policy: valid, no radicals) are re-scored with the true objective, and those scores
+(oracle calls, cached, within a budget) are what the result reports.
+
+Example:
+    >>> result = gradient_ascent(model, make_objective("logp"), budget=100)   # doctest: +SKIP
+    >>> result.top(5)                                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from molvae.errors import InputError
 from molvae.model import MolVAE
-from molvae.search.bo import OptimizationResult, _Ledger
-from molvae.search.objectives import Objective, predicted_score
+from molvae.search.latent import Ledger, OptimizationResult, PropertySurrogate, decode_checked, encode_starts
+from molvae.search.objectives import Objective
+
+PRIOR_WEIGHT = 1e-3  # a weak pull towards the prior keeps z where the decoder has been trained
 
 
 def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_starts: int = 10,
@@ -28,48 +35,27 @@ def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_st
     """Adam on latent points against the property-predictor surrogate of ``objective``; every
     ``decode_every`` steps the points are decoded and new molecules re-scored with the true objective
     (oracle calls, at most ``budget``). Starts: the initial library's latent means, else prior draws."""
-    if objective.surrogate is None or not objective.needs:
-        raise InputError(f"gradient ascent needs an objective the property predictor covers; {objective.name!r} "
-                         "is not one (try qed, logp, sa, penalized_logp or a desirability spec of those)")
-    missing = [n for n in objective.needs if n not in model.property_names]
-    if missing:
-        raise InputError(f"this model does not predict {', '.join(missing)} (it predicts "
-                         f"{', '.join(model.property_names) or 'nothing'})")
+    gap = PropertySurrogate.gap(model, objective)
+    if gap is not None:
+        raise InputError(f"gradient ascent needs an objective the property predictor covers; {gap}")
+    surrogate = PropertySurrogate(model, objective)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     if init_smiles is not None:
-        enc = model.encode(init_smiles)
-        z0 = enc.mu[enc.valid][:n_starts]
-        if not len(z0):
-            raise InputError("no initial molecule can be encoded by this model")
+        z0 = encode_starts(model, init_smiles)[1][:n_starts]
     else:
         z0 = rng.standard_normal((n_starts, model.latent_dim)).astype(np.float32)
     bar = tqdm(total=budget, desc=f"gradient {objective.name}", unit="call", disable=not progress, file=sys.stderr)
-    ledger = _Ledger(objective, budget, model.latent_dim, bar)
-    z = torch.tensor(z0, device=model.device, requires_grad=True)
-    optimizer = torch.optim.Adam([z], lr=learning_rate)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    trace = []
+    ledger = Ledger(objective, budget, model.latent_dim, bar)
+    path = surrogate.ascend(z0, steps, learning_rate, every=decode_every, prior_weight=PRIOR_WEIGHT)
     try:
-        for step in range(steps + 1):
-            if step % decode_every == 0 or step == steps:
-                current = z.detach().cpu().numpy()
-                ledger.evaluate(model.decode(current), current.astype(np.float64), step, "gradient")
-                best = ledger.best()
-                trace.append({"step": step, "calls": ledger.calls, "best_score": best[0], "best_smiles": best[1]})
-                bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
+        with contextlib.closing(path):
+            for step, z in path:
+                ledger.evaluate(decode_checked(model, z).smiles, z.astype(np.float64), step, "gradient")
+                ledger.record(step)
                 if ledger.remaining <= 0:
                     break
-            # maximize the surrogate; a weak pull towards the prior keeps z where the decoder has been trained
-            loss = -predicted_score(model, objective, z).sum() + 1e-3 * z.pow(2).sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
     finally:
-        for p in model.parameters():
-            p.requires_grad_(True)
         bar.close()
-    return OptimizationResult(ledger.frame(), pd.DataFrame(trace), objective.name, time.perf_counter() - t0)
+    return ledger.result(time.perf_counter() - t0)

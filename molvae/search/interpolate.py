@@ -16,6 +16,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
+from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +36,19 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (np.sin((1 - t) * omega)[:, None] * a + np.sin(t * omega)[:, None] * b) / np.sin(omega)
 
 
-def encode_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray]:
-    """Canonical SMILES and latent mean of one molecule; InputError with the reason if it cannot be encoded."""
-    enc = model.encode([smiles])
-    if not enc.valid[0]:
-        raise InputError(f"cannot encode {what} {smiles!r}: {enc.reasons[0]}")
-    return enc.smiles[0], enc.mu[0]  # type: ignore[return-value]
-
-
 def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: str = "linear") -> pd.DataFrame:
     """Decode ``steps`` + 1 evenly spaced points from the latent mean of ``start`` to that of ``end``.
 
-    Returns one row per point: ``step``, ``t``, ``smiles`` (None if invalid), ``valid``,
-    ``new`` (True at the first appearance of a valid molecule along the path), and Tanimoto
-    similarities ``sim_start``/``sim_end`` to the two end molecules.
+    Every point is decoded with the chemistry policy of all search methods
+    (:func:`molvae.search.latent.decode_checked`): a point whose decoded molecule is invalid or carries
+    unpaired electrons (a radical such as ``[CH]``) yields no molecule, like a point that decodes to
+    nothing, so the path lists only molecules BO, explore and improve would also propose.
+
+    Returns one row per point: ``step``, ``t``, ``smiles`` (the molecule, None where rejected),
+    ``valid`` (a molecule was accepted), ``new`` (True at the first appearance of an accepted molecule
+    along the path), Tanimoto similarities ``sim_start``/``sim_end`` to the two end molecules (NaN
+    where rejected), ``reason`` (why a point was rejected: the decoder's reason, or ``"radical"``) and
+    ``decoded`` (what the decoder wrote, canonical, shown even for a rejected radical; None if unreadable).
     """
     if method not in METHODS:
         raise InputError(f"unknown interpolation method {method!r}; choose from {', '.join(METHODS)}")
@@ -58,17 +58,18 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     b_smiles, b = encode_one(model, end, "end molecule")
     t = np.linspace(0.0, 1.0, steps + 1)
     z = slerp(a, b, t) if method == "slerp" else (1 - t)[:, None] * a + t[:, None] * b
-    decoded = model.decode(z.astype(np.float32))
-    fps = chem.morgan_fingerprints(decoded)
+    checked = decode_checked(model, z)
+    fps = chem.morgan_fingerprints(checked.smiles)
     ends = chem.morgan_fingerprints([a_smiles, b_smiles])
     sims = tanimoto_matrix(fps, ends)
     seen: set[str] = set()
     new = []
-    for s in decoded:
+    for s in checked.smiles:
         new.append(s is not None and s not in seen)
         if s is not None:
             seen.add(s)
-    valid = np.array([s is not None for s in decoded])
-    return pd.DataFrame({"step": np.arange(steps + 1), "t": t, "smiles": decoded, "valid": valid, "new": new,
+    valid = np.array([s is not None for s in checked.smiles])
+    return pd.DataFrame({"step": np.arange(steps + 1), "t": t, "smiles": checked.smiles, "valid": valid, "new": new,
                          "sim_start": np.where(valid, sims[:, 0], np.nan),
-                         "sim_end": np.where(valid, sims[:, 1], np.nan)})
+                         "sim_end": np.where(valid, sims[:, 1], np.nan),
+                         "reason": checked.reasons, "decoded": checked.decoded})

@@ -25,6 +25,7 @@ import numpy as np
 from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
+from molvae.search.latent import PropertySurrogate
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Objective:
     """A named score: ``fn(smiles, z)`` -> ``n`` floats, higher is better, NaN for failures.
 
     ``surrogate(properties)`` (optional) gives the same score from the model's predicted properties
-    (``n x n_properties`` in model.property_names order) for gradient ascent.
+    (a dict of arrays or tensors by property name), for :class:`molvae.search.latent.PropertySurrogate`.
     """
 
     name: str
@@ -219,34 +220,19 @@ def oracle_objective(target: str) -> Objective:
 
 
 def predictor_objective(name: str, model) -> Objective:
-    """The model's property head on the latent point: no RDKit call, no oracle cost."""
+    """The model's property head on the latent point: no RDKit call, no oracle cost. Without latent
+    points (``z`` None) the molecules are encoded first."""
     if name not in model.property_names:
         raise InputError(f"the model predicts {', '.join(model.property_names) or 'no properties'}, not {name!r}")
     j = model.property_names.index(name)
 
     def fn(smiles, z=None):
-        if z is None:
-            return model.encode(smiles).properties[:, j]
-        import torch
+        return model.encode(smiles).properties[:, j] if z is None else surrogate(z)
 
-        with torch.no_grad():
-            zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
-            pred = model.property_head(zt.to(model.device)).float().cpu().numpy()
-        return model.scaler.inverse(pred)[:, j]
-
-    return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
-                     _surrogate_property(name))
-
-
-def predicted_score(model, objective: Objective, z):
-    """The objective as the property head predicts it at latent points ``z`` (a tensor, ``n x latent_dim``
-    -> ``n``), differentiable in ``z``; the objective must have a surrogate the model covers."""
-    import torch
-
-    mean = torch.as_tensor(model.scaler.mean, dtype=torch.float32, device=z.device)
-    std = torch.as_tensor(model.scaler.std, dtype=torch.float32, device=z.device)
-    pred = model.property_head(z) * std + mean
-    return objective.surrogate({name: pred[:, j] for j, name in enumerate(model.property_names)})
+    objective = Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
+                          _surrogate_property(name))
+    surrogate = PropertySurrogate(model, objective)
+    return objective
 
 
 def make_objective(spec: str, model=None) -> Objective:

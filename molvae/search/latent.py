@@ -1,0 +1,279 @@
+"""What every latent-space search method shares: one definition of each.
+
+- :func:`encode_one` / :func:`encode_starts`: molecules -> latent means, with the reason when one
+  cannot be encoded;
+- :func:`decode_checked`: THE checked decode, one chemistry policy for every search method: a latent
+  point yields a molecule only if the decoder writes a valid one that carries no unpaired electrons
+  (``[CH]``, ``[O]``: RDKit accepts them, chemists do not); rejected points get a reason;
+- :class:`Ledger`: every oracle call of a run, the cache of scores by molecule, the budget and the
+  best-so-far trace; :class:`OptimizationResult` is what it hands back;
+- :class:`PropertySurrogate`: the objective as the jointly trained property head predicts it at latent
+  points (cheap, differentiable), and :meth:`PropertySurrogate.ascend`, Adam on latent points against it.
+
+Example:
+    >>> smiles, mu = encode_one(model, "CCO")                          # doctest: +SKIP
+    >>> decode_checked(model, mu[None]).smiles                           # doctest: +SKIP
+    ['CCO']
+    >>> surrogate = predictor_estimate(model, make_objective("qed"))    # doctest: +SKIP
+    >>> surrogate(mu[None])                                             # doctest: +SKIP
+    array([0.41...])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import chem
+from molvae.errors import InputError
+from molvae.model import MolVAE
+
+if TYPE_CHECKING:
+    from molvae.search.objectives import Objective
+
+logger = logging.getLogger(__name__)
+
+REASON_RADICAL = "radical"  # the decoded molecule has atoms with unpaired electrons
+TRACE_COLUMNS = ("step", "calls", "best_score", "best_smiles")
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def encode_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray]:
+    """Canonical SMILES and latent mean (``latent_dim``) of one molecule; InputError with the reason
+    if it cannot be encoded (``what`` names it in the message, e.g. "start molecule")."""
+    enc = model.encode([smiles])
+    if not enc.valid[0]:
+        raise InputError(f"cannot encode {what} {smiles!r}: {enc.reasons[0]}")
+    return enc.smiles[0], enc.mu[0]  # type: ignore[return-value]
+
+
+def encode_starts(model: MolVAE, smiles: Sequence[str], at_least: int = 1) -> tuple[list[str], np.ndarray]:
+    """Canonical SMILES and latent means (``m x latent_dim``) of the molecules of an initial library
+    this model can encode (the others are skipped with a warning); InputError if fewer than ``at_least``."""
+    enc = model.encode(list(smiles))
+    ok = np.flatnonzero(enc.valid)
+    if len(ok) < at_least:
+        raise InputError("no molecule of the initial library can be encoded by this model" if at_least == 1 else
+                         f"the initial library has fewer than {at_least} molecules this model can encode")
+    if len(ok) < len(smiles):
+        logger.warning("%d of %d initial molecules cannot be encoded and are skipped", len(smiles) - len(ok), len(smiles))
+    return [enc.smiles[i] for i in ok], enc.mu[ok]  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- the checked decode
+
+@dataclass
+class CheckedDecode:
+    """Per latent point: ``smiles``, the accepted canonical molecule (None where rejected);
+    ``reasons``, None where accepted, else the decoder's reason (invalid) or ``REASON_RADICAL``;
+    ``decoded``, what the decoder wrote (canonical where RDKit could read it, even when rejected)."""
+
+    smiles: list[str | None]
+    reasons: list[str | None]
+    decoded: list[str | None]
+
+
+def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
+                   seed: int | None = None) -> CheckedDecode:
+    """Decode latent points (``n x latent_dim``) under the search chemistry policy: invalid molecules
+    and (unless ``reject_radicals`` is False) molecules with unpaired electrons are rejected with a reason.
+    Greedy, or sampled at ``temperature`` with ``seed``.
+
+    Example:
+        >>> decode_checked(model, np.zeros((2, model.latent_dim))).smiles   # doctest: +SKIP
+        ['CCc1ccccc1', 'CCc1ccccc1']
+    """
+    result = model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed)
+    smiles, reasons = list(result.smiles), list(result.reasons)
+    if reject_radicals:
+        for i, s in enumerate(smiles):
+            if s is not None and chem.has_radicals(s):
+                smiles[i], reasons[i] = None, REASON_RADICAL
+    return CheckedDecode(smiles, [None if s is not None else r for s, r in zip(smiles, reasons)],
+                         list(result.smiles))
+
+
+# ----------------------------------------------------------------------------- the ledger of oracle calls
+
+@dataclass
+class OptimizationResult:
+    """``evaluated``: one row per oracle call (``call``, ``step``, ``source``, ``smiles``, ``score``,
+    latent ``z0..``); ``trace``: best-so-far after each step (``step``, ``calls``, ``best_score``,
+    ``best_smiles``); ``extra``: method-specific notes (``interrupted``)."""
+
+    evaluated: pd.DataFrame
+    trace: pd.DataFrame
+    objective: str
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        """Oracle calls whose score was NaN."""
+        return int((~np.isfinite(self.evaluated["score"])).sum())
+
+    def top(self, k: int = 10) -> pd.DataFrame:
+        ok = self.evaluated[np.isfinite(self.evaluated["score"])]
+        return ok.sort_values("score", ascending=False, kind="stable").head(k)[["smiles", "score", "step", "call"]]
+
+
+class Ledger:
+    """Every oracle call of a run, the cache of scores by molecule, the budget and the trace.
+
+    Only molecules never seen before cost an oracle call; a failure (NaN) is cached too, so nothing
+    is paid for twice. ``bar`` (a tqdm bar, or None) counts the calls.
+
+    Example:
+        >>> ledger = Ledger(make_objective("qed"), budget=10, latent_dim=2)                  # doctest: +SKIP
+        >>> ledger.evaluate(["CCO", None, "CCO"], np.zeros((3, 2)), step=0, source="prior")  # doctest: +SKIP
+        array([0.40...,        nan, 0.40...])
+        >>> ledger.calls                                                                   # doctest: +SKIP
+        1
+    """
+
+    def __init__(self, objective: Objective, budget: int, latent_dim: int, bar=None) -> None:
+        self.objective, self.budget, self.bar = objective, budget, bar
+        self.cache: dict[str, float] = {}
+        self.rows: list[dict] = []
+        self.trace: list[dict] = []
+        self.latent_dim = latent_dim
+
+    @property
+    def calls(self) -> int:
+        return len(self.rows)
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.calls
+
+    def evaluate(self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str) -> np.ndarray:
+        """Scores of decoded molecules (``n``; NaN for None); pays only for new molecules, within budget."""
+        new: list[int] = []
+        seen_now: set[str] = set()
+        for i, s in enumerate(smiles):
+            if s is not None and s not in self.cache and s not in seen_now and len(new) < self.remaining:
+                new.append(i)
+                seen_now.add(s)
+        if new:
+            scores = self.objective([smiles[i] for i in new], z[new])
+            for i, score in zip(new, scores):
+                score = float(score)
+                self.cache[smiles[i]] = score  # NaN (a failure) is cached too: never paid twice
+                self.rows.append({"call": self.calls + 1, "step": step, "source": source, "smiles": smiles[i],
+                                  "score": score, **{f"z{j}": float(v) for j, v in enumerate(z[i])}})
+            if self.bar is not None:
+                self.bar.update(len(new))
+        return np.array([self.cache.get(s, math.nan) if s is not None else math.nan for s in smiles])
+
+    def best(self) -> tuple[float, str | None]:
+        finite = [(r["score"], r["smiles"]) for r in self.rows if math.isfinite(r["score"])]
+        return max(finite) if finite else (-math.inf, None)
+
+    def record(self, step: int) -> tuple[float, str | None]:
+        """Append the best-so-far after ``step`` to the trace (and the progress bar); returns it."""
+        best = self.best()
+        self.trace.append({"step": step, "calls": self.calls, "best_score": best[0], "best_smiles": best[1]})
+        if self.bar is not None:
+            self.bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
+        return best
+
+    def frame(self) -> pd.DataFrame:
+        columns = ["call", "step", "source", "smiles", "score"] + [f"z{j}" for j in range(self.latent_dim)]
+        return pd.DataFrame(self.rows, columns=columns)
+
+    def result(self, seconds: float, extra: dict | None = None) -> OptimizationResult:
+        return OptimizationResult(self.frame(), pd.DataFrame(self.trace, columns=list(TRACE_COLUMNS)),
+                                  self.objective.name, seconds, extra or {})
+
+
+# ----------------------------------------------------------------------------- the property-head surrogate
+
+class PropertySurrogate:
+    """``objective`` as the model's property head predicts it at latent points: no decoding, no oracle
+    call, differentiable. Built only for objectives with a surrogate whose properties the model predicts
+    (:meth:`gap` says why not; :func:`predictor_estimate` returns None instead of raising).
+
+    Example:
+        >>> surrogate = PropertySurrogate(model, make_objective("qed high, logp in 1-3"))   # doctest: +SKIP
+        >>> surrogate(np.zeros((2, model.latent_dim)))                                      # doctest: +SKIP
+        array([0.12..., 0.12...])
+    """
+
+    def __init__(self, model: MolVAE, objective: Objective) -> None:
+        gap = self.gap(model, objective)
+        if gap is not None:
+            raise InputError(gap)
+        self.model, self.objective = model, objective
+
+    @staticmethod
+    def gap(model: MolVAE, objective: Objective) -> str | None:
+        """Why the property head cannot estimate ``objective`` (None when it can)."""
+        if objective.surrogate is None or not objective.needs:
+            return (f"{objective.name!r} is not one (try qed, logp, sa, penalized_logp or a desirability spec "
+                    "of those)")
+        missing = [n for n in objective.needs if n not in model.property_names]
+        if missing:
+            return (f"this model does not predict {', '.join(missing)} (it predicts "
+                    f"{', '.join(model.property_names) or 'nothing'})")
+        return None
+
+    def score(self, z: torch.Tensor) -> torch.Tensor:
+        """Predicted objective at latent points (``n x latent_dim`` tensor -> ``n``), differentiable in ``z``."""
+        pred = self.model.predict_properties(z)
+        return self.objective.surrogate({name: pred[:, j] for j, name in enumerate(self.model.property_names)})
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """Predicted objective at latent points (``n x latent_dim`` array -> ``n`` float64)."""
+        with torch.no_grad():
+            zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
+            return self.score(zt).float().cpu().numpy().astype(np.float64)
+
+    def ascend(self, z0: np.ndarray, steps: int, learning_rate: float, every: int = 1,
+               prior_weight: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+        """Adam on latent points ``z0`` (``n x latent_dim``) maximizing the predicted objective minus
+        ``prior_weight * |z|^2`` (a pull towards the prior, where the decoder was trained), for ``steps``
+        steps; yields ``(step, z)`` (a copy, ``n x latent_dim``) at step 0, every ``every`` steps and
+        after the last. The model's weights are frozen meanwhile; close the iterator if you stop early."""
+        z = torch.tensor(np.asarray(z0, dtype=np.float32), device=self.model.device, requires_grad=True)
+        optimizer = torch.optim.Adam([z], lr=learning_rate)
+        with _frozen(self.model):
+            for step in range(steps + 1):
+                if step % every == 0 or step == steps:
+                    yield step, z.detach().cpu().numpy().copy()
+                if step == steps:
+                    break
+                loss = -self.score(z).sum()
+                if prior_weight:
+                    loss = loss + prior_weight * z.pow(2).sum()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+
+def predictor_estimate(model: MolVAE, objective: Objective) -> PropertySurrogate | None:
+    """The property head's estimate of ``objective`` (``z -> n`` scores), or None when the objective has
+    no surrogate this model covers (user oracles, similarity, unpredicted properties)."""
+    return None if PropertySurrogate.gap(model, objective) else PropertySurrogate(model, objective)
+
+
+@contextlib.contextmanager
+def _frozen(model: MolVAE) -> Iterator[None]:
+    """Evaluation mode and no gradients for the model's weights (only the latent points move)."""
+    model.eval()
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
