@@ -533,12 +533,17 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def library_versions() -> dict[str, str]:
-    import pandas
-    import rdkit
-    import selfies
+    """Installed versions of the libraries a checkpoint depends on, from the package metadata
+    (``selfies.__version__`` of selfies 2.2.0 still says 2.1.1)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"python": platform.python_version(), "torch": str(torch.__version__), "rdkit": str(rdkit.__version__),
-            "selfies": str(selfies.__version__), "numpy": str(np.__version__), "pandas": str(pandas.__version__)}
+    out = {"python": platform.python_version()}
+    for name in ("torch", "rdkit", "selfies", "numpy", "pandas"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
 
 
 def plain(obj: Any) -> Any:

@@ -25,7 +25,7 @@ def cvae_path(tmp_path_factory, tiny_csv):
 def test_conditioning_shapes_and_checkpoint(cvae_path, sample_smiles):
     model = MolVAE.load(cvae_path)
     assert model.conditions == ("qed",)
-    assert torch.load(cvae_path, weights_only=True)["model_config"]["conditions"] == ("qed",)
+    assert torch.load(cvae_path, weights_only=True)["model"]["config"]["conditions"] == ("qed",)
     d, h = model.latent_dim, model.config.encoder_hidden_dim
     assert model.encoder.to_mu.in_features == 2 * h + 1  # the encoder sees the condition
     assert model.decoder.z_to_hidden.in_features == d + 1  # so does the decoder
