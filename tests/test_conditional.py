@@ -75,7 +75,30 @@ def test_guidance_interpolates_between_average_and_requested_condition(cvae_path
     plain = model.decode(z, condition=cond)
     assert model.decode(z, condition=cond, guidance=1.0) == plain  # W = 1 is the plain CVAE
     assert model.decode(z, condition=cond, guidance=0.0) == model.decode(z)  # W = 0: the average condition
-    strong = model.generate(torch.from_numpy(z), condition=torch.from_numpy(np.tile(cond, (16, 1))), guidance=3.0)
-    assert len(strong) == 16 and all(len(s) == model.config.max_length for s in strong)
-    printed = model.sample(4, seed=0, condition={"qed": 0.9}, guidance=2.0)
-    assert len(printed) == 4
+    assert model.sample(16, seed=3, condition={"qed": 0.9}, guidance=2.0) == model.decode(
+        z, condition=cond, guidance=2.0)  # sample passes the weight on
+
+
+@pytest.mark.parametrize("weight", [2.0, 3.0])
+def test_guided_decoding_follows_the_extrapolated_logits(cvae_path, weight):
+    """Each greedy step of a guided decode is the argmax of l_avg + W (l_cond - l_avg), with l_cond and
+    l_avg the decoder's logits (teacher-forced on the decoded prefix) at the requested and the average
+    condition; and W > 1 changes what is decoded."""
+    model = MolVAE.load(cvae_path)
+    z = torch.from_numpy(model.sample_prior(16, seed=3))
+    cond = torch.from_numpy(np.tile(model.standardize_condition({"qed": 0.9}), (16, 1)))
+    guided = model.generate(z, condition=cond, guidance=weight)
+    assert guided != model.generate(z, condition=cond)  # a real effect on these draws
+    eos, steps = model.vocab.eos_index, 0
+    with torch.no_grad():
+        for i, seq in enumerate(guided):
+            n = seq.index(eos) + 1 if eos in seq else len(seq)
+            prefix = torch.tensor([[model.vocab.bos_index] + seq[: n - 1]])
+            # the decoder sees [z, condition] (the condition standardized; 0 = the training average)
+            l_cond, _ = model.decoder(prefix, torch.cat([z[i:i + 1], cond[i:i + 1]], dim=1))
+            l_avg, _ = model.decoder(prefix, torch.cat([z[i:i + 1], torch.zeros_like(cond[i:i + 1])], dim=1))
+            logits = (l_avg + weight * (l_cond - l_avg))[0]
+            chosen = logits.gather(1, torch.tensor(seq[:n]).unsqueeze(1)).squeeze(1)
+            assert (chosen >= logits.max(dim=1).values - 1e-4).all(), i  # greedy on the guided logits
+            steps += n
+    assert steps > 16
