@@ -63,6 +63,42 @@ def test_trust_region_ucb_and_failing_oracle(tiny_model, tmp_path, monkeypatch):
     assert len(result.evaluated) <= 24
 
 
+def _trust_region_run(model, oracle: str, init: list[str], budget: int):
+    cfg = BOConfig(budget=budget, batch_size=2, pool_size=64, trust_region=True, max_stalled_steps=20)
+    result = optimize(model, make_objective(oracle), cfg, init_smiles=init, progress=False)
+    ev, trace = result.evaluated, result.trace
+    z = ev[[f"z{j}" for j in range(model.latent_dim)]].to_numpy()
+    init_z = z[(ev["step"] == 0).to_numpy()]
+    span = np.maximum(init_z.max(0) - init_z.min(0), 1e-3)  # the search box: initial range + 10%
+    lo, hi = init_z.min(0) - cfg.bounds_margin * span, init_z.max(0) + cfg.bounds_margin * span
+    for step, length in zip(trace["step"].iloc[1:], trace["tr_length"].iloc[1:]):
+        before = ev["step"].to_numpy() < step
+        center = z[before][int(np.argmax(ev["score"].to_numpy()[before]))]  # the incumbent when proposing
+        half = 0.5 * length * (hi - lo)
+        for row in z[(ev["step"] == step).to_numpy()]:  # every proposal lies in the region around it
+            assert (np.abs(row - center) <= half + 1e-9).all() and (row >= lo - 1e-9).all() and (row <= hi + 1e-9).all()
+    return trace["tr_length"].iloc[1:].tolist()
+
+
+def test_trust_region_shrinks_after_failures_grows_after_successes(tiny_model, sample_smiles, tmp_path,
+                                                                  monkeypatch):
+    (tmp_path / "tr_oracles.py").write_text(
+        "import itertools\n"
+        "FALLING, RISING = itertools.count(), itertools.count()\n"
+        "def falling(smiles):  # every new molecule scores below the first: no step ever improves\n"
+        "    return [-float(next(FALLING)) for _ in smiles]\n"
+        "def rising(smiles):  # every new molecule beats all before it: every step improves\n"
+        "    return [float(next(RISING)) for _ in smiles]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    init = sample_smiles[:8]
+    # latent_dim 8, batch 2: halve after max(4, 8 / 2) = 4 failures in a row, from 0.8
+    lengths = _trust_region_run(tiny_model, "tr_oracles:falling", init, budget=8 + 2 * 10)
+    assert len(lengths) >= 10 and lengths[:10] == [0.8] * 4 + [0.4] * 4 + [0.2] * 2
+    # double after 3 successes in a row, up to tr_length_max = 1.6
+    lengths = _trust_region_run(tiny_model, "tr_oracles:rising", init, budget=8 + 2 * 6)
+    assert lengths == [0.8] * 3 + [1.6] * 3
+
+
 def test_bo_from_a_library(tiny_model, sample_smiles):
     result = optimize(tiny_model, make_objective("qed"), BOConfig(**{**SMALL, "budget": 20}),
                       init_smiles=sample_smiles[:12], progress=False)

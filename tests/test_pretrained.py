@@ -11,9 +11,10 @@ def test_bundled_model_is_installed_small_and_plain_data():
     assert default_model_path() == BUNDLED_MODEL
     assert BUNDLED_MODEL.stat().st_size < 25 * 1024 * 1024
     ckpt = torch.load(BUNDLED_MODEL, weights_only=True)
-    assert ckpt["representation"] == "selfies"
-    assert ckpt["properties"]["names"] == ["logp", "qed", "sa"]
+    assert ckpt["format_version"] == 2 and ckpt["model"]["representation"] == "selfies"
+    assert ckpt["model"]["properties"]["names"] == ["logp", "qed", "sa"]
     assert "training" not in ckpt  # no optimizer state in the shipped file
+    assert {"prior", "training_set_hashes", "outlier_reference"} <= set(ckpt["extras"])
 
 
 def test_bundled_model_samples_encodes_and_reconstructs():

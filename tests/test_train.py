@@ -90,8 +90,8 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
         train(tiny_csv, tmp_path / "part", cfg, progress=False)
     resumed = train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
     assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
-    a = torch.load(full.last_path, weights_only=True)["state_dict"]
-    b = torch.load(resumed.last_path, weights_only=True)["state_dict"]
+    a = torch.load(full.last_path, weights_only=True)["model"]["state_dict"]
+    b = torch.load(resumed.last_path, weights_only=True)["model"]["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
     assert resumed.metrics[-1]["train_recon"] == pytest.approx(full.metrics[-1]["train_recon"], rel=1e-5)

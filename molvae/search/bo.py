@@ -241,7 +241,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
             train_Y = torch.tensor(Y[keep], dtype=torch.float64).unsqueeze(-1)
             refit = gp is None or (step - 1) % config.gp_refit_every == 0
             gp = _fit_gp(train_X, train_Y, bounds, previous=gp, maxiter=config.gp_maxiter if refit else 0)
-            box = bounds_np
+            box, region = bounds_np, length if config.trust_region else math.nan
             if config.trust_region:
                 center = X[int(np.argmax(Y))]
                 half = 0.5 * length * (bounds_np[1] - bounds_np[0])
@@ -278,7 +278,7 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
                     if length < config.tr_length_min:
                         logger.info("trust region collapsed; restarting it")
                         length = config.tr_length_init
-            ledger.record(step)
+            ledger.record(step, tr_length=region)
     except KeyboardInterrupt:
         interrupted = True
         logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", ledger.calls)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REASON_RADICAL = "radical"  # the decoded molecule has atoms with unpaired electrons
-TRACE_COLUMNS = ("step", "calls", "best_score", "best_smiles")
+TRACE_COLUMNS = ("step", "calls", "best_score", "best_smiles", "tr_length")
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -178,10 +178,12 @@ class Ledger:
         finite = [(r["score"], r["smiles"]) for r in self.rows if math.isfinite(r["score"])]
         return max(finite) if finite else (-math.inf, None)
 
-    def record(self, step: int) -> tuple[float, str | None]:
-        """Append the best-so-far after ``step`` to the trace (and the progress bar); returns it."""
+    def record(self, step: int, tr_length: float = math.nan) -> tuple[float, str | None]:
+        """Append the best-so-far after ``step`` to the trace (and the progress bar); returns it.
+        ``tr_length``: the side of the trust region the step's proposals came from (NaN: none)."""
         best = self.best()
-        self.trace.append({"step": step, "calls": self.calls, "best_score": best[0], "best_smiles": best[1]})
+        self.trace.append({"step": step, "calls": self.calls, "best_score": best[0], "best_smiles": best[1],
+                           "tr_length": tr_length})
         if self.bar is not None:
             self.bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
         return best
