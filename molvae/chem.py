@@ -354,6 +354,7 @@ def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
     n = len(smiles)
     out = {k: np.zeros(n, dtype=np.int32 if k in ("heavy_atoms", "fragments", "max_ring") else bool)
            for k in PROFILE_COLUMNS}
+    moses_atoms = np.zeros(n, dtype=bool)
     for i, s in enumerate(smiles):
         mol = mol_from_smiles(s) if s else None
         if mol is None or mol.GetNumAtoms() == 0:
@@ -368,22 +369,16 @@ def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
         out["max_ring"][i] = max((len(r) for r in rings), default=0)
         out["charged"][i] = any(a.GetFormalCharge() for a in atoms)
         out["zinc_elements"][i] = symbols <= ZINC_ELEMENTS
+        moses_atoms[i] = symbols <= MOSES_ELEMENTS
         with_h = Chem.AddHs(mol)
         out["pains"][i] = pats["pains"].HasMatch(with_h)
         out["mcf"][i] = any(with_h.HasSubstructMatch(p) for p in pats["mcf"])
     out["sane"] = (out["valid"] & (out["fragments"] == 1) & ~out["radicals"]
                    & (out["heavy_atoms"] >= SANITY_MIN_HEAVY_ATOMS) & (out["max_ring"] <= SANITY_MAX_RING)
                    & out["zinc_elements"] & ~out["pains"])
-    moses_atoms = np.array([bool(v) and _symbols(s) <= MOSES_ELEMENTS for s, v in zip(smiles, out["valid"])],
-                           dtype=bool)
     out["moses_filters"] = (out["valid"] & (out["max_ring"] < 8) & ~out["charged"] & moses_atoms
                             & ~out["pains"] & ~out["mcf"])
     return out
-
-
-def _symbols(smiles: str) -> set[str]:
-    mol = mol_from_smiles(smiles)
-    return {a.GetSymbol() for a in mol.GetAtoms()} if mol is not None else set()
 
 
 def ring_size_counts(smiles: Sequence[str | None]) -> dict[int, int]:
