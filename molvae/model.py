@@ -38,6 +38,9 @@ from molvae.vocab import Vocabulary, get_representation
 logger = logging.getLogger(__name__)
 
 REASON_BAD_LATENT = "non_finite_latent"
+# Parameters with one row per vocabulary token (warm starts match their rows by token name).
+VOCABULARY_TENSORS = frozenset({"encoder.embedding.weight", "decoder.embedding.weight", "decoder.out.weight",
+                                "decoder.out.bias"})
 
 
 @dataclass
@@ -361,7 +364,7 @@ class MolVAE(nn.Module):
         if prior not in PRIOR_KINDS:
             raise InputError(f"prior must be one of {', '.join(PRIOR_KINDS)}, not {prior!r}")
         if prior == "fitted" and self.prior is None:
-            raise InputError("this model has no fitted prior (molvae fit-prior adds one)")
+            raise InputError("this model has no fitted prior (MolVAE.fit_prior or scripts/package_model.py adds one)")
         if prior != "standard" and self.prior is not None:
             return self.prior.sample(n, seed)
         rng = np.random.default_rng(seed)
@@ -424,11 +427,10 @@ class MolVAE(nn.Module):
                 source = theirs.get(name)
                 if source is None:
                     raise ConfigError(f"cannot warm-start: the initial model has no {name}")
-                if source.shape == target.shape and len(self.vocab) != target.shape[0]:
-                    target.copy_(source)
-                elif (source.ndim == target.ndim and source.shape[0] == len(other.vocab)
-                      and target.shape[0] == len(self.vocab) and source.shape[1:] == target.shape[1:]):
+                if name in VOCABULARY_TENSORS and source.shape[1:] == target.shape[1:]:
                     target[new_rows] = source[old_rows].to(target.dtype)
+                elif name not in VOCABULARY_TENSORS and source.shape == target.shape:
+                    target.copy_(source)
                 else:
                     raise ConfigError(f"cannot warm-start: {name} has shape {tuple(source.shape)} in the "
                                       f"initial model and {tuple(target.shape)} here (architectures differ)")

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", type=Path, required=True, help="the training file (with a split column)")
     parser.add_argument("--output", type=Path, default=BUNDLED_MODEL)
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="decoding temperature 'molvae sample' uses by default with this model (0: greedy); "
+                             "choose it on the valid split (benchmarks/model_ablation.py)")
     parser.add_argument("--prior-components", type=int, default=16,
                         help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)")
     parser.add_argument("--prior-molecules", type=int, default=50000,
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     train = data[data["split"] == "train"]["smiles"].tolist() if "split" in data else data["smiles"].tolist()
     model.set_training_set([s for s in model.prepare(train).canonical if s])
     model.metadata["packaged_from"] = args.checkpoint.name
+    model.metadata["sampling"] = {"temperature": args.temperature}
     if args.prior_components:
         subset = pd.Series(train).sample(n=min(args.prior_molecules, len(train)), random_state=0).tolist()
         model.fit_prior(subset, n_components=args.prior_components, seed=0)
