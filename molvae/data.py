@@ -27,6 +27,48 @@ from molvae.vocab import (REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation,
 logger = logging.getLogger(__name__)
 
 
+def property_labels(smiles: Sequence[str | None], names: Sequence[str], table=None, *,
+                    strict: bool = False) -> np.ndarray:
+    """Property labels, ``len(smiles) x len(names)`` floats, the one place they are computed.
+
+    For each name: the matching column of ``table`` (a :class:`molvae.io.MoleculeTable`, row-aligned
+    with ``smiles``; exact, case-insensitive or an alias such as SAS), else the RDKit registry
+    property of that name computed on ``smiles`` (one parse per molecule for all of them), else NaN.
+    Blank or non-numeric cells and molecules RDKit cannot read are NaN (missing labels). With
+    ``strict``, a name that is neither a column nor a registry property raises InputError.
+
+    Example:
+        >>> property_labels(["CCO", None], ["heavy_atoms", "my_assay"]).tolist()
+        [[3.0, nan], [nan, nan]]
+    """
+    from molvae.errors import InputError
+
+    out = np.full((len(smiles), len(names)), np.nan, dtype=np.float64)
+    to_compute: dict[int, str] = {}
+    for j, name in enumerate(names):
+        column = None
+        if table is not None:
+            try:
+                column = table.property_column(name)
+            except InputError:
+                if strict:
+                    raise
+                continue  # a user-defined property without a column in this file
+        if column is not None:
+            out[:, j] = table.numeric_column(column)
+        elif name.lower() in chem.PROPERTIES or name.lower() in chem.PROPERTY_ALIASES:
+            to_compute[j] = name
+        elif strict:
+            chem.property_spec(name)  # raises the one-line error listing the known names
+    if to_compute:
+        logger.info("computing %s with RDKit", ", ".join(to_compute.values()))
+        values = chem.compute_properties(smiles, list(to_compute.values()))
+        for k, j in enumerate(to_compute):
+            out[:, j] = values[:, k]
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 @dataclass
 class PreparedMolecules:
     """Per input molecule: canonical SMILES, tokens and a rejection reason (parallel lists)."""

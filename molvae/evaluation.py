@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 from molvae import chem
+from molvae.data import property_labels
 from molvae.metrics import chemistry_metrics, evaluate_generated, reconstruction_accuracy
 from molvae.model import MolVAE
 
@@ -53,13 +54,7 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
     result.update(latent_diagnostics(enc.mu[enc.valid], enc.logvar[enc.valid]))
     if model.property_names:
         if test_properties is None:
-            known = [n for n in model.property_names if n in chem.PROPERTIES]
-            test_properties = np.full((len(test), len(model.property_names)), np.nan)
-            if known:
-                values = chem.compute_properties(enc.smiles, known)
-                for j, name in enumerate(model.property_names):
-                    if name in known:
-                        test_properties[:, j] = values[:, known.index(name)]
+            test_properties = property_labels(enc.smiles, model.property_names)
         result.update(property_errors(model, enc.properties, np.asarray(test_properties, dtype=float)))
     t0 = time.perf_counter()
     decoded = model.decode_detailed(model.sample_prior(n_samples, seed), temperature=model.sampling_temperature,
@@ -104,19 +99,3 @@ def latent_diagnostics(mu: np.ndarray, logvar: np.ndarray, threshold: float = 0.
     kl = 0.5 * np.mean(mu.astype(np.float64) ** 2 + np.exp(logvar) - 1.0 - logvar, axis=0)
     return {"active_units": int((activity > threshold).sum()), "latent_dim": int(mu.shape[1]),
             "kl_total": float(kl.sum()), "kl_per_dim": [round(float(v), 4) for v in kl]}
-
-
-def table_properties(table, names: Sequence[str], canonical: Sequence[str | None] | None = None) -> np.ndarray:
-    """Values of ``names`` for the molecules of a :class:`molvae.io.MoleculeTable`: from a matching
-    file column, else computed with RDKit for registry names, else NaN (``n x len(names)``)."""
-    from molvae.errors import InputError
-
-    out = np.full((len(table), len(names)), np.nan)
-    smiles = list(canonical) if canonical is not None else table.smiles
-    for j, name in enumerate(names):
-        try:
-            column = table.property_column(name)
-        except InputError:
-            continue  # a user-defined property without a column in this file
-        out[:, j] = table.numeric_column(column) if column else chem.compute_properties(smiles, [name])[:, 0]
-    return out

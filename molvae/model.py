@@ -28,7 +28,7 @@ from torch import nn
 
 from molvae import checkpoint, chem
 from molvae.config import ModelConfig
-from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules
+from molvae.data import PreparedMolecules, PropertyScaler, prepare_molecules, property_labels
 from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn import GRUDecoder, GRUEncoder, PropertyHead
 from molvae.prior import PRIOR_KINDS, MixturePrior
@@ -294,11 +294,9 @@ class MolVAE(nn.Module):
         if not self.conditions:
             return None
         out = np.full((len(canonical), len(self.property_names)), np.nan, dtype=np.float32)
-        known = [n for n in self.conditions if n in chem.PROPERTIES]
-        if known:
-            values = chem.compute_properties(canonical, known)
-            for j, name in enumerate(known):
-                out[:, self.property_names.index(name)] = values[:, j]
+        values = property_labels(canonical, self.conditions)
+        for j, name in enumerate(self.conditions):
+            out[:, self.property_names.index(name)] = values[:, j]
         return self.scaler.transform(out).astype(np.float32)
 
     def tokens_to_molecules(self, sequences: Sequence[Sequence[int]], repair: bool = True) -> DecodeResult:

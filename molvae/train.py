@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from molvae import chem
 from molvae.config import RunConfig
 from molvae.data import (BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules,
-                         resolve_workers)
+                         property_labels, resolve_workers)
 from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
 from molvae.errors import InputError, MolvaeError
 from molvae.io import MoleculeTable, read_molecules, write_table
@@ -142,7 +142,8 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     rep = get_representation(run.model.representation)
     n = len(table)
     names = tuple(dcfg.properties)
-    columns = {n: table.property_column(n) for n in names}  # unknown names fail before any slow work
+    for name in names:  # unknown names fail before any slow work
+        table.property_column(name)
     logger.info("preparing %d molecules (%s)", n, rep.name)
     prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
                              keep_largest_fragment=dcfg.keep_largest_fragment, workers=dcfg.workers)
@@ -164,17 +165,8 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         n_valid = max(1, int(round(dcfg.valid_fraction * len(pool)))) if len(pool) > 1 else 0
         split[rng.permutation(pool)[:n_valid]] = "valid"
     # properties (file columns or RDKit by name), on the canonical molecules
-    raw = np.full((n, len(names)), np.nan)
-    if names:
-        to_compute = [p for p, c in columns.items() if c is None]
-        if to_compute:
-            logger.info("computing %s with RDKit", ", ".join(to_compute))
-        computed = chem.compute_properties([c if ok else None for c, ok in zip(prep.canonical, valid_mask)],
-                                           to_compute) if to_compute else None
-        for j, name in enumerate(names):
-            col = columns[name]
-            raw[:, j] = table.numeric_column(col) if col is not None else computed[:, to_compute.index(name)]
-    raw[~np.isfinite(raw)] = np.nan
+    raw = property_labels([c if ok else None for c, ok in zip(prep.canonical, valid_mask)], names, table,
+                          strict=True)
 
     use_train = valid_mask & (split == "train")
     use_valid = valid_mask & (split == "valid")

@@ -48,3 +48,24 @@ def test_collate_pads_to_batch_longest():
     assert batch["tokens"].tolist() == [[1, 5, 2], [1, 2, 0]]
     assert batch["lengths"].tolist() == [3, 2]
     assert np.isnan(batch["targets"][1, 0].item())
+
+
+def test_property_labels_columns_then_rdkit_then_nan():
+    import pandas as pd
+    import pytest
+
+    from molvae.data import property_labels
+    from molvae.errors import InputError
+    from molvae.io import MoleculeTable
+
+    frame = pd.DataFrame({"smiles": ["CCO", "c1ccccc1", "CC"], "SAS": ["2.5", "", "x"], "assay": ["1", "2", ""]})
+    table = MoleculeTable(frame, "smiles", None)
+    labels = property_labels(table.smiles, ["sa", "heavy_atoms", "assay", "unknown"], table)
+    assert labels[0, 0] == 2.5 and np.isnan(labels[1:, 0]).all()  # the file's SAS column wins over RDKit
+    assert labels[:, 1].tolist() == [3.0, 6.0, 2.0]  # computed with RDKit
+    assert labels[:2, 2].tolist() == [1.0, 2.0] and np.isnan(labels[2, 2])
+    assert np.isnan(labels[:, 3]).all()
+    with pytest.raises(InputError, match="unknown property"):
+        property_labels(table.smiles, ["unknown"], table, strict=True)
+    # without a table: registry names only
+    assert np.isnan(property_labels(["CCO"], ["assay"])).all()

@@ -8,7 +8,8 @@ import math
 
 from molvae import chem
 from molvae.errors import InputError
-from molvae.evaluation import evaluate_model, table_properties
+from molvae.data import property_labels
+from molvae.evaluation import evaluate_model
 from molvae.io import read_molecules
 from molvae.metrics import chemistry_metrics, evaluate_generated
 from molvae.utils import atomic_path, resolve_device
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args)
         table = read_molecules(args.test, args.smiles_column)
         canonical = [chem.canonicalize(s)[0] for s in table.smiles]
-        props = table_properties(table, model.property_names, canonical)
+        props = property_labels(canonical, model.property_names, table)
         result = evaluate_model(model, table.smiles, props, train=train, n_samples=args.num_samples,
                                 seed=args.seed, reference=reference, fcd_device=fcd_device)
     else:

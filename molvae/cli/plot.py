@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
+from molvae.data import property_labels
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_frame, read_molecules
 from molvae.model import EncodeResult
@@ -81,13 +82,10 @@ def color_values(table: MoleculeTable, enc: EncodeResult, name: str) -> tuple[np
     if name.startswith("pred_") and name[5:] in enc.property_names:
         return enc.properties[:, enc.property_names.index(name[5:])], name
     column = table.property_column(name)  # a file column, else a registry name; InputError if neither
-    if column is not None:
-        values = table.numeric_column(column)
-        if not np.isfinite(values).any():
-            raise InputError(f"column {column!r} has no numeric values to colour by")
-        return values, column
-    spec = chem.property_spec(name)
-    return chem.compute_properties(enc.smiles, [spec.name])[:, 0], spec.name
+    values = property_labels(enc.smiles, [name], table)[:, 0]
+    if column is not None and not np.isfinite(values).any():
+        raise InputError(f"column {column!r} has no numeric values to colour by")
+    return values, column or chem.property_spec(name).name
 
 
 def trajectory_latents(path: str, latent_dim: int) -> np.ndarray:
