@@ -1,30 +1,28 @@
-"""Pictures: molecule grids (RDKit drawing), latent-space maps, training curves, optimization traces
-and property distributions (matplotlib).
+"""Figures (matplotlib): latent-space maps, training curves, optimization traces and property
+distributions. Molecule grids are :mod:`molvae.drawing`'s.
 
-Every function writes one image file, PNG or SVG by the suffix of ``path`` (the matplotlib ones also
-PDF), atomically, and returns the path. Figures are built on matplotlib's object API with the Agg
+Every function writes one image file, PNG, SVG or PDF by the suffix of ``path``, atomically, and
+returns the path. Figures are built on matplotlib's object API with the Agg
 canvas, never through ``pyplot``: no display is needed, no backend is selected and no global state
 changes, and matplotlib is imported only when a picture is drawn (so ``import molvae.plots`` is cheap).
 
 Example:
-    >>> molecule_grid(["CCO", "c1ccccc1", "not a smiles"], ["ethanol", "benzene", "bad"], "grid.png")  # doctest: +SKIP
+    >>> latent_map(z, qed, "map.png", "qed")                                                          # doctest: +SKIP
     >>> training_curves("runs/quickstart", "curves.png")                                             # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import html
-import io as _io
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from molvae import chem
+from molvae import chem, runs
+from molvae.drawing import check_image_path
 from molvae.errors import InputError
 from molvae.utils import atomic_path
 
@@ -34,7 +32,6 @@ if TYPE_CHECKING:  # imported lazily at draw time
 
 logger = logging.getLogger(__name__)
 
-GRID_FORMATS = (".png", ".svg")
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 PROJECTIONS = ("pca", "tsne")
 DEFAULT_PROPERTIES = ("logp", "qed", "sa", "mw")
@@ -65,136 +62,6 @@ def property_label(name: str) -> str:
     return name
 
 
-def check_image_path(path: str | Path, formats: Sequence[str] = FIGURE_FORMATS) -> str:
-    """The lower-case suffix of an image path; InputError unless it is one of ``formats``."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in formats:
-        raise InputError(f"unsupported image format {suffix or '(none)'} for {path}; use one of {', '.join(formats)}")
-    return suffix
-
-
-# ----------------------------------------------------------------------------- molecule grids
-
-def molecule_grid(smiles: Sequence[str | None], legends: Sequence[str] | None, path: str | Path,
-                  mols_per_row: int = 5, size: int = 250) -> Path:
-    """Draw molecules in a grid of ``size`` x ``size`` pixel cells, ``mols_per_row`` per row.
-
-    ``legends`` (one per molecule, may hold a newline) are written under each structure. A SMILES
-    that RDKit cannot parse (or None) is drawn as an empty cell with its legend and "no valid
-    structure", never an error. PNG or SVG by the suffix of ``path``.
-
-    Example:
-        >>> molecule_grid(["CCO", None], ["ethanol", "failed decode"], "grid.svg")   # doctest: +SKIP
-    """
-    fmt = check_image_path(path, GRID_FORMATS)
-    smiles = list(smiles)
-    legends = [str(x) for x in legends] if legends is not None else [""] * len(smiles)
-    if len(legends) != len(smiles):
-        raise InputError(f"{len(smiles)} molecules but {len(legends)} legends")
-    if mols_per_row < 1 or size < 50:
-        raise InputError("mols_per_row must be >= 1 and size >= 50 pixels")
-    n_cols = max(1, min(mols_per_row, len(smiles)))
-    n_rows = max(1, -(-len(smiles) // n_cols))
-    font_size = max(10, size // 16)
-    lines = max([legend.count("\n") + 1 for legend in legends if legend] or [0])
-    legend_height = int(lines * font_size * 1.3 + (font_size // 2 if lines else 0))
-    mol_height = size - legend_height
-    if mol_height < size // 2:
-        raise InputError(f"legends of {lines} lines do not fit cells of {size} pixels; use a larger size")
-    cells = [_draw_molecule(s, size, mol_height, fmt) for s in smiles]
-    layout = _Layout(n_cols, n_rows, size, mol_height, font_size)
-    data = _compose_svg(cells, legends, layout) if fmt == ".svg" else _compose_png(cells, legends, layout)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    logger.debug("drew %d molecules to %s", len(smiles), path)
-    return path
-
-
-@dataclass(frozen=True)
-class _Layout:
-    n_cols: int
-    n_rows: int
-    size: int  # cell width and height
-    mol_height: int  # the structure's part of a cell; the legend goes below it
-    font_size: int
-
-    def origin(self, i: int) -> tuple[int, int]:
-        return (i % self.n_cols) * self.size, (i // self.n_cols) * self.size
-
-    def legend_y(self, k: int) -> float:
-        """Baseline-centre of legend line ``k`` of a cell, relative to the cell."""
-        return self.mol_height + self.font_size * (0.75 + 1.3 * k)
-
-
-def _draw_molecule(smiles: str | None, width: int, height: int, fmt: str) -> bytes | str | None:
-    """One structure drawn by RDKit (PNG bytes or SVG text), or None for an invalid molecule."""
-    mol = chem.mol_from_smiles(smiles) if isinstance(smiles, str) else None
-    if mol is None or mol.GetNumAtoms() == 0:
-        return None
-    from rdkit.Chem.Draw import rdMolDraw2D
-
-    try:
-        drawer = rdMolDraw2D.MolDraw2DSVG(width, height) if fmt == ".svg" else rdMolDraw2D.MolDraw2DCairo(width, height)
-        opts = drawer.drawOptions()
-        opts.fixedBondLength = width / 8  # small molecules stay small; large ones are scaled down to fit
-        opts.padding = 0.08
-        with chem.quiet_rdkit():
-            drawer.DrawMolecule(mol)
-        drawer.FinishDrawing()
-        return drawer.GetDrawingText()
-    except Exception as exc:  # a molecule RDKit parses but cannot lay out: an empty cell
-        logger.debug("cannot draw %s: %s", smiles, exc)
-        return None
-
-
-def _compose_png(cells: list[bytes | str | None], legends: list[str], layout: _Layout) -> bytes:
-    from PIL import Image, ImageDraw, ImageFont
-
-    size = layout.size
-    canvas = Image.new("RGB", (layout.n_cols * size, layout.n_rows * size), "white")
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=layout.font_size)
-    for i, (cell, legend) in enumerate(zip(cells, legends)):
-        x, y = layout.origin(i)
-        if cell is not None:
-            canvas.paste(Image.open(_io.BytesIO(cell)).convert("RGB"), (x, y))  # type: ignore[arg-type]
-        else:
-            draw.rectangle((x + 8, y + 8, x + size - 8, y + layout.mol_height - 4), outline="#cccccc")
-            draw.text((x + size / 2, y + layout.mol_height / 2), "no valid structure", fill="#999999", font=font,
-                      anchor="mm")
-        for k, line in enumerate(legend.split("\n") if legend else []):
-            draw.text((x + size / 2, y + layout.legend_y(k)), line, fill="black", font=font, anchor="mm")
-    buf = _io.BytesIO()
-    canvas.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
-
-
-def _compose_svg(cells: list[bytes | str | None], legends: list[str], layout: _Layout) -> bytes:
-    size = layout.size
-    width, height = layout.n_cols * size, layout.n_rows * size
-    parts = [f"<?xml version='1.0' encoding='utf-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' version='1.1' "
-             f"width='{width}px' height='{height}px' viewBox='0 0 {width} {height}'>\n"
-             f"<rect width='{width}' height='{height}' fill='#FFFFFF'/>\n"]
-    text = (f"text-anchor='middle' dominant-baseline='central' font-family='DejaVu Sans, Helvetica, Arial, sans-serif' "
-            f"font-size='{layout.font_size}'")
-    for i, (cell, legend) in enumerate(zip(cells, legends)):
-        x, y = layout.origin(i)
-        if cell is not None:
-            svg = cell if isinstance(cell, str) else cell.decode()
-            body = svg[svg.index("<svg"):]  # drop the XML declaration; a nested <svg> is placed by x and y
-            parts.append(body.replace("<svg", f"<svg x='{x}' y='{y}'", 1) + "\n")
-        else:
-            parts.append(f"<rect x='{x + 8}' y='{y + 8}' width='{size - 16}' height='{layout.mol_height - 12}' "
-                         f"fill='none' stroke='#cccccc'/>\n<text x='{x + size / 2}' y='{y + layout.mol_height / 2}' "
-                         f"{text} fill='#999999'>no valid structure</text>\n")
-        for k, line in enumerate(legend.split("\n") if legend else []):
-            parts.append(f"<text x='{x + size / 2}' y='{y + layout.legend_y(k):.1f}' {text} fill='#000000'>"
-                         f"{html.escape(line)}</text>\n")
-    parts.append("</svg>\n")
-    return "".join(parts).encode()
-
-
 # ----------------------------------------------------------------------------- matplotlib helpers
 
 def _figure(width: float, height: float) -> Figure:
@@ -208,7 +75,7 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    fmt = check_image_path(path)
+    fmt = check_image_path(path, FIGURE_FORMATS)
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt[1:], dpi=DPI, facecolor="white")
@@ -268,7 +135,7 @@ def latent_map(z: np.ndarray, values: np.ndarray, path: str | Path, color_by: st
         >>> enc = model.encode(smiles)                                               # doctest: +SKIP
         >>> latent_map(enc.mu, chem.compute_properties(enc.smiles, ["qed"])[:, 0], "map.png", "qed")  # doctest: +SKIP
     """
-    check_image_path(path)
+    check_image_path(path, FIGURE_FORMATS)
     if method not in PROJECTIONS:
         raise InputError(f"unknown projection {method!r}; choose from {', '.join(PROJECTIONS)}")
     z = np.asarray(z, dtype=np.float64)
@@ -327,7 +194,7 @@ def read_training_metrics(run_dir_or_metrics_csv: str | Path) -> pd.DataFrame:
     """``metrics.csv`` of a run directory (or the file itself) as numbers, one row per epoch."""
     path = Path(run_dir_or_metrics_csv)
     if path.is_dir():
-        path = path / "metrics.csv"
+        path = path / runs.METRICS
     if not path.exists():
         raise InputError(f"no training metrics found: {path} does not exist")
     try:
@@ -348,7 +215,7 @@ def training_curves(run_dir_or_metrics_csv: str | Path, path: str | Path, title:
     Example:
         >>> training_curves("runs/quickstart", "runs/quickstart/training_curves.png")   # doctest: +SKIP
     """
-    check_image_path(path)
+    check_image_path(path, FIGURE_FORMATS)
     m = read_training_metrics(run_dir_or_metrics_csv)
     epochs = m["epoch"].to_numpy()
     marker = "o" if len(m) <= 30 else None
@@ -396,7 +263,7 @@ def training_curves(run_dir_or_metrics_csv: str | Path, path: str | Path, title:
         axes[1, 2].yaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes[1, 2].yaxis.set_minor_formatter(NullFormatter())
     source = Path(run_dir_or_metrics_csv)
-    name = source.name if source.is_dir() else source.parent.name if source.name == "metrics.csv" else source.stem
+    name = source.name if source.is_dir() else source.parent.name if source.name == runs.METRICS else source.stem
     fig.suptitle(title or f"Training run {name}: {len(m)} epochs")
     return _save(fig, path)
 
@@ -415,7 +282,7 @@ def optimization_trace(evaluated: pd.DataFrame, trace: pd.DataFrame | None, path
     Example:
         >>> optimization_trace(result.evaluated, result.trace, "trace.png", result.objective)   # doctest: +SKIP
     """
-    check_image_path(path)
+    check_image_path(path, FIGURE_FORMATS)
     if not {"call", "score"} <= set(evaluated.columns):
         raise InputError("an optimization table needs the columns 'call' and 'score'")
     calls = pd.to_numeric(evaluated["call"], errors="coerce").to_numpy(dtype=np.float64)
@@ -471,7 +338,7 @@ def property_distributions(generated_smiles: Sequence[str | None], reference_smi
     Example:
         >>> property_distributions(model.sample(1000), train_smiles, "props.png")   # doctest: +SKIP
     """
-    check_image_path(path)
+    check_image_path(path, FIGURE_FORMATS)
     names = [chem.property_spec(p).name for p in properties]
     if not names:
         raise InputError("no properties to plot")

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molvae import __version__, chem, plots
+from molvae import __version__, chem, plots, runs
+from molvae.drawing import molecule_grid
 from molvae.errors import InputError, MolvaeError
 from molvae.io import file_format, read_frame
-from molvae.search.optimization import TRACE_TABLE, sibling_path
 from molvae.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -124,18 +124,22 @@ def _fmt(value: object) -> str:
 # ----------------------------------------------------------------------------- detection
 
 def detect_kind(path_in: str | Path) -> str:
-    """``"training"`` for a run directory, its ``metrics.csv`` or a checkpoint in it (or any table with
+    """What a path holds, from its manifest (:mod:`molvae.runs`) when it has one, else from its name and
+    columns: ``"training"`` for a run directory, its ``metrics.csv`` or a checkpoint in it (or any table with
     ``epoch`` and ``train_recon`` columns), ``"optimization"`` for a table with ``call`` and ``score``
     columns; InputError otherwise."""
     path = Path(path_in)
     if not path.exists():
         raise InputError(f"not found: {path}")
+    verb = (runs.read_manifest(path) or {}).get("verb")
+    if verb in ("train", "optimize"):  # what made the file, recorded when it was written
+        return "training" if verb == "train" else "optimization"
     if path.is_dir():
-        if (path / "metrics.csv").exists():
+        if (path / runs.METRICS).exists():
             return "training"
         raise InputError(f"{path} is a directory without metrics.csv; pass a run directory written by "
                          "'molvae train' or an output table of 'molvae optimize'")
-    if path.name == "metrics.csv" or (path.suffix == ".pt" and (path.parent / "metrics.csv").exists()):
+    if path.name == runs.METRICS or (path.suffix == ".pt" and (path.parent / runs.METRICS).exists()):
         return "training"
     if file_format(path) in TABLE_FORMATS:
         columns = set(read_frame(path).columns)
@@ -168,9 +172,9 @@ def build_report(path_in: str | Path, out_html: str | Path, num_samples: int = 1
     kind = detect_kind(path_in)
     path = Path(path_in)
     if kind == "training":
-        if path.is_dir() or path.name == "metrics.csv" or path.suffix == ".pt":
+        if path.is_dir() or path.name == runs.METRICS or path.suffix == ".pt":
             run_dir = path if path.is_dir() else path.parent
-            page = _training_page(run_dir / "metrics.csv", run_dir, num_samples, seed, device)
+            page = _training_page(run_dir / runs.METRICS, run_dir, num_samples, seed, device)
         else:  # a metrics table on its own (e.g. kept with benchmark results): no checkpoint, no config
             page = _training_page(path, None, num_samples, seed, device)
     else:
@@ -196,7 +200,7 @@ def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, s
     last = metrics.iloc[-1]
     rows: list[tuple[str, str]] = [("epochs", _fmt(int(last["epoch"])))]
     folder = run_dir if run_dir is not None else metrics_path.parent
-    best = folder / "best.pt"
+    best = folder / runs.BEST
     best_epoch = _checkpoint_epoch(best)
     if best_epoch is not None:
         rows.append(("best epoch (lowest validation loss, best.pt)", str(best_epoch)))
@@ -205,7 +209,7 @@ def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, s
     rows += [(label, _fmt(last[col])) for col, label in SUMMARY_METRICS.items() if col in metrics.columns]
     rows += [(f"validation MAE of {c[len('val_mae_'):]}", _fmt(last[c])) for c in metrics.columns
              if c.startswith("val_mae_")]
-    rejects = folder / "rejects.csv"
+    rejects = folder / runs.REJECTS
     if run_dir is not None and rejects.exists():
         rows.append(("rows rejected while preparing the data", str(len(pd.read_csv(rejects)))))
     page.heading("Final metrics (last epoch)")
@@ -223,7 +227,7 @@ def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, s
 
     page.heading(f"Every epoch ({metrics_path.name})")
     page.table(metrics, scroll=True)
-    config = folder / "config.toml"
+    config = folder / runs.CONFIG
     page.heading("Configuration (config.toml)")
     if run_dir is not None and config.exists():
         page.pre(config.read_text(encoding="utf-8", errors="replace"))
@@ -272,14 +276,14 @@ def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int,
     props = chem.compute_properties(shown, ["qed", "logp"])
     legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("\nnovel" if novel is not None and distinct[s] else "")
                for s, (q, lp) in zip(shown, props)]
-    page.image(plots.figure_bytes(plots.molecule_grid, shown, legends), f"{len(shown)} sampled molecules")
+    page.image(plots.figure_bytes(molecule_grid, shown, legends), f"{len(shown)} sampled molecules")
 
 
 # ----------------------------------------------------------------------------- optimization runs
 
 def trace_path(output: str | Path) -> Path:
     """Where 'molvae optimize' writes the trace of ``output``: ``out.csv`` -> ``out.trace.csv``."""
-    return sibling_path(output, TRACE_TABLE)
+    return runs.sibling_path(output, runs.TRACE_TABLE)
 
 
 def _numeric(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -333,7 +337,7 @@ def _optimization_page(path: Path, top: int) -> _Page:
     steps = best["step"].to_numpy(dtype=np.float64) if "step" in best.columns else np.full(len(best), np.nan)
     legends = [f"#{i + 1}  score {score:.3f}" + (f"\nstep {int(step)}" if np.isfinite(step) else "")
                for i, (score, step) in enumerate(zip(best["score"], steps))]
-    page.image(plots.figure_bytes(plots.molecule_grid, smiles, legends, mols_per_row=4), "top molecules")
+    page.image(plots.figure_bytes(molecule_grid, smiles, legends, mols_per_row=4), "top molecules")
     table = pd.DataFrame({"rank": np.arange(1, len(best) + 1), "score": best["score"].to_numpy()})
     for col in ("step", "call", "source"):
         if col in best.columns:

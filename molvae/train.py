@@ -1,4 +1,4 @@
-"""The training loop: data preparation, KL schedules with free bits, masked property loss,
+"""The training loop: KL schedules with free bits, masked property loss,
 bf16 autocast, per-epoch validation, atomic best/last checkpoints and exact resume.
 
 Example:
@@ -24,28 +24,24 @@ from typing import Any
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from molvae import chem
 from molvae.config import RunConfig
-from molvae.data import (BucketBatchSampler, PropertyScaler, SequenceDataset, collate, prepare_molecules,
-                         property_labels, resolve_workers)
+from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, resolve_workers
 from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
 from molvae.errors import InputError, MolvaeError
-from molvae.io import MoleculeTable, read_molecules, write_table
-from molvae import checkpoint
+from molvae.training_data import PreparedData, prepare_training_data
+from molvae.io import read_molecules, write_table
+from molvae import checkpoint, runs
 from molvae.model import MolVAE, plain
 from molvae.pretrained import resolve_model
-from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything
-from molvae.vocab import Vocabulary, get_representation
+from molvae.utils import (atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything,
+                          torch_threads)
+from molvae.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
-
-VALID_SPLIT_NAMES = ("valid", "val", "validation")
-
 
 @dataclass
 class TrainResult:
@@ -117,84 +113,6 @@ def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return pred.sum() * 0.0
     diff = torch.where(observed, pred - torch.nan_to_num(targets), torch.zeros_like(pred))
     return diff.pow(2).sum() / observed.sum()
-
-
-# ----------------------------------------------------------------------------- data
-
-@dataclass
-class PreparedData:
-    vocab: Vocabulary
-    train: SequenceDataset
-    valid: SequenceDataset
-    valid_smiles: list[str]
-    train_smiles: list[str]
-    valid_raw_props: np.ndarray
-    scaler: PropertyScaler
-    max_tokens: int
-    rejects: pd.DataFrame
-    n_rows: int
-
-
-def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabulary | None = None,
-                          scaler: PropertyScaler | None = None) -> PreparedData:
-    """Canonicalize, tokenize, split, label and index the training file."""
-    dcfg = run.data
-    rep = get_representation(run.model.representation)
-    n = len(table)
-    names = tuple(dcfg.properties)
-    for name in names:  # unknown names fail before any slow work
-        table.property_column(name)
-    logger.info("preparing %d molecules (%s)", n, rep.name)
-    prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
-                             keep_largest_fragment=dcfg.keep_largest_fragment, workers=dcfg.workers)
-    valid_mask = prep.valid_mask
-
-    # split
-    split = np.full(n, "train", dtype=object)
-    if dcfg.split_column in table.frame.columns:
-        values = table.frame[dcfg.split_column].str.strip().str.lower().to_numpy()
-        split = np.where(np.isin(values, VALID_SPLIT_NAMES), "valid", np.where(values == "train", "train", "other"))
-        logger.info("using split column %r: %d train, %d valid, %d other rows not used",
-                    dcfg.split_column, (split == "train").sum(), (split == "valid").sum(), (split == "other").sum())
-        if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
-            logger.warning("split column %r has no usable valid rows; holding out %.0f%% of the train rows",
-                           dcfg.split_column, 100 * dcfg.valid_fraction)
-    if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
-        pool = np.flatnonzero(valid_mask & (split == "train"))
-        rng = np.random.default_rng(run.train.seed)
-        n_valid = max(1, int(round(dcfg.valid_fraction * len(pool)))) if len(pool) > 1 else 0
-        split[rng.permutation(pool)[:n_valid]] = "valid"
-    # properties (file columns or RDKit by name), on the canonical molecules
-    raw = property_labels([c if ok else None for c, ok in zip(prep.canonical, valid_mask)], names, table,
-                          strict=True)
-
-    use_train = valid_mask & (split == "train")
-    use_valid = valid_mask & (split == "valid")
-    if use_train.sum() == 0:
-        raise InputError("no usable training molecules (all rows were rejected or not in the train split)")
-    if vocab is None:  # from the training rows only: valid and test molecules must not shape the model
-        vocab = Vocabulary.build(t for t, ok in zip(prep.tokens, use_train) if ok)
-    if scaler is None:
-        scaler = PropertyScaler.fit(names, raw[use_train])
-    scaled = scaler.transform(raw) if names else np.zeros((n, 0))
-    seqs = [vocab.encode(t) if t is not None else [] for t in prep.tokens]
-    train_idx, valid_idx = np.flatnonzero(use_train), np.flatnonzero(use_valid)
-    max_tokens = max(len(seqs[i]) - 2 for i in train_idx)
-    rejects = pd.DataFrame({"row": np.flatnonzero(~valid_mask),
-                            "smiles": [table.smiles[i] for i in np.flatnonzero(~valid_mask)],
-                            "reason": [prep.reasons[i] for i in np.flatnonzero(~valid_mask)]})
-    if table.id_column:
-        rejects.insert(1, table.id_column, [table.ids[i] for i in rejects["row"]])  # type: ignore[index]
-    if len(rejects):
-        logger.warning("%d of %d rows rejected: %s", len(rejects), n, prep.reason_counts())
-    return PreparedData(
-        vocab=vocab,
-        train=SequenceDataset([seqs[i] for i in train_idx], scaled[train_idx]),
-        valid=SequenceDataset([seqs[i] for i in valid_idx], scaled[valid_idx]),
-        valid_smiles=[prep.canonical[i] for i in valid_idx],  # type: ignore[misc]
-        train_smiles=[prep.canonical[i] for i in train_idx],  # type: ignore[misc]
-        valid_raw_props=raw[valid_idx],
-        scaler=scaler, max_tokens=max_tokens, rejects=rejects, n_rows=n)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -298,7 +216,7 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     see :meth:`MolVAE.warm_start_from`); optimizer and schedules start afresh."""
     run = run or RunConfig()
     out = Path(output_dir)
-    last_path, best_path = out / "last.pt", out / "best.pt"
+    last_path = out / runs.LAST
     state: dict[str, Any] | None = None
     if resume:
         if not last_path.exists():
@@ -315,11 +233,20 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         out.mkdir(parents=True, exist_ok=True)
 
     tcfg = run.train
-    if tcfg.num_threads:
-        torch.set_num_threads(tcfg.num_threads)
-    elif ctx.enabled:  # processes on one machine share its cores
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size))
-        torch.set_num_threads(max(1, resolve_workers(0) // local))
+    threads = tcfg.num_threads
+    if not threads and ctx.enabled:  # processes on one machine share its cores
+        threads = max(1, resolve_workers(0) // int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size)))
+    with torch_threads(threads):  # the caller's thread count is restored afterwards
+        return _train(data_path, out, run, state, ctx, progress, command, on_epoch_end, init)
+
+
+def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, Any] | None, ctx: Any,
+           progress: bool, command: str | None, on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
+           init: str | Path | None) -> TrainResult:
+    """The body of :func:`train`, with the run config resolved and the resume checkpoint read."""
+    tcfg = run.train
+    last_path, best_path = out / runs.LAST, out / runs.BEST
+    resume_state = checkpoint.training_state(state, str(last_path)) if state is not None else None
     device = init_distributed(ctx, resolve_device(tcfg.device))
     amp = autocast_dtype(device, tcfg.precision)
     seed_everything(tcfg.seed)
@@ -338,9 +265,9 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
             run = replace(run, model=replace(initial.config, max_length=max_len, conditions=run.model.conditions))
         run = replace(run, model=replace(run.model, max_length=max_len))
     if len(data.rejects) and ctx.is_main:
-        write_table(data.rejects, out / "rejects.csv")
+        write_table(data.rejects, out / runs.REJECTS)
     if ctx.is_main:
-        _write_config(out / "config.toml", run, command)
+        _write_config(out / runs.CONFIG, run, command)
     logger.info("train %d, valid %d molecules; vocabulary %d tokens; max length %d; device %s; autocast %s",
                 len(data.train), len(data.valid), len(data.vocab), run.model.max_length, device, amp)
 
@@ -442,7 +369,9 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         model.save(last_path, run={"epoch": epoch + 1, "run_config": run.to_dict()}, training={
             "epoch": epoch + 1, "step": step, "best_score": best_score, "history": plain(history),
             "optimizer": optimizer.state_dict(), "run_config": run.to_dict()})
-        _write_metrics(out / "metrics.csv", history)
+        _write_metrics(out / runs.METRICS, history)
+        if epoch == start_epoch:  # the run directory now has its metrics: it is a run directory
+            runs.write_manifest(out, "train", run, shlex.split(command) if command else None)
         logger.info("epoch %d/%d: %s%s", epoch + 1, tcfg.epochs,
                     ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                               if k.startswith(("train_recon", "train_kl", "val_recon", "val_mae", "val_valid"))),

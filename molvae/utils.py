@@ -38,6 +38,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (0: leave as is), then restore the
+    previous count: library calls never change the caller's settings."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The dtype to autocast to, or None for full fp32.
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molvae import chem, plots
+from molvae import chem, drawing, plots
 from molvae.cli.main import main
 from molvae.errors import InputError
 from molvae.report import build_report, detect_kind, trace_path
@@ -54,17 +54,17 @@ def opt_output(tmp_path_factory, tiny_model) -> Path:
 def test_molecule_grid_png_svg_and_invalid_cells(tmp_path):
     smiles = ["CC(=O)Oc1ccccc1C(=O)O", "not a smiles", None, "CN1C(=O)N(C)c2ncn(C)c2C1=O", ""]
     legends = ["aspirin\nQED 0.55", "bad", "none", "caffeine", "empty"]
-    png = plots.molecule_grid(smiles, legends, tmp_path / "grid.png", mols_per_row=3, size=200)
+    png = drawing.molecule_grid(smiles, legends, tmp_path / "grid.png", mols_per_row=3, size=200)
     assert_png(png)
-    svg = plots.molecule_grid(smiles, legends, tmp_path / "grid.svg")
+    svg = drawing.molecule_grid(smiles, legends, tmp_path / "grid.svg")
     doc = xml.dom.minidom.parse(str(svg))  # well-formed
     assert doc.documentElement.tagName == "svg"
     text = svg.read_text()
     assert "no valid structure" in text and "caffeine" in text
     with pytest.raises(InputError, match="legends"):
-        plots.molecule_grid(smiles, legends[:2], tmp_path / "x.png")
+        drawing.molecule_grid(smiles, legends[:2], tmp_path / "x.png")
     with pytest.raises(InputError, match="unsupported image format"):
-        plots.molecule_grid(smiles, legends, tmp_path / "x.jpg")
+        drawing.molecule_grid(smiles, legends, tmp_path / "x.jpg")
     assert not (tmp_path / "x.png").exists()
 
 
@@ -108,10 +108,10 @@ def test_no_display_needed_and_pyplot_never_imported(tiny_run, tmp_path):
     """A fresh interpreter without DISPLAY or MPLBACKEND draws; molvae.plots imports matplotlib lazily
     and never touches pyplot (no global backend state)."""
     code = (
-        "import sys, molvae.plots as p\n"
+        "import sys, molvae.plots as p, molvae.drawing as d\n"
         "assert 'matplotlib' not in sys.modules\n"
         f"p.training_curves({str(tiny_run.output_dir)!r}, {str(tmp_path / 'c.png')!r})\n"
-        f"p.molecule_grid(['CCO'], ['ethanol'], {str(tmp_path / 'g.png')!r})\n"
+        f"d.molecule_grid(['CCO'], ['ethanol'], {str(tmp_path / 'g.png')!r})\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND", "WAYLAND_DISPLAY")}

@@ -5,10 +5,9 @@ import pytest
 
 from molvae.cli.main import main
 from molvae.errors import InputError
-from molvae.report import trace_path
 from molvae.search.bo import BOConfig
 from molvae.search.objectives import make_objective
-from molvae.search.optimization import (METHOD_SETTINGS, OptimizeConfig, run_optimization, sibling_path,
+from molvae.search.optimization import (METHOD_SETTINGS, OptimizeConfig, run_optimization,
                                         write_optimization)
 
 BO_ONLY_FLAGS = [("--batch-size", "5"), ("--acquisition", "ucb"), ("--proposals", "continuous"),
@@ -64,12 +63,6 @@ def test_cli_refuses_unused_flags_with_improve(flags, capsys):
 def test_cli_refuses_min_similarity_with_bo(capsys):
     assert main(["optimize", "--min-similarity", "0.5"]) == 2
     assert "method bo does not use min_similarity" in capsys.readouterr().err
-
-
-def test_sibling_file_names():
-    assert sibling_path("runs/opt.csv", "trace.csv").as_posix() == "runs/opt.trace.csv"
-    assert sibling_path("opt.csv.gz", "neighbors.csv").as_posix() == "opt.neighbors.csv"
-    assert trace_path("runs/opt.parquet") == sibling_path("runs/opt.parquet", "trace.csv")
 
 
 def test_run_and_write_a_gradient_optimization(tiny_model, tmp_path):

@@ -6,13 +6,12 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from molvae.errors import InputError
-from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, rejects_path, write_array,
+from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
                        write_table)
 from molvae.model import MolVAE
 from molvae.pretrained import default_model_path, resolve_model

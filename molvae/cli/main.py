@@ -6,7 +6,9 @@ import argparse
 import logging
 import sys
 
-from molvae import __version__
+from pathlib import Path
+
+from molvae import __version__, runs
 from molvae.errors import MolvaeError
 
 from molvae.cli import (decode, encode, evaluate, explore, interpolate, neighbors, optimize, plot, reconstruct,
@@ -27,6 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _record(args: argparse.Namespace, command: list[str]) -> None:
+    """Write the manifest of what this verb wrote (training writes its own, with the resolved config)."""
+    output = getattr(args, "output", None)
+    if args.verb == "train" or not output or not Path(output).exists():
+        return
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "verb")}
+    runs.write_manifest(output, args.verb, options, command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -34,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if code == 0:
+            _record(args, sys.argv if argv is None else ["molvae", *argv])
+        return code
     except MolvaeError as exc:
         if getattr(args, "verbose", False):
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae.io import read_molecules
-from molvae.plots import GRID_FORMATS, check_image_path
+from molvae.drawing import GRID_FORMATS, check_image_path
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives, make_objective
 from molvae.search.optimization import METHODS, OptimizationRun, OptimizeConfig, run_optimization, write_optimization

@@ -13,7 +13,8 @@ from molvae.data import property_labels
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_frame, read_molecules
 from molvae.model import EncodeResult
-from molvae.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS, check_image_path
+from molvae.drawing import check_image_path
+from molvae.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS
 
 from molvae.cli.common import add_common, add_input, load_model, setup_logging
 
@@ -71,7 +72,7 @@ def _missing_kind(parser: argparse.ArgumentParser) -> int:
 
 def _open(args: argparse.Namespace) -> None:
     setup_logging(args)
-    check_image_path(args.output)
+    check_image_path(args.output, FIGURE_FORMATS)
     if getattr(args, "max_molecules", 1) < 1:
         raise InputError("--max-molecules must be at least 1")
 

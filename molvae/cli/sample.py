@@ -12,7 +12,7 @@ from molvae.errors import InputError
 from molvae.io import read_molecules
 from molvae.metrics import novelty, uniqueness, validity
 from molvae.prior import PRIOR_KINDS
-from molvae.plots import GRID_FORMATS, check_image_path, molecule_grid
+from molvae.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 from molvae.cli.common import add_common, latent_frame, start, write_output
 

@@ -10,7 +10,7 @@
 
 A setting the chosen method does not use is an error, never silently ignored (``METHOD_SETTINGS``
 says which method uses which). :func:`write_optimization` writes the tables and pictures, the
-sibling files named by :func:`sibling_path` (``out.csv`` -> ``out.trace.csv``, ``out.trace.png``,
+sibling files named by :func:`molvae.runs.sibling_path` (``out.csv`` -> ``out.trace.csv``, ``out.trace.png``,
 ``out.neighbors.csv``).
 
 Example:
@@ -31,13 +31,15 @@ import pandas as pd
 from molvae.errors import ConfigError, InputError
 from molvae.io import write_table
 from molvae.model import MolVAE
-from molvae.plots import molecule_grid, optimization_trace
+from molvae.drawing import molecule_grid
+from molvae.plots import optimization_trace
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
 from molvae.search.gradient import gradient_ascent
 from molvae.search.latent import OptimizationResult, predictor_estimate
 from molvae.search.neighbors import LatentLibrary
 from molvae.search.objectives import Objective
+from molvae.runs import NEIGHBORS_TABLE, TRACE_PLOT, TRACE_TABLE, sibling_path
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +50,6 @@ METHOD_SETTINGS = {"bo": ("budget", "library", *BO_SETTINGS),
                    "improve": ("min_similarity",)}
 DEFAULT_BUDGET = BOConfig.budget
 LIBRARY_NEIGHBOURS = 3  # nearest library compounds reported per top molecule
-
-TRACE_TABLE, TRACE_PLOT, NEIGHBORS_TABLE = "trace.csv", "trace.png", "neighbors.csv"
-
-
-def sibling_path(output: str | Path, part: str) -> Path:
-    """A file written beside an optimization output: ``("out.csv", "trace.csv")`` -> ``out.trace.csv``."""
-    out = Path(output)
-    return out.with_name(out.name.split(".")[0] + "." + part)
-
 
 @dataclass(frozen=True)
 class OptimizeConfig:
@@ -159,7 +152,7 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
 def write_optimization(run: OptimizationRun, output: str | Path | None = None,
                        image: str | Path | None = None) -> list[Path]:
     """Write ``run``: the table to ``output`` (every oracle call with its ``objective``, or the improve
-    table) with, for bo and gradient, the trace (:func:`sibling_path` ``trace.csv``, a picture in
+    table) with, for bo and gradient, the trace (:func:`molvae.runs.sibling_path` ``trace.csv``, a picture in
     ``trace.png``) and the library neighbours (``neighbors.csv``); ``image``: the top molecules drawn
     with their scores (improve: each start beside its improvement). Returns the paths written."""
     written: list[Path] = []
