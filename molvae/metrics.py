@@ -62,11 +62,19 @@ def unique_at(smiles: Sequence[str | None], k: int) -> float:
 def novelty(smiles: Sequence[str | None], reference: Iterable[str]) -> float:
     """Fraction of distinct valid molecules absent from ``reference`` (compared as canonical SMILES;
     pass canonical SMILES as reference)."""
-    unique = set(valid_canonical(smiles))
-    if not unique:
-        return 0.0
+    canonical = valid_canonical(smiles)
     ref = set(reference)
-    return len(unique - ref) / len(unique)
+    return novel_fraction(canonical, [s not in ref for s in canonical])
+
+
+def novel_fraction(smiles: Sequence[str | None], is_novel: Sequence[bool]) -> float:
+    """Novelty from per-row flags (e.g. :meth:`molvae.model.MolVAE.novel`): the fraction of distinct
+    molecules (None skipped) flagged novel; 0.0 when there are none."""
+    distinct: dict[str, bool] = {}
+    for s, flag in zip(smiles, is_novel):
+        if s is not None and s not in distinct:
+            distinct[s] = bool(flag)
+    return sum(distinct.values()) / len(distinct) if distinct else 0.0
 
 
 def reconstruction_accuracy(inputs: Sequence[str | None], outputs: Sequence[str | None]) -> float:

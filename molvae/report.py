@@ -250,7 +250,7 @@ def _checkpoint_epoch(path: Path) -> int | None:
 
 
 def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int, device: str) -> None:
-    from molvae.metrics import uniqueness, validity
+    from molvae.metrics import novel_fraction, uniqueness, validity
     from molvae.model import MolVAE
 
     try:
@@ -262,19 +262,16 @@ def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int,
     rows = [("prior samples (greedy decoding, seed %d)" % seed, str(num_samples)),
             ("validity", _fmt(validity(samples))), ("uniqueness of the valid ones", _fmt(uniqueness(samples)))]
     novel = model.novel(samples)
-    distinct: dict[str, bool] = {}
-    for i, s in enumerate(samples):
-        if s is not None and s not in distinct:
-            distinct[s] = bool(novel[i]) if novel is not None else False
-    if novel is not None and distinct:
-        rows.append(("novelty (vs the model's training set)", _fmt(float(np.mean(list(distinct.values()))))))
+    if novel is not None and any(s is not None for s in samples):
+        rows.append(("novelty (vs the model's training set)", _fmt(novel_fraction(samples, novel))))
     page.pairs(rows)
-    shown = list(distinct)[:20]
+    shown = list(dict.fromkeys(s for s in samples if s is not None))[:20]
     if not shown:
         page.paragraph("no valid samples to draw", "note")
         return
     props = chem.compute_properties(shown, ["qed", "logp"])
-    legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("\nnovel" if novel is not None and distinct[s] else "")
+    flags = dict(zip(samples, novel)) if novel is not None else {}
+    legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("\nnovel" if flags.get(s) else "")
                for s, (q, lp) in zip(shown, props)]
     page.image(plots.figure_bytes(molecule_grid, shown, legends), f"{len(shown)} sampled molecules")
 

@@ -107,3 +107,12 @@ def test_desirability_surrogate_is_differentiable(tiny_model):
     assert score.shape == (3,) and torch.isfinite(z.grad).all()
     props = {"qed": np.array([0.5]), "logp": np.array([4.0])}
     assert obj.surrogate(props)[0] == pytest.approx(0.5 - 1.0)  # 1 above the range, scale 1
+
+
+def test_user_oracle_from_the_working_directory_leaves_sys_path_alone(tmp_path, monkeypatch):
+    (tmp_path / "cwdoracle.py").write_text("def score(smiles):\n    return [1.0 for _ in smiles]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    before = list(sys.path)
+    assert make_objective("cwdoracle:score")(["CCO"])[0] == 1.0
+    assert sys.path == before

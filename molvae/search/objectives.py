@@ -197,12 +197,16 @@ def oracle_objective(target: str) -> Objective:
     import os
 
     module_name, _, func_name = target.partition(":")
-    if os.getcwd() not in sys.path:
+    added = os.getcwd() not in sys.path
+    if added:  # for the import only: the caller's sys.path is left as it was
         sys.path.insert(0, os.getcwd())
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
         raise InputError(f"cannot load oracle {target!r}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
 
     def fn(smiles, z=None):
         try:
