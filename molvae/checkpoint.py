@@ -25,6 +25,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from molvae import __version__
@@ -127,3 +128,18 @@ def epoch(ckpt: dict[str, Any]) -> int | None:
     """The training epoch a checkpoint was written at, if known."""
     value = (ckpt.get("run") or {}).get("epoch")
     return int(value) if value is not None else None
+
+
+def plain(obj: Any) -> Any:
+    """Recursively turn numpy scalars/arrays, tuples and paths into types ``weights_only`` loading accepts."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool, torch.Tensor)) or obj is None:
+        return obj
+    return str(obj)

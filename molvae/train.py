@@ -35,7 +35,7 @@ from molvae.errors import InputError, MolvaeError
 from molvae.training_data import PreparedData, prepare_training_data
 from molvae.io import read_molecules, write_table
 from molvae import checkpoint, runs
-from molvae.model import MolVAE, plain
+from molvae.model import MolVAE
 from molvae.pretrained import resolve_model
 from molvae.utils import (atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything,
                           torch_threads)
@@ -367,7 +367,7 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
             best_score = score
             model.save(best_path, run={"epoch": epoch + 1, "run_config": run.to_dict()})
         model.save(last_path, run={"epoch": epoch + 1, "run_config": run.to_dict()}, training={
-            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": plain(history),
+            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": checkpoint.plain(history),
             "optimizer": optimizer.state_dict(), "run_config": run.to_dict()})
         _write_metrics(out / runs.METRICS, history)
         if epoch == start_epoch:  # the run directory now has its metrics: it is a run directory

@@ -1,0 +1,179 @@
+"""The VAE at the level of tensors: encoder, decoder and property head composed, the teacher-forced
+pass the training loss needs, and autoregressive decoding of token indices.
+
+Example:
+    >>> from molvae.config import ModelConfig
+    >>> from molvae.data import PropertyScaler
+    >>> from molvae.vocab import Vocabulary
+    >>> vae = SequenceVAE(ModelConfig(latent_dim=8), Vocabulary.build([["[C]", "[O]"]]), PropertyScaler((), (), ()))
+    >>> len(vae.generate(torch.zeros(2, 8), max_length=5))
+    2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from molvae.config import ModelConfig
+from molvae.data import PropertyScaler
+from molvae.errors import ConfigError, InputError
+from molvae.nn.decoder import GRUDecoder
+from molvae.nn.encoder import GRUEncoder
+from molvae.nn.heads import PropertyHead
+from molvae.vocab import Vocabulary
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I) (Kingma and Welling 2014)."""
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+class SequenceVAE(nn.Module):
+    """The tensor-level VAE: token sequences in, latent means and log-variances, teacher-forced
+    logits and autoregressive token decoding out, with the property head on the latent mean and,
+    for a conditional model, the condition appended to z (Gómez-Bombarelli et al. 2018; CVAE:
+    Sohn et al. 2015)."""
+
+    def __init__(self, config: ModelConfig, vocab: Vocabulary, scaler: PropertyScaler) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab = vocab
+        self.scaler = scaler
+        missing = [c for c in config.conditions if c not in self.scaler.names]
+        if missing:
+            raise ConfigError(f"condition(s) {', '.join(missing)} must also be trained properties "
+                              f"(properties: {', '.join(self.scaler.names) or 'none'})")
+        self.condition_index = [self.scaler.names.index(c) for c in config.conditions]
+        nc = len(self.condition_index)
+        v = len(vocab)
+        self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
+                                  config.latent_dim, config.dropout, vocab.pad_index, condition_dim=nc)
+        self.decoder = GRUDecoder(v, config.embedding_dim, config.decoder_hidden_dim, config.decoder_layers,
+                                  config.latent_dim + nc, config.dropout, vocab.pad_index)
+        self.property_head = PropertyHead(config.latent_dim, config.property_hidden_dim, config.property_layers,
+                                          len(self.scaler.names), config.dropout)
+
+    # ------------------------------------------------------------------ core tensors
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def property_names(self) -> tuple[str, ...]:
+        return self.scaler.names
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """Properties a conditional model is conditioned on (empty for a plain VAE)."""
+        return self.config.conditions
+
+    def predict_properties(self, z: torch.Tensor) -> torch.Tensor:
+        """The property head at latent points (``n x latent_dim`` -> ``n x n_properties``, float32), in the
+        properties' own units (the training scaler undone); differentiable in ``z``. The one evaluation of
+        the head: :meth:`encode` reports it, search builds its surrogate on it."""
+        mean = torch.as_tensor(self.scaler.mean, dtype=torch.float32, device=z.device)
+        std = torch.as_tensor(self.scaler.std, dtype=torch.float32, device=z.device)
+        return self.property_head(z).float() * std + mean
+
+    def condition_from(self, properties: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """The condition (``n x n_conditions``) from standardized properties (``n x n_properties``);
+        missing values and a missing table mean the training average (0). None for a plain VAE."""
+        if not self.condition_index:
+            return None
+        if properties is None or properties.numel() == 0:
+            return torch.zeros(n, len(self.condition_index), device=self.device)
+        return torch.nan_to_num(properties[:, self.condition_index].float(), nan=0.0).to(self.device)
+
+    def with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        if not self.condition_index:
+            return z
+        if condition is None:
+            condition = torch.zeros(z.shape[0], len(self.condition_index), device=z.device)
+        return torch.cat([z, condition.to(device=z.device, dtype=z.dtype)], dim=1)
+
+    def encode_tokens(self, tokens: torch.Tensor, lengths: torch.Tensor,
+                      properties: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mu``, ``logvar`` (``batch x latent``); ``properties`` (standardized) feed a conditional model."""
+        return self.encoder(tokens, lengths, self.condition_from(properties, tokens.shape[0]))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True,
+                properties: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Teacher-forced pass. ``tokens``: ``batch x time`` (BOS ... EOS, padded); ``properties``:
+        standardized labels (``batch x n_properties``), used only as the condition of a conditional model.
+
+        Returns ``logits`` (``batch x time-1 x vocab``, predicting tokens[:, 1:]), ``mu``, ``logvar``,
+        ``z`` (``batch x latent``) and ``properties`` (``batch x n_properties``, standardized).
+        """
+        condition = self.condition_from(properties, tokens.shape[0])
+        mu, logvar = self.encoder(tokens, lengths, condition)
+        z = reparameterize(mu, logvar) if sample else mu
+        logits, _ = self.decoder(tokens[:, :-1], self.with_condition(z, condition))
+        return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "properties": self.property_head(mu)}
+
+    def standardize_condition(self, values: dict[str, float]) -> np.ndarray:
+        """``{"qed": 0.9, "logp": 2.5}`` -> the standardized condition vector (``n_conditions``); a
+        condition not given is set to its training average."""
+        if not self.conditions:
+            raise InputError("this model is not conditional (train one with --condition NAME ...)")
+        unknown = [k for k in values if k not in self.conditions]
+        if unknown:
+            raise InputError(f"this model is conditioned on {', '.join(self.conditions)}, not {', '.join(unknown)}")
+        out = np.zeros(len(self.conditions), dtype=np.float32)
+        for j, name in enumerate(self.conditions):
+            if name in values:
+                k = self.scaler.names.index(name)
+                out[j] = (float(values[name]) - self.scaler.mean[k]) / self.scaler.std[k]
+        return out
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
+                 generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
+                 guidance: float = 1.0) -> list[list[int]]:
+        """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
+        else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
+        ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages.
+        ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
+        where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
+        towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022)."""
+        max_length = max_length or self.config.max_length
+        guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
+        z_ref = self.with_condition(z, None) if guided else None
+        z = self.with_condition(z, condition)
+        n = z.shape[0]
+        inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
+        hidden = hidden_ref = None
+        out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
+        # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
+        # (their lengths vary about twofold on ZINC) rather than n x the longest one.
+        active = torch.arange(n)
+        for t in range(max_length):
+            logits, hidden = self.decoder(inputs, z, hidden)
+            logits = logits[:, -1].float()
+            if z_ref is not None:
+                ref, hidden_ref = self.decoder(inputs, z_ref, hidden_ref)
+                ref = ref[:, -1].float()
+                logits = ref + guidance * (logits - ref)
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
+            else:
+                nxt = logits.argmax(dim=-1)
+            out[active, t] = nxt.cpu()
+            going = (nxt != self.vocab.eos_index).cpu()
+            if not bool(going.any()):
+                break
+            if not bool(going.all()):
+                keep = torch.nonzero(going).squeeze(1)
+                active, nxt, z = active[keep], nxt[keep.to(nxt.device)], z[keep.to(z.device)]
+                hidden = hidden[:, keep.to(hidden.device)]
+                if z_ref is not None:
+                    z_ref, hidden_ref = z_ref[keep.to(z_ref.device)], hidden_ref[:, keep.to(hidden_ref.device)]
+            inputs = nxt.unsqueeze(1)
+        return [row.tolist() for row in out]
