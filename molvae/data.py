@@ -107,14 +107,14 @@ def prepare_molecules(
     workers = resolve_workers(workers)
     if workers > 1 and len(smiles) >= 4 * PARALLEL_CHUNK:
         chunks = [list(smiles[i:i + PARALLEL_CHUNK]) for i in range(0, len(smiles), PARALLEL_CHUNK)]
-        job = functools.partial(_prepare_serial, representation=representation, vocab=vocab,
+        job = functools.partial(prepare_serial, representation=representation, vocab=vocab,
                                 max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             parts = list(pool.map(job, chunks))
         return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
                                  [r for p in parts for r in p.reasons])
-    return _prepare_serial(smiles, representation, vocab, max_tokens, keep_largest_fragment)
+    return prepare_serial(smiles, representation, vocab, max_tokens, keep_largest_fragment)
 
 
 PARALLEL_CHUNK = 5000
@@ -130,8 +130,10 @@ def resolve_workers(workers: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _prepare_serial(smiles: Sequence[str], representation: Representation, vocab: Vocabulary | None,
+def prepare_serial(smiles: Sequence[str], representation: Representation, vocab: Vocabulary | None,
                     max_tokens: int, keep_largest_fragment: bool) -> PreparedMolecules:
+    """:func:`prepare_molecules` in this process (worker processes and the streaming encoder's chunk
+    workers call it directly)."""
     canonical, reasons = chem.canonicalize_many(smiles, keep_largest_fragment=keep_largest_fragment)
     tokens: list[list[str] | None] = [None] * len(canonical)
     with representation.context():

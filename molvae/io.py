@@ -102,6 +102,19 @@ def _smi_frame(lines: Iterable[str], first: bool) -> pd.DataFrame:
     return frame
 
 
+def csv_read_options(fmt: str) -> dict:
+    """How every CSV/TSV is read (the one source of these options): every cell a string, exactly as
+    written ("NA" and blank cells stay text, never NaN), blank lines kept so row numbers match the
+    file, undecodable bytes replaced rather than fatal. ``fmt`` is ".csv" or ".tsv"."""
+    return {"sep": "\t" if fmt == ".tsv" else ",", "dtype": str, "keep_default_na": False, "na_filter": False,
+            "skip_blank_lines": False, "encoding_errors": "replace"}
+
+
+def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame read from a typed format (Parquet) as strings like a CSV's: missing cells become ""."""
+    return frame.astype(object).where(frame.notna(), "").astype(str)
+
+
 def read_frame(path: str | Path) -> pd.DataFrame:
     """Read a whole table with every column as strings (no NA conversion)."""
     path = Path(path)
@@ -112,13 +125,11 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     fmt = file_format(path)
     try:
         if fmt in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", dtype=str, keep_default_na=False,
-                               na_filter=False, skip_blank_lines=False, encoding_errors="replace")
+            return pd.read_csv(path, **csv_read_options(fmt))
         if fmt == ".smi":
             return _read_smi(path)
         if fmt == ".parquet":
-            frame = pd.read_parquet(path)
-            return frame.astype(object).where(frame.notna(), "").astype(str)
+            return as_strings(pd.read_parquet(path))
         if fmt == ".sdf":
             records = chem.read_sdf(path)
             return pd.DataFrame(records, dtype=object).fillna("")
@@ -203,9 +214,7 @@ def _tables(path: Path, frames: Iterator[pd.DataFrame], smiles_column: str | Non
 def _frame_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     if fmt in (".csv", ".tsv"):
         try:
-            reader = pd.read_csv(path, sep="\t" if fmt == ".tsv" else ",", dtype=str, keep_default_na=False,
-                                 na_filter=False, skip_blank_lines=False, encoding_errors="replace",
-                                 chunksize=chunk_size)
+            reader = pd.read_csv(path, chunksize=chunk_size, **csv_read_options(fmt))
         except pd.errors.EmptyDataError:
             return
         with reader:
@@ -214,8 +223,7 @@ def _frame_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFram
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
-            frame = batch.to_pandas()
-            yield frame.astype(object).where(frame.notna(), "").astype(str)
+            yield as_strings(batch.to_pandas())
     elif fmt == ".smi":
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
@@ -248,23 +256,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
             raise InputError(f"unsupported output format {fmt or '(none)'} for {path}; "
                              f"use one of {', '.join(f for f in OUTPUT_FORMATS if f != '.npy')}")
     return path
-
-
-def rejects_path(output: str | Path) -> Path:
-    """``out.csv`` -> ``out.rejects.csv`` (next to the output)."""
-    p = Path(output)
-    name = p.name
-    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".npy"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-    return p.with_name(name + ".rejects.csv")
-
-
-def partial_path(output: str | Path) -> Path:
-    """``out.parquet`` -> ``out.parquet.partial`` (next to the output): the directory where a
-    streaming encode keeps its finished chunks and progress until the output is complete."""
-    p = Path(output)
-    return p.with_name(p.name + ".partial")
 
 
 def write_array(array: np.ndarray, path: str | Path) -> Path:

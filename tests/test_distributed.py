@@ -31,7 +31,7 @@ def test_sampler_shards_are_disjoint_and_equal_sized():
 
 def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path, sample_smiles):
     pytest.importorskip("distributed")
-    from molvae.distributed import encode_dask
+    from molvae.dask_engine import encode_dask
 
     smiles = list(sample_smiles) + ["C1CC", ""]
     src = tmp_path / "lib.csv"
@@ -56,7 +56,7 @@ def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path
 
 
 def test_csv_partition_size_from_a_file_or_an_absolute_glob(tmp_path):
-    from molvae.distributed import _csv_blocksize
+    from molvae.dask_engine import _csv_blocksize
 
     for i in range(2):
         (tmp_path / f"part{i}.csv").write_text("smiles\n" + "CCO\n" * 100)
@@ -87,3 +87,14 @@ def test_torchrun_ddp_two_gloo_processes(tmp_path, tiny_csv):
     batches = len(BucketBatchSampler(np.ones(n_train, dtype=int), 8))
     assert len(metrics) == 1 and int(metrics["step"].iloc[0]) == batches // 2  # each rank did half
     assert proc.stdout.count("trained 1 epochs") == 1  # only rank 0 reports
+
+
+def test_dask_loggers_are_restored():
+    import logging
+
+    from molvae.dask_engine import quiet_dask_loggers
+
+    logging.getLogger("distributed").setLevel(logging.INFO)
+    with quiet_dask_loggers():
+        assert logging.getLogger("distributed").level == logging.WARNING
+    assert logging.getLogger("distributed").level == logging.INFO

@@ -98,3 +98,21 @@ def test_csv_reader_keeps_every_row(tmp_path, values):
     path.write_text("smiles\n" + "\n".join(values) + "\n", encoding="utf-8")
     table = read_molecules(path)
     assert len(table) == len(values)
+
+
+def test_one_reader_for_csv_and_parquet_cells(tmp_path):
+    """read_frame, the chunked reader and the Dask reader see the same strings ("NA" stays text,
+    blanks are "")."""
+    import pandas as pd
+
+    from molvae.io import as_strings, csv_read_options, iter_molecule_chunks, read_frame
+
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,name,score\nCCO,NA,\nc1ccccc1,,1.5\n")
+    whole = read_frame(path)
+    assert whole["name"].tolist() == ["NA", ""] and whole["score"].tolist() == ["", "1.5"]
+    chunks = pd.concat([t.frame for t in iter_molecule_chunks(path, chunk_size=1)], ignore_index=True)
+    pd.testing.assert_frame_equal(chunks[whole.columns], whole)
+    assert csv_read_options(".tsv")["sep"] == "\t" and csv_read_options(".csv")["na_filter"] is False
+    typed = pd.DataFrame({"a": [1.0, None], "b": ["x", None]})
+    assert as_strings(typed).values.tolist() == [["1.0", "x"], ["", ""]]

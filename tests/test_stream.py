@@ -19,7 +19,8 @@ import pytest
 from molvae import stream
 from molvae.cli.main import main
 from molvae.errors import InputError
-from molvae.io import iter_molecule_chunks, partial_path, read_molecules
+from molvae.io import iter_molecule_chunks, read_molecules
+from molvae.runs import partial_path
 from molvae.stream import StreamConfig, encode_file
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                           threads=args.threads, precision=args.precision, logvar=args.logvar,
                           keep_largest_fragment=args.keep_largest_fragment)
     if args.engine == "dask":
-        from molvae.distributed import encode_dask
+        from molvae.dask_engine import encode_dask
 
         if args.resume:
             raise InputError("--resume works with --engine local, not with --engine dask")
