@@ -1,14 +1,21 @@
 """molvae: a SELFIES/SMILES variational autoencoder with a jointly trained property predictor.
 
+The functions of :mod:`molvae.api` are the public API, one per CLI verb, each returning what the
+verb writes (a DataFrame with the same columns as its output file).
+
 Example:
-    >>> from molvae import MolVAE
-    >>> model = MolVAE.load("runs/demo/best.pt")   # doctest: +SKIP
-    >>> model.sample(5, seed=0)                    # doctest: +SKIP
+    >>> import molvae
+    >>> model = molvae.load("zinc250k_selfies")          # doctest: +SKIP
+    >>> molvae.sample(model, 5, seed=0)["smiles"]       # doctest: +SKIP
 """
 
 __version__ = "0.1.0"
 
 from molvae.errors import CheckpointError, ConfigError, InputError, MolvaeError  # noqa: E402
 from molvae.model import MolVAE  # noqa: E402
+from molvae.api import (decode, encode, evaluate, explore, interpolate, load, neighbors, optimize,  # noqa: E402
+                        reconstruct, sample, score)
 
-__all__ = ["CheckpointError", "ConfigError", "InputError", "MolVAE", "MolvaeError", "__version__"]
+__all__ = ["CheckpointError", "ConfigError", "InputError", "MolVAE", "MolvaeError", "__version__", "decode",
+           "encode", "evaluate", "explore", "interpolate", "load", "neighbors", "optimize", "reconstruct",
+           "sample", "score"]

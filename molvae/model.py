@@ -380,10 +380,10 @@ class MolVAE(SequenceVAE):
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
         """Load a checkpoint safely (``weights_only=True``: pickled objects are refused, never run).
 
-        Without ``path``, the model bundled with the package."""
-        if path is None:
-            from molvae.pretrained import default_model_path
+        ``path``: a checkpoint file or a bundled model's name (``"zinc250k_selfies"``); without it, the
+        default bundled model."""
+        from molvae.pretrained import default_model_path, resolve_model
 
-            path = default_model_path()
+        path = default_model_path() if path is None else resolve_model(str(path))  # bundled names too
         model = cls.from_checkpoint(checkpoint.read(path), source=str(path))
         return model.to(resolve_device(device))

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pandas as pd
 
+from molvae import api
 from molvae.errors import InputError
 from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
                        write_table)
 from molvae.model import MolVAE
-from molvae.pretrained import default_model_path, resolve_model
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True) -> None:
@@ -49,22 +49,14 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def load_model(args: argparse.Namespace) -> MolVAE:
-    path = resolve_model(args.model) if args.model else default_model_path()
-    if path is None:
-        raise InputError("no model given and no bundled model installed: pass --model PATH "
-                         "(a checkpoint written by 'molvae train')")
-    logging.getLogger("molvae").debug("loading model %s", path)
-    return MolVAE.load(path, device=args.device)
+    logging.getLogger("molvae").debug("loading model %s", args.model or "(bundled default)")
+    return api.load(args.model, device=args.device)
 
 
 def check_output(path: str) -> None:
     """Fail before any work if the output suffix is not one we can write."""
     if file_format(path) not in OUTPUT_FORMATS:
         raise InputError(f"unsupported output format for {path}; use one of {', '.join(OUTPUT_FORMATS)}")
-
-
-def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
-    return pd.DataFrame(z, columns=[f"{prefix}{i}" for i in range(z.shape[1])])
 
 
 def write_output(frame: pd.DataFrame, path: str, array: np.ndarray | None = None) -> None:
@@ -86,12 +78,3 @@ def start(args: argparse.Namespace, read_input: bool = True) -> tuple[MolVAE, Mo
     model = load_model(args)
     table = read_molecules(args.input, args.smiles_column, args.id_column) if read_input else None
     return model, table
-
-
-def row_columns(table: MoleculeTable) -> dict[str, object]:
-    """``row`` (0-based input row), the input's id column if any, and the input SMILES."""
-    columns: dict[str, object] = {"row": np.arange(len(table))}
-    if table.id_column:
-        columns[table.id_column] = table.ids
-    columns["input_smiles"] = table.smiles
-    return columns

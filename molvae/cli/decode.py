@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import pandas as pd
 
+from molvae import api
 from molvae.io import read_latents
 
 from molvae.cli.common import add_common, start, write_output
@@ -27,10 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     z = read_latents(args.latents)
-    res = model.decode_detailed(z, temperature=args.temperature, seed=args.seed)
-    valid = np.array([s is not None for s in res.smiles])
-    frame = pd.DataFrame({"row": np.arange(len(z)), "smiles": res.smiles, "valid": valid, "reason": res.reasons,
-                          "decoded_string": res.raw})
+    frame = api.decode(model, z, temperature=args.temperature, seed=args.seed)
+    valid = frame["valid"].to_numpy()
     write_output(frame, args.output)
     print(f"decoded {len(z)} latent points: {int(valid.sum())} valid ({valid.mean():.1%}) -> {args.output}")
     return 0

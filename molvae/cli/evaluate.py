@@ -6,10 +6,8 @@ import argparse
 import json
 import math
 
-from molvae import chem
+from molvae import api
 from molvae.errors import InputError
-from molvae.data import property_labels
-from molvae.evaluation import evaluate_model
 from molvae.io import read_molecules
 from molvae.metrics import chemistry_metrics, evaluate_generated
 from molvae.utils import atomic_path, resolve_device
@@ -56,11 +54,8 @@ def run(args: argparse.Namespace) -> int:
         if args.generated is not None:
             raise InputError("give either GENERATED or --test, not both")
         model = load_model(args)
-        table = read_molecules(args.test, args.smiles_column)
-        canonical = [chem.canonicalize(s)[0] for s in table.smiles]
-        props = property_labels(canonical, model.property_names, table)
-        result = evaluate_model(model, table.smiles, props, train=train, n_samples=args.num_samples,
-                                seed=args.seed, reference=reference, fcd_device=fcd_device)
+        result = api.evaluate(model, read_molecules(args.test, args.smiles_column), n_samples=args.num_samples,
+                              seed=args.seed, train=train, reference=reference, fcd_device=fcd_device)
     else:
         generated = _smiles(args.generated, args.smiles_column)
         result = evaluate_generated(generated, reference, train, fcd_device=fcd_device)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from molvae.errors import InputError
+from molvae import api
 from molvae.io import read_molecules
-from molvae.search.neighbors import LatentLibrary
 
 from molvae.cli.common import add_common, start, write_output
 
@@ -28,13 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
-    library = LatentLibrary.from_file(args.library)
     queries = read_molecules(args.query).smiles if Path(args.query).is_file() else [args.query]
-    enc = model.encode(queries)
-    bad = [f"{q!r} ({r})" for q, r in zip(queries, enc.reasons) if r]
-    if len(bad) == len(queries):
-        raise InputError(f"no query molecule can be encoded by this model: {', '.join(bad[:3])}")
-    hits = library.query(enc.mu, args.k, enc.smiles, rerank=args.rerank)
+    hits = api.neighbors(model, args.library, queries, k=args.k, rerank=args.rerank)
+    enc = model.prepare(queries)  # what each query became (canonical, or why not), for the listing
     if args.output:
         write_output(hits, args.output)
     for q in range(len(queries)):
@@ -42,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if rows.empty:
             print(f"query {q}: {queries[q]!r} cannot be encoded ({enc.reasons[q]})")
             continue
-        print(f"query {q}: {enc.smiles[q]}")
+        print(f"query {q}: {enc.canonical[q]}")
         for _, r in rows.iterrows():
             sim = f"  sim {r.similarity:.2f}" if "similarity" in rows else ""
             print(f"  {int(r['rank']):3d}  dist {r.distance:7.3f}{sim}  {r.smiles}")

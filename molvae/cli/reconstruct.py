@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import pandas as pd
 
+from molvae import api
 from molvae.metrics import reconstruction_accuracy
 
-from molvae.cli.common import add_common, add_input, row_columns, start, write_output
+from molvae.cli.common import add_common, add_input, start, write_output
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
 
@@ -25,14 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, table = start(args)
-    enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=args.keep_largest_fragment)
-    match = np.array([d is not None and d == s for d, s in zip(decoded, enc.smiles)])
-    columns = row_columns(table)
-    columns.update({"smiles": enc.smiles, "reconstructed": decoded, "match": match,
-                    "valid": enc.valid, "reason": enc.reasons})
-    write_output(pd.DataFrame(columns), args.output)
-    acc = reconstruction_accuracy(enc.smiles, decoded)
-    n_valid = int(enc.valid.sum())
+    frame = api.reconstruct(model, table, keep_largest_fragment=args.keep_largest_fragment)
+    write_output(frame, args.output)
+    match = frame["match"].to_numpy()
+    acc = reconstruction_accuracy(frame["smiles"].tolist(), frame["reconstructed"].tolist())
+    n_valid = int(frame["valid"].sum())
     print(f"reconstruction accuracy: {acc:.4f} ({int(match.sum())}/{n_valid} valid inputs; "
           f"{len(table) - n_valid} of {len(table)} rows invalid, marked in the output) -> {args.output}")
     return 0

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 
 from molvae.chem import compute_properties
 from molvae.errors import InputError
-from molvae.io import read_molecules
-from molvae.metrics import novelty, uniqueness, validity
+from molvae import api
+from molvae.metrics import novel_fraction, uniqueness, validity
 from molvae.prior import PRIOR_KINDS
 from molvae.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
-from molvae.cli.common import add_common, latent_frame, start, write_output
+from molvae.cli.common import add_common, start, write_output
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
 IMAGE_MOLECULES = 30
@@ -58,38 +57,26 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(args.image, GRID_FORMATS)
     requested = _parse_condition(args.condition) if args.condition else None
     model, _ = start(args, read_input=False)
-    z = model.sample_prior(args.num_samples, seed=args.seed, prior=args.prior)
-    condition = model.standardize_condition(requested) if requested else None
-    temperature = model.sampling_temperature if args.temperature is None else args.temperature
-    res = model.decode_detailed(z, temperature=temperature, seed=args.seed, condition=condition,
-                                guidance=args.guidance, repair=not args.no_repair)
-    valid = np.array([s is not None for s in res.smiles])
-    frame = pd.DataFrame({"smiles": res.smiles, "valid": valid, "reason": res.reasons, "repaired": res.repaired})
-    if args.latents:
-        frame = pd.concat([frame, latent_frame(z)], axis=1)
-    report = f"validity {validity(res.smiles):.4f}, uniqueness {uniqueness(res.smiles):.4f}"
+    frame = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior, temperature=args.temperature,
+                       condition=requested, guidance=args.guidance, repair=not args.no_repair,
+                       reference=args.train, latents=args.latents)
+    smiles = [s if ok else None for s, ok in zip(frame["smiles"], frame["valid"])]
+    report = f"validity {validity(smiles):.4f}, uniqueness {uniqueness(smiles):.4f}"
     if not args.no_repair:
-        report += f", repaired {np.mean(res.repaired):.4f}"
-    novel = None
-    if args.train:
-        train = read_molecules(args.train)
-        reference = set(model.prepare(train.smiles).canonical) - {None}
-        report += f", novelty {novelty(res.smiles, reference):.4f}"
-        novel = np.array([s is not None and s not in reference for s in res.smiles])
-    elif (novel := model.novel(res.smiles)) is not None:
-        distinct = {s: n for s, n in zip(res.smiles, novel) if s is not None}
-        if distinct:
-            report += f", novelty {sum(distinct.values()) / len(distinct):.4f} (vs the model's training set)"
-        frame.insert(4, "novel", novel)
+        report += f", repaired {frame['repaired'].mean():.4f}"
+    novel = frame["novel"].to_numpy() if "novel" in frame else None
+    if novel is not None and any(s is not None for s in smiles):
+        report += f", novelty {novel_fraction(smiles, novel):.4f}" + ("" if args.train else " (vs the model's training set)")
     write_output(frame, args.output)
     if args.image:
-        draw_samples(res.smiles, novel, args.image)
+        draw_samples(smiles, novel, args.image)
         report += f"; grid -> {args.image}"
     print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
     if requested:
         # the same prior draws decoded at the training-average condition: what the request changed
-        reference = model.decode(z, temperature=temperature, seed=args.seed, repair=not args.no_repair)
-        values = _property_values(res.smiles, list(requested))
+        reference = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior,
+                               temperature=args.temperature, repair=not args.no_repair)["smiles"].tolist()
+        values = _property_values(smiles, list(requested))
         base = _property_values(reference, list(requested))
         for j, (name, target) in enumerate(requested.items()):
             v, b = values[j], base[j]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 
+from molvae import api
 from molvae.errors import InputError
-from molvae.io import read_molecules
-from molvae.scoring import auroc, fit_outlier_reference, score_molecules, store_reference, stored_reference
+from molvae.scoring import auroc, stored_reference
 
-from molvae.cli.common import add_common, add_input, row_columns, show_progress, start, write_output
+from molvae.cli.common import add_common, add_input, show_progress, start, write_output
 
 HELP = "score molecules by negative ELBO, importance-weighted likelihood and latent Mahalanobis distance"
 SCORES = ("neg_elbo", "neg_log_likelihood", "mahalanobis", "recon_nll", "kl")
@@ -51,20 +50,12 @@ def run(args: argparse.Namespace) -> int:
                          "(a model's own threshold keeps the quantile it was calibrated at)")
     model, table = start(args)
     labels = _labels(table, args.labels) if args.labels else None
-    if args.calibrate:
-        train = read_molecules(args.calibrate).smiles
-        rng = np.random.default_rng(args.seed)
-        order = rng.permutation(len(train))
-        cut = max(1, int(0.9 * len(train)))
-        quantile = {} if args.quantile is None else {"quantile": args.quantile}  # else the library's default
-        store_reference(model, fit_outlier_reference(model, [train[i] for i in order[:cut]],
-                                                     [train[i] for i in order[cut:]], seed=args.seed, **quantile))
-    frame = score_molecules(model, table.smiles, n_samples=args.samples, seed=args.seed,
-                            keep_largest_fragment=args.keep_largest_fragment, progress=show_progress(args))
-    columns = row_columns(table)
+    frame = api.score(model, table, n_samples=args.samples, seed=args.seed, calibrate=args.calibrate,
+                      quantile=args.quantile, keep_largest_fragment=args.keep_largest_fragment,
+                      progress=show_progress(args))
     if labels is not None:
-        columns["label"] = labels
-    write_output(pd.concat([pd.DataFrame(columns), frame], axis=1), args.output)
+        frame.insert(frame.columns.get_loc("input_smiles") + 1, "label", labels)
+    write_output(frame, args.output)
     n_valid = int(frame["valid"].sum())
     line = f"scored {n_valid} of {len(frame)} molecules ({len(frame) - n_valid} unreadable by this model)"
     if "outlier" in frame:

@@ -208,19 +208,27 @@ def oracle_objective(target: str) -> Objective:
         if added:
             sys.path.remove(os.getcwd())
 
+    return callable_objective(func, target)
+
+
+def callable_objective(func: Callable[[list[str]], Sequence[float]], name: str | None = None) -> Objective:
+    """An objective from a Python callable: a list of SMILES in, one float each out (NaN: a failure).
+    A call that raises, or returns the wrong number of values, costs its batch (all NaN), never the run."""
+    name = name or getattr(func, "__name__", "oracle")
+
     def fn(smiles, z=None):
         try:
             values = np.asarray(func(list(smiles)), dtype=np.float64).reshape(-1)
         except Exception as exc:  # a failing oracle costs this batch, never the run
-            logger.warning("oracle %s failed on a batch of %d: %s", target, len(smiles), exc)
+            logger.warning("oracle %s failed on a batch of %d: %s", name, len(smiles), exc)
             return np.full(len(smiles), np.nan)
         if values.shape != (len(smiles),):
             logger.warning("oracle %s returned %d values for %d molecules; batch marked failed",
-                           target, values.size, len(smiles))
+                           name, values.size, len(smiles))
             return np.full(len(smiles), np.nan)
         return values
 
-    return Objective(target, f"user oracle {target}", fn)
+    return Objective(name, f"user oracle {name}", fn)
 
 
 def predictor_objective(name: str, model) -> Objective:

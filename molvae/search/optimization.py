@@ -121,6 +121,13 @@ class OptimizationRun:
             return ok.sort_values("improvement", ascending=False).head(self.config.top)
         return self.result.top(self.config.top)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The table ``molvae optimize -o`` writes: every oracle call with its ``objective`` (bo,
+        gradient), or one row per input molecule (improve)."""
+        if self.improved is not None:
+            return self.improved
+        return self.result.evaluated.assign(objective=self.result.objective)
+
 
 def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig | None = None,
                      init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationRun:
@@ -157,11 +164,9 @@ def write_optimization(run: OptimizationRun, output: str | Path | None = None,
     with their scores (improve: each start beside its improvement). Returns the paths written."""
     written: list[Path] = []
     if output:
-        if run.improved is not None:
-            written.append(write_table(run.improved, output))
-        else:
+        written.append(write_table(run.to_frame(), output))
+        if run.improved is None:
             result = run.result
-            written.append(write_table(result.evaluated.assign(objective=result.objective), output))
             written.append(write_table(result.trace, sibling_path(output, TRACE_TABLE)))
             try:
                 written.append(optimization_trace(result.evaluated, result.trace, sibling_path(output, TRACE_PLOT),

@@ -1,0 +1,238 @@
+"""The public Python API: one function per CLI verb, each returning what the verb writes.
+
+Every ``molvae VERB`` parses its flags and calls the function of the same name here, so a notebook
+and a script see the same thing: each function returns a :class:`pandas.DataFrame` with the columns
+of the verb's output file (``optimize`` returns an :class:`OptimizationRun` whose ``to_frame()`` is
+that table; ``evaluate`` returns the metrics dict that ``molvae evaluate -o`` writes as JSON).
+
+``molecules`` arguments take a list of SMILES, a :class:`molvae.io.MoleculeTable` or a path to a
+molecule file (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz).
+
+Example:
+    >>> import molvae
+    >>> model = molvae.load("zinc250k_selfies")                   # doctest: +SKIP
+    >>> samples = molvae.sample(model, 100, seed=0)               # doctest: +SKIP
+    >>> samples.columns.tolist()[:4]                              # doctest: +SKIP
+    ['smiles', 'valid', 'reason', 'repaired']
+    >>> latents = molvae.encode(model, ["CCO", "c1ccccc1O"])      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+
+from molvae.errors import InputError
+from molvae.io import MoleculeTable, read_molecules
+from molvae.model import MolVAE
+from molvae.pretrained import default_model_path, resolve_model
+
+logger = logging.getLogger(__name__)
+
+Molecules = Union[Sequence[str], MoleculeTable, str, Path]
+
+
+def load(name_or_path: str | Path | None = None, device: str = "cpu") -> MolVAE:
+    """A model from a checkpoint path or a bundled model's name (``None``: the default bundled model,
+    ``zinc250k_selfies``); ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
+    path = resolve_model(str(name_or_path)) if name_or_path is not None else default_model_path()
+    if path is None:
+        raise InputError("no model given and no bundled model installed: pass a checkpoint written by "
+                         "'molvae train'")
+    return MolVAE.load(path, device=device)
+
+
+def as_table(molecules: Molecules) -> MoleculeTable:
+    """A :class:`MoleculeTable` from SMILES, a table or a file path (columns detected)."""
+    if isinstance(molecules, MoleculeTable):
+        return molecules
+    if isinstance(molecules, (str, Path)):
+        return read_molecules(molecules)
+    smiles = [str(s) if s is not None else "" for s in molecules]
+    return MoleculeTable(pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)}), "smiles", None)
+
+
+def row_columns(table: MoleculeTable) -> dict[str, object]:
+    """``row`` (0-based input row), the input's id column if any, and the input SMILES: the first
+    columns of every per-molecule output."""
+    columns: dict[str, object] = {"row": np.arange(len(table))}
+    if table.id_column:
+        columns[table.id_column] = table.ids
+    columns["input_smiles"] = table.smiles
+    return columns
+
+
+def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
+    """Latent vectors (``n x latent_dim``) as columns ``z0 .. z{d-1}``."""
+    return pd.DataFrame(np.asarray(z), columns=[f"{prefix}{i}" for i in range(np.asarray(z).shape[1])])
+
+
+# ----------------------------------------------------------------------------- generation
+
+def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", temperature: float | None = None,
+           condition: Mapping[str, float] | None = None, guidance: float = 1.0, repair: bool = True,
+           reference: Molecules | None = None, latents: bool = False) -> pd.DataFrame:
+    """``n`` molecules decoded from prior draws: one row per draw (``smiles`` None where invalid) with
+    ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
+    model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
+    conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
+    the model's packaged default."""
+    if n < 1:
+        raise InputError("the number of samples must be at least 1")
+    z = model.sample_prior(n, seed=seed, prior=prior)
+    standardized = model.standardize_condition(dict(condition)) if condition else None
+    temperature = model.sampling_temperature if temperature is None else temperature
+    res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,
+                                repair=repair)
+    frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
+                          "reason": res.reasons, "repaired": res.repaired})
+    novel = novelty_flags(model, res.smiles, reference)
+    if novel is not None:
+        frame["novel"] = novel
+    if latents:
+        frame = pd.concat([frame, latent_frame(z)], axis=1)
+    return frame
+
+
+def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecules | None = None
+                  ) -> np.ndarray | None:
+    """Per row, True where a (canonical) molecule is not among ``reference`` (default: the model's
+    training set); None when there is no reference at all."""
+    if reference is None:
+        return model.novel(smiles)
+    known = set(model.prepare(as_table(reference).smiles).canonical) - {None}
+    return np.array([s is not None and s not in known for s in smiles])
+
+
+def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Molecules at latent points ``z`` (``n x latent_dim``): ``row``, ``smiles``, ``valid``, ``reason``
+    and the raw ``decoded_string``."""
+    z = np.asarray(z, dtype=np.float32)
+    if z.ndim != 2 or z.shape[1] != model.latent_dim:
+        raise InputError(f"latent points must be n x {model.latent_dim}, not {'x'.join(map(str, z.shape))}")
+    res = model.decode_detailed(z, temperature=temperature, seed=seed)
+    return pd.DataFrame({"row": np.arange(len(z)), "smiles": res.smiles, "valid": [s is not None for s in res.smiles],
+                         "reason": res.reasons, "decoded_string": res.raw})
+
+
+# ----------------------------------------------------------------------------- molecules in
+
+def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_largest_fragment: bool = False,
+           batch_size: int = 512) -> pd.DataFrame:
+    """Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
+    ``smiles``, ``valid``, ``reason``, ``pred_*``, ``z0..``, with ``logvar`` also ``logvar0..``); every
+    input row appears, invalid ones with NaN latents and a reason. For files larger than memory,
+    :func:`molvae.stream.encode_file` streams file to file."""
+    from molvae.stream import StreamConfig, encode_chunk, model_spec, prepare_chunk
+
+    table = as_table(molecules)
+    config = StreamConfig(batch_size=batch_size, logvar=logvar, keep_largest_fragment=keep_largest_fragment)
+    prepared = prepare_chunk(table.smiles, model_spec(model, keep_largest_fragment))
+    return encode_chunk(model, table, prepared, 0, config)
+
+
+def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False) -> pd.DataFrame:
+    """Encode to the latent mean and decode greedily: ``row``, id, ``input_smiles``, ``smiles`` (canonical
+    input), ``reconstructed``, ``match``, ``valid``, ``reason``."""
+    table = as_table(molecules)
+    enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=keep_largest_fragment)
+    columns = row_columns(table)
+    columns.update({"smiles": enc.smiles, "reconstructed": decoded,
+                    "match": [d is not None and d == s for d, s in zip(decoded, enc.smiles)],
+                    "valid": enc.valid, "reason": enc.reasons})
+    return pd.DataFrame(columns)
+
+
+def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int = 0,
+          calibrate: Molecules | None = None, quantile: float | None = None, keep_largest_fragment: bool = False,
+          progress: bool = False) -> pd.DataFrame:
+    """Outlier scores (the ELBO as a likelihood, and the latent Mahalanobis distance) per molecule:
+    ``row``, id, ``input_smiles`` and the columns of :func:`molvae.scoring.score_molecules`.
+    ``calibrate``: training molecules to fit the outlier thresholds on (90% fit, 10% held out, at
+    ``quantile``); it replaces the model's stored reference in memory."""
+    from molvae.scoring import fit_outlier_reference, score_molecules, store_reference
+
+    if quantile is not None and calibrate is None:
+        raise InputError("a quantile sets the threshold fitted on calibration molecules; give both "
+                         "(a model's own threshold keeps the quantile it was calibrated at)")
+    table = as_table(molecules)
+    if calibrate is not None:
+        train = as_table(calibrate).smiles
+        order = np.random.default_rng(seed).permutation(len(train))
+        cut = max(1, int(0.9 * len(train)))
+        options = {} if quantile is None else {"quantile": quantile}  # else the library's default
+        store_reference(model, fit_outlier_reference(model, [train[i] for i in order[:cut]],
+                                                     [train[i] for i in order[cut:]], seed=seed, **options))
+    frame = score_molecules(model, table.smiles, n_samples=n_samples, seed=seed,
+                            keep_largest_fragment=keep_largest_fragment, progress=progress)
+    return pd.concat([pd.DataFrame(row_columns(table)), frame], axis=1)
+
+
+# ----------------------------------------------------------------------------- search
+
+def interpolate(model: MolVAE, start: str, end: str, *, steps: int = 10, method: str = "linear") -> pd.DataFrame:
+    """Molecules along the latent path between two molecules (see :func:`molvae.search.interpolate`)."""
+    from molvae.search.interpolate import interpolate as run
+
+    return run(model, start, end, steps=steps, method=method)
+
+
+def explore(model: MolVAE, smiles: str, *, n: int = 100, radius: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """Distinct valid neighbours of a molecule in latent space (see :func:`molvae.search.explore`)."""
+    from molvae.search.explore import explore as run
+
+    return run(model, smiles, n=n, radius=radius, seed=seed)
+
+
+def neighbors(model: MolVAE, library: str | Path, queries: Molecules | str, *, k: int = 10,
+              rerank: bool = False) -> pd.DataFrame:
+    """The ``k`` nearest compounds of an encoded library (a ``molvae encode`` output) to each query
+    molecule: ``query``, ``rank``, ``distance``, (``similarity``,) and the library's columns.
+    ``queries``: one SMILES, a list, a table or a molecule file."""
+    from molvae.search.neighbors import LatentLibrary
+
+    library_index = LatentLibrary.from_file(library)
+    if isinstance(queries, str) and not Path(queries).is_file():
+        queries = [queries]
+    smiles = as_table(queries).smiles
+    enc = model.encode(smiles)
+    if not enc.valid.any():
+        bad = [f"{q!r} ({r})" for q, r in zip(smiles, enc.reasons) if r]
+        raise InputError(f"no query molecule can be encoded by this model: {', '.join(bad[:3])}")
+    return library_index.query(enc.mu, k, enc.smiles, rerank=rerank)
+
+
+def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[float]], config: Any = None, *,
+             init: Molecules | None = None, progress: bool = False):
+    """Search the latent space for molecules that score high on ``objective``: a name or spec of
+    :func:`molvae.search.objectives.make_objective` (``"qed"``, ``"module:function"``, ...) or a Python
+    callable taking a list of SMILES and returning one float each (NaN for a failure). ``config``:
+    an :class:`molvae.search.OptimizeConfig` (default: BO). Returns the
+    :class:`molvae.search.OptimizationRun`; its ``to_frame()`` is ``molvae optimize``'s output table."""
+    from molvae.search.objectives import callable_objective, make_objective
+    from molvae.search.optimization import run_optimization
+
+    chosen = make_objective(objective, model) if isinstance(objective, str) else callable_objective(objective)
+    init_smiles = as_table(init).smiles if init is not None else None
+    return run_optimization(model, chosen, config, init_smiles=init_smiles, progress=progress)
+
+
+def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: int = 0, train: Molecules | None = None,
+             reference: Molecules | None = None, fcd_device: str = "cpu") -> dict[str, Any]:
+    """Reconstruction, property errors (file columns or RDKit) and the sample metrics of
+    :func:`molvae.evaluation.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes."""
+    from molvae import chem
+    from molvae.data import property_labels
+    from molvae.evaluation import evaluate_model
+
+    table = as_table(test)
+    canonical = [chem.canonicalize(s)[0] for s in table.smiles]
+    props = property_labels(canonical, model.property_names, table)
+    smiles_of = (lambda m: as_table(m).smiles if m is not None else None)
+    return evaluate_model(model, table.smiles, props, train=smiles_of(train), n_samples=n_samples, seed=seed,
+                          reference=smiles_of(reference), fcd_device=fcd_device)
