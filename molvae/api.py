@@ -236,3 +236,36 @@ def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: in
     smiles_of = (lambda m: as_table(m).smiles if m is not None else None)
     return evaluate_model(model, table.smiles, props, train=smiles_of(train), n_samples=n_samples, seed=seed,
                           reference=smiles_of(reference), fcd_device=fcd_device)
+
+
+# ----------------------------------------------------------------------------- looking at results
+
+def show(molecules: pd.DataFrame | Sequence[str | None], n: int = 20, legend: Sequence[str] | None = None,
+         mols_per_row: int = 5, size: int = 220):
+    """The first ``n`` molecules of a result frame (its ``smiles`` column; rows without a valid
+    molecule skipped) or of a list of SMILES, drawn as a grid that Jupyter displays. ``legend``: the
+    frame's columns written under each structure (default: the key numbers among ``score``,
+    ``similarity``, ``qed``, ``neg_elbo``, ``distance``, ``t``, ``novel``, ``match``).
+
+    Example:
+        >>> molvae.show(molvae.sample(model, 50))          # doctest: +SKIP
+    """
+    from molvae.drawing import MoleculeGrid
+
+    if not isinstance(molecules, pd.DataFrame):
+        smiles = [s for s in molecules if isinstance(s, str) and s][:n]
+        return MoleculeGrid(smiles, None, mols_per_row, size)
+    if "smiles" not in molecules:
+        raise InputError(f"the frame has no smiles column (columns: {', '.join(map(str, molecules.columns))})")
+    rows = molecules[molecules["smiles"].map(lambda s: isinstance(s, str) and bool(s))].head(n)
+    keys = list(legend) if legend is not None else [c for c in ("score", "similarity", "qed", "neg_elbo", "distance",
+                                                                "t", "novel", "match") if c in rows]
+    missing = [c for c in keys if c not in rows]
+    if missing:
+        raise InputError(f"no column {', '.join(missing)} to write under the molecules")
+
+    def text(value: Any) -> str:
+        return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
+
+    legends = ["  ".join(f"{k} {text(r[k])}" for k in keys) for _, r in rows.iterrows()]
+    return MoleculeGrid(rows["smiles"].tolist(), legends, mols_per_row, size)

@@ -44,6 +44,17 @@ def molecule_grid(smiles: Sequence[str | None], legends: Sequence[str] | None, p
         >>> molecule_grid(["CCO", None], ["ethanol", "failed decode"], "grid.svg")   # doctest: +SKIP
     """
     fmt = check_image_path(path, GRID_FORMATS)
+    data = grid_image(smiles, legends, fmt, mols_per_row, size)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    logger.debug("drew %d molecules to %s", len(list(smiles)), path)
+    return path
+
+
+def grid_image(smiles: Sequence[str | None], legends: Sequence[str] | None, fmt: str = ".svg",
+               mols_per_row: int = 5, size: int = 250) -> bytes:
+    """The bytes of :func:`molecule_grid`'s picture (``fmt`` ".png" or ".svg"), without a file."""
     smiles = list(smiles)
     legends = [str(x) for x in legends] if legends is not None else [""] * len(smiles)
     if len(legends) != len(smiles):
@@ -60,12 +71,30 @@ def molecule_grid(smiles: Sequence[str | None], legends: Sequence[str] | None, p
         raise InputError(f"legends of {lines} lines do not fit cells of {size} pixels; use a larger size")
     cells = [_draw_molecule(s, size, mol_height, fmt) for s in smiles]
     layout = _Layout(n_cols, n_rows, size, mol_height, font_size)
-    data = _compose_svg(cells, legends, layout) if fmt == ".svg" else _compose_png(cells, legends, layout)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    logger.debug("drew %d molecules to %s", len(smiles), path)
-    return path
+    return _compose_svg(cells, legends, layout) if fmt == ".svg" else _compose_png(cells, legends, layout)
+
+
+class MoleculeGrid:
+    """Molecules drawn as a grid that Jupyter shows (``_repr_svg_``/``_repr_html_``) and that can be
+    saved (:meth:`save`); made by :func:`molvae.show`."""
+
+    def __init__(self, smiles: Sequence[str | None], legends: Sequence[str] | None = None, mols_per_row: int = 5,
+                 size: int = 220) -> None:
+        self.smiles, self.mols_per_row, self.size = list(smiles), mols_per_row, size
+        self.legends = list(legends) if legends is not None else [""] * len(self.smiles)
+
+    def _repr_svg_(self) -> str:
+        return grid_image(self.smiles, self.legends, ".svg", self.mols_per_row, self.size).decode()
+
+    def _repr_html_(self) -> str:
+        return self._repr_svg_()
+
+    def __repr__(self) -> str:
+        return f"MoleculeGrid({len(self.smiles)} molecules)"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the grid as PNG or SVG by the suffix of ``path``."""
+        return molecule_grid(self.smiles, self.legends, path, self.mols_per_row, self.size)
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,28 @@ class MolVAE(SequenceVAE):
                 copied += 1
         return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
 
+    def __repr__(self) -> str:
+        """A short text summary of what this model is (``print(model)``; the layers: ``model.summary_layers()``)."""
+        cfg, meta = self.config, self.metadata
+        n_params = sum(p.numel() for p in self.parameters())
+        lines = [f"MolVAE ({cfg.representation}, {len(self.vocab)} tokens, up to {cfg.max_length - 2} tokens per molecule)",
+                 f"  latent {cfg.latent_dim} dims; encoder GRU {cfg.encoder_hidden_dim} x {cfg.encoder_layers}, decoder "
+                 f"GRU {cfg.decoder_hidden_dim} x {cfg.decoder_layers}; {n_params / 1e6:.2f} M parameters",
+                 f"  properties: {', '.join(self.property_names) or 'none'}"
+                 + (f"; conditioned on {', '.join(self.conditions)}" if self.conditions else ""),
+                 f"  prior: {'fitted mixture (%d components)' % len(self.prior.weights) if self.prior else 'N(0, I)'};"
+                 f" sampling temperature {self.sampling_temperature:g}"]
+        if meta.get("data_file"):
+            lines.append(f"  trained on {meta['data_file']} (sha256 {str(meta.get('data_sha256', '?'))[:12]}, "
+                         f"{meta.get('n_train', '?')} train molecules)")
+        read = getattr(self, "format_read", None)
+        lines.append(f"  checkpoint format {checkpoint.VERSION}" + (f" (read from version {read})" if read and read != checkpoint.VERSION else ""))
+        return "\n".join(lines)
+
+    def summary_layers(self) -> str:
+        """The module tree (what ``repr`` of a torch module shows)."""
+        return super().__repr__()
+
     # ------------------------------------------------------------------ novelty against the training set
 
     def set_training_set(self, canonical_smiles: Sequence[str]) -> None:
@@ -355,6 +377,7 @@ class MolVAE(SequenceVAE):
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any], source: str = "checkpoint") -> MolVAE:
         """A model from a loaded checkpoint dict (any supported version)."""
+        read_version = ckpt.get("format_version", 1) if isinstance(ckpt, dict) else None
         ckpt = checkpoint.upgrade(ckpt, source)
         section = ckpt["model"]
         try:
@@ -371,6 +394,7 @@ class MolVAE(SequenceVAE):
             if prior is not None:
                 model.prior = MixturePrior.from_dict(prior)
             model.extras = extras
+            model.format_read = read_version  # the version of the file it came from (see __repr__)
         except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
             raise CheckpointError(f"{source} is malformed: {str(exc).splitlines()[0]}") from None
         model.eval()

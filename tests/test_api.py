@@ -92,3 +92,16 @@ def test_search_and_scoring_match_the_cli(model, tiny_model_path, tiny_csv, samp
     out = tmp_path / "m.json"
     assert main(["evaluate", "--test", str(tiny_csv), "-n", "20", "-o", str(out), *m]) == 0
     assert set(metrics) == set(json.loads(out.read_text()))
+
+
+def test_show_and_summary(model):
+    frame = molvae.sample(model, 8, seed=0)
+    grid = molvae.show(frame, n=4)
+    valid = [s for s in frame["smiles"] if isinstance(s, str)][:4]
+    assert grid.smiles == valid
+    svg = grid._repr_svg_()
+    assert svg.startswith("<?xml") and svg.count("<svg") == 1 + len(valid)
+    with pytest.raises(molvae.InputError, match="no column"):
+        molvae.show(frame, legend=["colour"])
+    text = repr(model)
+    assert text.startswith("MolVAE (selfies") and "latent" in text and "checkpoint format" in text
