@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 
 from molvae.errors import CheckpointError, ConfigError, InputError, MolvaeError  # noqa: E402
 from molvae.model import MolVAE  # noqa: E402
-from molvae.api import (decode, encode, evaluate, explore, interpolate, load, neighbors, optimize,  # noqa: E402
+from molvae.api import (decode, encode, encode_file, evaluate, explore, interpolate, load, neighbors, optimize,  # noqa: E402
                         reconstruct, sample, score, show)
 
 __all__ = ["CheckpointError", "ConfigError", "InputError", "MolVAE", "MolvaeError", "__version__", "decode",
-           "encode", "evaluate", "explore", "interpolate", "load", "neighbors", "optimize", "reconstruct",
+           "encode", "encode_file", "evaluate", "explore", "interpolate", "load", "neighbors", "optimize", "reconstruct",
            "sample", "score", "show"]

@@ -136,6 +136,36 @@ def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_la
     return encode_chunk(model, table, prepared, 0, config)
 
 
+def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, config: Any = None, *,
+                smiles_column: str | None = None, id_column: str | None = None, engine: str = "local",
+                scheduler: str | None = None, resume: bool = False, progress: bool = False):
+    """Encode a molecule file of any size to a file (``molvae encode``): streamed in chunks in bounded
+    memory and resumable (``engine="local"``, :func:`molvae.stream.encode_file`), or as Dask tasks
+    into a partitioned Parquet directory (``engine="dask"``). ``config``: a
+    :class:`molvae.stream.StreamConfig`. Returns the :class:`molvae.stream.StreamSummary`; the output
+    file holds the columns of :func:`encode`.
+
+    Example:
+        >>> summary = molvae.encode_file(model, "library.smi.gz", "library.parquet")   # doctest: +SKIP
+        >>> summary.n_valid, summary.rate                                              # doctest: +SKIP
+    """
+    from molvae.stream import StreamConfig
+    from molvae.stream import encode_file as stream_encode
+
+    config = config or StreamConfig()
+    if engine == "dask":
+        from molvae.dask_engine import encode_dask
+
+        if resume:
+            raise InputError("resume works with the local engine, not with dask")
+        return encode_dask(model, input_path, output, config, smiles_column, id_column, scheduler=scheduler,
+                           progress=progress)
+    if engine != "local":
+        raise InputError(f"engine must be local or dask, not {engine!r}")
+    return stream_encode(model, input_path, output, config, smiles_column, id_column, progress=progress,
+                         resume=resume)
+
+
 def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False) -> pd.DataFrame:
     """Encode to the latent mean and decode greedily: ``row``, id, ``input_smiles``, ``smiles`` (canonical
     input), ``reconstructed``, ``match``, ``valid``, ``reason``."""

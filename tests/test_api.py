@@ -105,3 +105,13 @@ def test_show_and_summary(model):
         molvae.show(frame, legend=["colour"])
     text = repr(model)
     assert text.startswith("MolVAE (selfies") and "latent" in text and "checkpoint format" in text
+
+
+def test_encode_file_writes_the_columns_of_encode(model, tiny_csv, tmp_path):
+    out = tmp_path / "lib.csv"
+    summary = molvae.encode_file(model, tiny_csv, out)
+    written = pd.read_csv(out)
+    assert summary.n_rows == len(written)
+    assert written.columns.tolist() == molvae.encode(model, str(tiny_csv)).columns.tolist()
+    with pytest.raises(molvae.InputError, match="engine"):
+        molvae.encode_file(model, tiny_csv, tmp_path / "x.csv", engine="spark")

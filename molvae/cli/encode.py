@@ -7,7 +7,8 @@ import argparse
 
 from molvae.cli.common import add_common, add_input, check_output, load_model, setup_logging, show_progress
 from molvae.errors import InputError
-from molvae.stream import StreamConfig, encode_file
+from molvae import api
+from molvae.stream import StreamConfig
 
 HELP = "encode molecules to latent vectors and predicted properties"
 
@@ -64,19 +65,12 @@ def run(args: argparse.Namespace) -> int:
     config = StreamConfig(chunk_size=args.chunk_size, batch_size=args.batch_size, workers=args.workers,
                           threads=args.threads, precision=args.precision, logvar=args.logvar,
                           keep_largest_fragment=args.keep_largest_fragment)
-    if args.engine == "dask":
-        from molvae.dask_engine import encode_dask
-
-        if args.resume:
-            raise InputError("--resume works with --engine local, not with --engine dask")
-        model = load_model(args)
-        summary = encode_dask(model, args.input, args.output, config, args.smiles_column, args.id_column,
-                              scheduler=args.scheduler, progress=show_progress(args))
-    else:
+    if args.engine == "local":
         check_output(args.output)
-        model = load_model(args)
-        summary = encode_file(model, args.input, args.output, config, args.smiles_column, args.id_column,
-                              progress=show_progress(args), resume=args.resume)
+    model = load_model(args)
+    summary = api.encode_file(model, args.input, args.output, config, smiles_column=args.smiles_column,
+                              id_column=args.id_column, engine=args.engine, scheduler=args.scheduler,
+                              resume=args.resume, progress=show_progress(args))
     n_bad = summary.n_rows - summary.n_valid
     detail = ": " + ", ".join(f"{k} {v}" for k, v in summary.reasons.most_common()) if summary.reasons else ""
     resumed = f"; {summary.resumed_rows} of them by the interrupted run" if summary.resumed_rows else ""
