@@ -16,7 +16,6 @@ import contextlib
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -151,12 +150,14 @@ def _sa_module():
     """Import RDKit Contrib's ``sascorer`` once (it lives outside the rdkit package path)."""
     global _sascorer
     if _sascorer is None:
-        path = os.path.join(RDConfig.RDContribDir, "SA_Score")
-        if path not in sys.path:
-            sys.path.append(path)
-        import sascorer  # type: ignore[import-not-found]
+        import importlib.util
 
-        _sascorer = sascorer
+        # loaded from its file: sys.path is left as it was
+        path = os.path.join(RDConfig.RDContribDir, "SA_Score", "sascorer.py")
+        spec = importlib.util.spec_from_file_location("molvae_sascorer", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _sascorer = module
     return _sascorer
 
 

@@ -75,3 +75,15 @@ def test_canonicalize_decoded_reads_underbonded_bracket_atoms_as_plain_atoms():
     assert not any(chem.has_radicals(s) for s in smiles[:3])
     # user input is never repaired: canonicalize keeps the radical
     assert chem.has_radicals(chem.canonicalize("CC[C@H]O")[0])
+
+
+def test_sa_score_leaves_sys_path_alone():
+    import subprocess
+    import sys
+
+    code = ("import sys; before = list(sys.path)\n"
+            "from molvae import chem\n"
+            "assert abs(chem.compute_properties(['CC(=O)Oc1ccccc1C(=O)O'], ['sa'])[0, 0] - 1.58) < 0.01\n"
+            "assert sys.path == before, set(sys.path) ^ set(before)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
