@@ -39,7 +39,12 @@ Molecules = Union[Sequence[str], MoleculeTable, str, Path]
 
 def load(name_or_path: str | Path | None = None, device: str = "cpu") -> MolVAE:
     """A model from a checkpoint path or a bundled model's name (``None``: the default bundled model,
-    ``zinc250k_selfies``); ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
+    ``zinc250k_selfies``); ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+
+    Example:
+        >>> model = molvae.load("zinc250k_selfies")        # doctest: +SKIP
+        >>> model = molvae.load("runs/demo/best.pt")       # doctest: +SKIP
+    """
     path = resolve_model(str(name_or_path)) if name_or_path is not None else default_model_path()
     if path is None:
         raise InputError("no model given and no bundled model installed: pass a checkpoint written by "
@@ -81,7 +86,13 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
     conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
-    the model's packaged default."""
+    the model's packaged default.
+
+    Example:
+        >>> frame = molvae.sample(model, 1000, seed=0)                     # doctest: +SKIP
+        >>> frame.shape                                                    # doctest: +SKIP
+        (1000, 5)
+    """
     if n < 1:
         raise InputError("the number of samples must be at least 1")
     z = model.sample_prior(n, seed=seed, prior=prior)
@@ -111,7 +122,11 @@ def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecu
 
 def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Molecules at latent points ``z`` (``n x latent_dim``): ``row``, ``smiles``, ``valid``, ``reason``
-    and the raw ``decoded_string``."""
+    and the raw ``decoded_string``.
+
+    Example:
+        >>> molvae.decode(model, np.zeros((2, model.latent_dim)))          # doctest: +SKIP
+    """
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise InputError(f"latent points must be n x {model.latent_dim}, not {'x'.join(map(str, z.shape))}")
@@ -127,7 +142,13 @@ def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_la
     """Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
     ``smiles``, ``valid``, ``reason``, ``pred_*``, ``z0..``, with ``logvar`` also ``logvar0..``); every
     input row appears, invalid ones with NaN latents and a reason. For files larger than memory,
-    :func:`molvae.stream.encode_file` streams file to file."""
+    :func:`molvae.stream.encode_file` streams file to file.
+
+    Example:
+        >>> frame = molvae.encode(model, ["CCO", "c1ccccc1O"])             # doctest: +SKIP
+        >>> frame.filter(regex=r"^z\d+$").to_numpy().shape                 # doctest: +SKIP
+        (2, 64)
+    """
     from molvae.stream import StreamConfig, encode_chunk, model_spec, prepare_chunk
 
     table = as_table(molecules)
@@ -168,7 +189,11 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
 
 def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False) -> pd.DataFrame:
     """Encode to the latent mean and decode greedily: ``row``, id, ``input_smiles``, ``smiles`` (canonical
-    input), ``reconstructed``, ``match``, ``valid``, ``reason``."""
+    input), ``reconstructed``, ``match``, ``valid``, ``reason``.
+
+    Example:
+        >>> molvae.reconstruct(model, "data/moses_sample.csv")["match"].mean()   # doctest: +SKIP
+    """
     table = as_table(molecules)
     enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=keep_largest_fragment)
     columns = row_columns(table)
@@ -184,7 +209,11 @@ def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int 
     """Outlier scores (the ELBO as a likelihood, and the latent Mahalanobis distance) per molecule:
     ``row``, id, ``input_smiles`` and the columns of :func:`molvae.scoring.score_molecules`.
     ``calibrate``: training molecules to fit the outlier thresholds on (90% fit, 10% held out, at
-    ``quantile``); it replaces the model's stored reference in memory."""
+    ``quantile``); it replaces the model's stored reference in memory.
+
+    Example:
+        >>> molvae.score(model, ["CCO", "c1ccccc1O"])[["neg_elbo", "outlier"]]   # doctest: +SKIP
+    """
     from molvae.scoring import fit_outlier_reference, score_molecules, store_reference
 
     if quantile is not None and calibrate is None:
@@ -206,14 +235,22 @@ def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int 
 # ----------------------------------------------------------------------------- search
 
 def interpolate(model: MolVAE, start: str, end: str, *, steps: int = 10, method: str = "linear") -> pd.DataFrame:
-    """Molecules along the latent path between two molecules (see :func:`molvae.search.interpolate`)."""
+    """Molecules along the latent path between two molecules (see :func:`molvae.search.interpolate`).
+
+    Example:
+        >>> molvae.interpolate(model, "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", steps=8)   # doctest: +SKIP
+    """
     from molvae.search.interpolate import interpolate as run
 
     return run(model, start, end, steps=steps, method=method)
 
 
 def explore(model: MolVAE, smiles: str, *, n: int = 100, radius: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Distinct valid neighbours of a molecule in latent space (see :func:`molvae.search.explore`)."""
+    """Distinct valid neighbours of a molecule in latent space (see :func:`molvae.search.explore`).
+
+    Example:
+        >>> molvae.explore(model, "CC(=O)Nc1ccc(O)cc1", n=100).head()        # doctest: +SKIP
+    """
     from molvae.search.explore import explore as run
 
     return run(model, smiles, n=n, radius=radius, seed=seed)
@@ -223,7 +260,11 @@ def neighbors(model: MolVAE, library: str | Path, queries: Molecules | str, *, k
               rerank: bool = False) -> pd.DataFrame:
     """The ``k`` nearest compounds of an encoded library (a ``molvae encode`` output) to each query
     molecule: ``query``, ``rank``, ``distance``, (``similarity``,) and the library's columns.
-    ``queries``: one SMILES, a list, a table or a molecule file."""
+    ``queries``: one SMILES, a list, a table or a molecule file.
+
+    Example:
+        >>> molvae.neighbors(model, "library.parquet", "CC(=O)Nc1ccc(O)cc1", k=5)   # doctest: +SKIP
+    """
     from molvae.search.neighbors import LatentLibrary
 
     library_index = LatentLibrary.from_file(library)
@@ -243,7 +284,13 @@ def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[floa
     :func:`molvae.search.objectives.make_objective` (``"qed"``, ``"module:function"``, ...) or a Python
     callable taking a list of SMILES and returning one float each (NaN for a failure). ``config``:
     an :class:`molvae.search.OptimizeConfig` (default: BO). Returns the
-    :class:`molvae.search.OptimizationRun`; its ``to_frame()`` is ``molvae optimize``'s output table."""
+    :class:`molvae.search.OptimizationRun`; its ``to_frame()`` is ``molvae optimize``'s output table.
+
+    Example:
+        >>> run = molvae.optimize(model, "qed")                                          # doctest: +SKIP
+        >>> run = molvae.optimize(model, lambda smiles: [len(s) for s in smiles])        # doctest: +SKIP
+        >>> run.to_frame().sort_values("score").tail()                                   # doctest: +SKIP
+    """
     from molvae.search.objectives import callable_objective, make_objective
     from molvae.search.optimization import run_optimization
 
@@ -255,7 +302,11 @@ def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[floa
 def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: int = 0, train: Molecules | None = None,
              reference: Molecules | None = None, fcd_device: str = "cpu") -> dict[str, Any]:
     """Reconstruction, property errors (file columns or RDKit) and the sample metrics of
-    :func:`molvae.evaluation.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes."""
+    :func:`molvae.evaluation.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes.
+
+    Example:
+        >>> molvae.evaluate(model, "test.csv", n_samples=1000)["fcd"]          # doctest: +SKIP
+    """
     from molvae import chem
     from molvae.data import property_labels
     from molvae.evaluation import evaluate_model
