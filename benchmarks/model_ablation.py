@@ -63,7 +63,7 @@ ARMS: dict[str, Arm] = {
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
     "warm_b0.5": Arm("v1 warm start, beta 0.5, lr 3e-4 (150 warm-up steps)", {"beta": 0.5, "kl_schedule": "constant",
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
-    "v2_run": Arm("v1 warm start on the whole train split, beta 0.3 (scripts/zinc250k_v2.toml), best epoch so far",
+    "v2_run": Arm("v1 warm start on the whole train split, beta 0.3, 5 epochs (scripts/zinc250k_v2.toml)",
                   train_rows=0, run_dir="v2"),
 }
 

@@ -37,9 +37,6 @@ from molvae.vocab import Vocabulary, get_representation
 logger = logging.getLogger(__name__)
 
 REASON_BAD_LATENT = "non_finite_latent"
-# Parameters with one row per vocabulary token (warm starts match their rows by token name).
-VOCABULARY_TENSORS = frozenset({"encoder.embedding.weight", "decoder.embedding.weight", "decoder.out.weight",
-                                "decoder.out.bias"})
 
 
 @dataclass
@@ -268,34 +265,6 @@ class MolVAE(SequenceVAE):
             for i, s in zip(ok, decoded):
                 out[i] = s
         return enc, out
-
-    def warm_start_from(self, other: MolVAE) -> dict[str, int]:
-        """Copy ``other``'s weights into this model (same architecture; vocabularies may differ):
-        rows of the token embeddings and the output layer are matched by token name, so a token
-        new to this vocabulary keeps its fresh initialization and one this vocabulary lacks is
-        dropped. Returns counts of copied tensors and of shared tokens."""
-        if other.config.representation != self.config.representation:
-            raise ConfigError(f"cannot warm-start a {self.config.representation} model from a "
-                              f"{other.config.representation} one")
-        shared = [t for t in self.vocab.tokens if t in other.vocab]
-        new_rows = torch.tensor([self.vocab.index_of(t) for t in shared])
-        old_rows = torch.tensor([other.vocab.index_of(t) for t in shared])
-        theirs, mine = other.state_dict(), self.state_dict()
-        copied = 0
-        with torch.no_grad():
-            for name, target in mine.items():
-                source = theirs.get(name)
-                if source is None:
-                    raise ConfigError(f"cannot warm-start: the initial model has no {name}")
-                if name in VOCABULARY_TENSORS and source.shape[1:] == target.shape[1:]:
-                    target[new_rows] = source[old_rows].to(target.dtype)
-                elif name not in VOCABULARY_TENSORS and source.shape == target.shape:
-                    target.copy_(source)
-                else:
-                    raise ConfigError(f"cannot warm-start: {name} has shape {tuple(source.shape)} in the "
-                                      f"initial model and {tuple(target.shape)} here (architectures differ)")
-                copied += 1
-        return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
 
     def __repr__(self) -> str:
         """A short text summary of what this model is (``print(model)``; the layers: ``model.summary_layers()``)."""
