@@ -1,0 +1,298 @@
+#!/usr/bin/env python
+"""Goal-directed optimization side by side: the PMO tasks that need no downloaded model, scored by
+the ``guacamol`` package's own scoring functions, run in one process for molvae and the peers with
+the same oracle, the same budget and the same cache rules.
+
+Tasks: the 20 of PMO's 23 (Gao et al., NeurIPS 2022 Datasets and Benchmarks) that GuacaMol scores
+without a trained model (DRD2, GSK3B and JNK3 need downloaded classifiers and are left out):
+rediscoveries (celecoxib, troglitazone, thiothixene), similarities (albuterol, mestranol), isomers
+(C7H8N2O2, C9H10N2O2PF2Cl), median molecules 1 and 2, MPOs (osimertinib, fexofenadine, ranolazine,
+perindopril, amlodipine, sitagliptin, zaleplon), valsartan SMARTS, deco hop, scaffold hop, and QED.
+
+Methods, all through the same :class:`Oracle` (a molecule's score is charged once: repeats of a
+canonical SMILES are free, invalid SMILES score 0 and are not charged; the run stops at the budget):
+* ``screening``: random ZINC250k train molecules, in a seeded order;
+* ``mol_ga``: the ``mol_ga`` package's Graph GA (``default_ga``; start population of 100 random
+  ZINC250k train molecules, 50 offspring per generation, its default population size), as the
+  project measured it before (``../shared/MEASUREMENTS.md``);
+* ``molvae_bo``: ``molvae.optimize`` (its default method, Bayesian optimization) with the bundled
+  model, the oracle given as a Python callable. (``gradient`` needs an objective the property head
+  predicts and ``improve`` needs start molecules, so neither runs on a black-box oracle.)
+
+Metrics as PMO defines them: the area under the curve of the top-10 mean against oracle calls
+(evaluated every 100 calls and at the end, the last value carried to the budget, divided by the
+budget), and the top-10 mean and top-1 at the budget; wall time split into oracle and optimizer.
+
+    pip install -c constraints.txt -e ".[pmo]" && pip install --no-deps guacamol==0.5.5
+    python benchmarks/pmo.py --quick                  # 2 tasks, 100 calls, 1 seed: under 2 minutes
+    python benchmarks/pmo.py --budget 1000 --seeds 0 1 2
+    python benchmarks/pmo.py --budget 10000 --seeds 0 --methods molvae_bo mol_ga   # a long run
+
+guacamol 0.5.5 needs two shims, kept here and never in the library: ``scipy.histogram`` (removed
+from SciPy) and, where the installed ``fcd`` lacks what guacamol imports, an ``fcd`` stand-in (only
+its distribution benchmarks use it). It is installed without dependencies because it requires
+``rdkit-pypi``, which would overwrite the ``rdkit`` package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
+
+from molvae import chem  # noqa: E402
+
+RESULTS = HERE / "results"
+AUC_FREQUENCY = 100
+TOP = 10
+# PMO's published sums of AUC top-10 over its 23 tasks at 10,000 calls (Gao et al. 2022, Table 2):
+# not the same task set or budget as our rows, shown for orientation only.
+PMO_PUBLISHED_SUMS = {"REINVENT": 14.196, "Graph GA": 13.751}
+GUACAMOL_SUITE = {  # our name: the GuacaMol v2 benchmark name (None: built separately)
+    "celecoxib_rediscovery": "Celecoxib rediscovery", "troglitazone_rediscovery": "Troglitazone rediscovery",
+    "thiothixene_rediscovery": "Thiothixene rediscovery", "albuterol_similarity": "Albuterol similarity",
+    "mestranol_similarity": "Mestranol similarity", "isomers_c7h8n2o2": None,
+    "isomers_c9h10n2o2pf2cl": "C9H10N2O2PF2Cl", "median1": "Median molecules 1", "median2": "Median molecules 2",
+    "osimertinib_mpo": "Osimertinib MPO", "fexofenadine_mpo": "Fexofenadine MPO", "ranolazine_mpo": "Ranolazine MPO",
+    "perindopril_mpo": "Perindopril MPO", "amlodipine_mpo": "Amlodipine MPO", "sitagliptin_mpo": "Sitagliptin MPO",
+    "zaleplon_mpo": "Zaleplon MPO", "valsartan_smarts": "Valsartan SMARTS", "deco_hop": "Deco Hop",
+    "scaffold_hop": "Scaffold Hop", "qed": None,
+}
+QUICK_TASKS = ("qed", "celecoxib_rediscovery")
+METHODS = ("screening", "mol_ga", "molvae_bo")
+
+
+# ----------------------------------------------------------------------------- the tasks
+
+def _import_guacamol():
+    """guacamol 0.5.5 with its two shims (benchmark only)."""
+    import scipy
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")  # guacamol uses RDKit's deprecated Morgan API: one warning per molecule
+    if not hasattr(scipy, "histogram"):
+        scipy.histogram = np.histogram
+    try:
+        import fcd  # noqa: F401
+        ok = hasattr(fcd, "load_ref_model")
+    except ImportError:
+        ok = False
+    if not ok:
+        sys.modules["fcd"] = types.ModuleType("fcd")
+    try:
+        import guacamol.standard_benchmarks as standard
+        from guacamol.benchmark_suites import goal_directed_benchmark_suite
+    except ImportError as exc:
+        raise SystemExit(f"pmo.py needs guacamol: pip install --no-deps guacamol==0.5.5 ({exc})") from None
+    return standard, goal_directed_benchmark_suite
+
+
+def load_tasks(names: list[str]) -> dict:
+    """Scoring functions by task name (objects with ``score(smiles) -> float``)."""
+    standard, suite = _import_guacamol()
+    by_name = {b.name: b for b in suite("v2")}
+    extra = {"isomers_c7h8n2o2": standard.isomers_c7h8n2o2(), "qed": standard.qed_benchmark()}
+    return {n: (extra[n] if GUACAMOL_SUITE[n] is None else by_name[GUACAMOL_SUITE[n]]).objective for n in names}
+
+
+# ----------------------------------------------------------------------------- the oracle
+
+class BudgetExhausted(Exception):
+    """Raised by :class:`Oracle` when a new molecule would exceed the budget."""
+
+
+@dataclass
+class Oracle:
+    """The one oracle every method calls: caches by canonical SMILES, charges each new valid molecule
+    once, scores invalid ones 0 without charging, and records every charged call in order."""
+
+    scoring: object
+    budget: int
+    cache: dict = field(default_factory=dict)
+    scores: list = field(default_factory=list)
+    smiles: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.scores) >= self.budget
+
+    def __call__(self, batch: list[str]) -> list[float]:
+        out = []
+        for raw in batch:
+            can = chem.canonicalize(raw)[0] if isinstance(raw, str) and raw else None
+            if can is None:
+                out.append(0.0)
+                continue
+            if can not in self.cache:
+                if self.exhausted:
+                    raise BudgetExhausted
+                t0 = time.perf_counter()
+                value = float(self.scoring.score(can))
+                self.seconds += time.perf_counter() - t0
+                self.cache[can] = max(value, 0.0)  # guacamol scores failures -1
+                self.scores.append(self.cache[can])
+                self.smiles.append(can)
+            out.append(self.cache[can])
+        return out
+
+
+def top_mean(scores: list[float], k: int = TOP) -> float:
+    return float(np.mean(sorted(scores, reverse=True)[:k])) if scores else 0.0
+
+
+def auc_top(scores: list[float], budget: int, k: int = TOP, frequency: int = AUC_FREQUENCY) -> float:
+    """PMO's AUC of the top-``k`` mean against calls: the curve at every ``frequency`` calls and at the
+    last call (trapezoids), its last value carried to ``budget``, divided by ``budget``."""
+    n = min(len(scores), budget)
+    area, previous, done = 0.0, 0.0, 0
+    for at in range(frequency, n, frequency):
+        now = top_mean(scores[:at], k)
+        area += frequency * (now + previous) / 2
+        previous, done = now, at
+    now = top_mean(scores[:n], k)
+    area += (n - done) * (now + previous) / 2
+    area += (budget - n) * now
+    return area / budget
+
+
+# ----------------------------------------------------------------------------- the methods
+
+def run_screening(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
+    order = random.Random(seed).sample(pool, len(pool))
+    for start in range(0, len(order), 100):
+        oracle(order[start:start + 100])
+
+
+def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
+    from mol_ga import default_ga
+
+    rng = random.Random(seed)
+    start = rng.sample(pool, 100)
+    default_ga(starting_population_smiles=start, scoring_function=oracle, max_generations=10 ** 6,
+               offspring_size=50, rng=rng)
+
+
+def run_molvae(method: str):
+    def run(oracle: Oracle, pool: list[str], seed: int, model=None, **_) -> None:
+        import molvae
+        from molvae.search import OptimizeConfig
+
+        def score(smiles: list[str]) -> list[float]:
+            try:
+                return oracle(smiles)
+            except BudgetExhausted:  # molvae keeps its own count; what is past the budget is not scored
+                return [float("nan")] * len(smiles)
+
+        molvae.optimize(model, score, OptimizeConfig(method=method, budget=oracle.budget, seed=seed))
+    return run
+
+
+RUNNERS = {"screening": run_screening, "mol_ga": run_mol_ga, "molvae_bo": run_molvae("bo")}
+
+
+def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[str], model) -> dict:
+    oracle = Oracle(scoring, budget)
+    t0 = time.perf_counter()
+    try:
+        RUNNERS[method](oracle, pool, seed, model=model)
+    except BudgetExhausted:
+        pass
+    wall = time.perf_counter() - t0
+    best = int(np.argmax(oracle.scores)) if oracle.scores else None
+    return {"task": task, "method": method, "seed": seed, "budget": budget, "calls": len(oracle.scores),
+            "auc_top10": auc_top(oracle.scores, budget), "top10": top_mean(oracle.scores),
+            "top1": max(oracle.scores, default=0.0), "best_smiles": oracle.smiles[best] if best is not None else None,
+            "wall_seconds": wall, "oracle_seconds": oracle.seconds, "optimizer_seconds": wall - oracle.seconds}
+
+
+# ----------------------------------------------------------------------------- tables
+
+def summarize(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return frame.groupby(["task", "method"]).agg(
+        auc_mean=("auc_top10", "mean"), auc_sd=("auc_top10", "std"), top10=("top10", "mean"), top1=("top1", "mean"),
+        calls=("calls", "mean"), optimizer_s=("optimizer_seconds", "mean"), oracle_s=("oracle_seconds", "mean"),
+        seeds=("seed", "count")).reset_index()
+
+
+def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
+    table = summarize(rows)
+    lines = [f"# PMO tasks side by side ({budget} oracle calls; AUC top-10, mean ± sd over seeds)", "",
+             "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        cells = []
+        for m in methods:
+            hit = table[(table.task == task) & (table.method == m)]
+            if hit.empty:
+                cells.append("")
+                continue
+            r = hit.iloc[0]
+            sd = "" if np.isnan(r.auc_sd) else f" ± {r.auc_sd:.3f}"
+            cells.append(f"{r.auc_mean:.3f}{sd}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    sums = table.groupby("method")["auc_mean"].sum()
+    lines.append("| **sum** | " + " | ".join(f"**{sums.get(m, float('nan')):.3f}**" for m in methods) + " |")
+    overhead = table.groupby("method")["optimizer_s"].mean()
+    lines.append("| optimizer seconds per task | " + " | ".join(f"{overhead.get(m, float('nan')):.1f}"
+                                                       for m in methods) + " |")
+    lines += ["", "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
+              "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + "."]
+    if "molvae_bo" in methods and "mol_ga" in methods:
+        ratio = sums.get("molvae_bo", float("nan")) / sums.get("mol_ga", float("nan"))
+        lines.append(f"molvae_bo / mol_ga summed AUC: {ratio:.3f}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", choices=list(GUACAMOL_SUITE), default=list(GUACAMOL_SUITE))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--budget", type=int, default=1000)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--quick", action="store_true", help=f"tasks {', '.join(QUICK_TASKS)}, budget 100, seed 0")
+    p.add_argument("--model", default=None, help="molvae checkpoint or bundled name (default: the bundled model)")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column (screening and GA pools)")
+    p.add_argument("--stem", default=None, help="results file name (default: pmo_quick or pmo_BUDGET)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.quick:
+        args.tasks, args.budget, args.seeds = list(QUICK_TASKS), 100, [0]
+    import molvae
+
+    model = molvae.load(args.model)
+    frame = pd.read_csv(args.data)
+    pool = frame.loc[frame["split"] == "train", "smiles"].sample(n=max(5000, args.budget), random_state=0).tolist()
+    tasks = load_tasks(args.tasks)
+    rows = []
+    for task, scoring in tasks.items():
+        for seed in args.seeds:
+            for method in args.methods:
+                row = run_one(task, scoring, method, args.budget, seed, pool, model)
+                rows.append(row)
+                print(f"{task:26s} {method:16s} seed {seed}: AUC {row['auc_top10']:.3f}, top-10 {row['top10']:.3f}, "
+                      f"top-1 {row['top1']:.3f}, {row['calls']} calls, optimizer {row['optimizer_seconds']:.1f} s, "
+                      f"oracle {row['oracle_seconds']:.1f} s", flush=True)
+    stem = args.stem or ("pmo_quick" if args.quick else f"pmo_{args.budget}")
+    save_results(RESULTS, stem, {"budget": args.budget, "seeds": args.seeds, "hardware": hardware(),
+                                 "model": args.model or "zinc250k_selfies", "rows": rows,
+                                 "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS},
+                 markdown(rows, args.budget, args.methods))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
