@@ -141,7 +141,8 @@ class Oracle:
                 if self.exhausted:
                     raise BudgetExhausted
                 t0 = time.perf_counter()
-                value = float(self.scoring.score(can))
+                with chem.quiet_rdkit():  # guacamol's deprecated Morgan calls warn once per molecule
+                    value = float(self.scoring.score(can))
                 self.seconds += time.perf_counter() - t0
                 self.cache[can] = max(value, 0.0)  # guacamol scores failures -1
                 self.scores.append(self.cache[can])
