@@ -30,7 +30,6 @@ import pandas as pd
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_molecules
 from molvae.model import MolVAE
-from molvae.pretrained import default_model_path, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +44,7 @@ def load(name_or_path: str | Path | None = None, device: str = "cpu") -> MolVAE:
         >>> model = molvae.load("zinc250k_selfies")        # doctest: +SKIP
         >>> model = molvae.load("runs/demo/best.pt")       # doctest: +SKIP
     """
-    path = resolve_model(str(name_or_path)) if name_or_path is not None else default_model_path()
-    if path is None:
-        raise InputError("no model given and no bundled model installed: pass a checkpoint written by "
-                         "'molvae train'")
-    return MolVAE.load(path, device=device)
+    return MolVAE.load(name_or_path, device=device)  # resolves bundled names; one error if none is installed
 
 
 def as_table(molecules: Molecules) -> MoleculeTable:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 from molvae import api
 from molvae.io import read_latents
 

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                           keep_largest_fragment=args.keep_largest_fragment)
     if args.engine == "local":
         check_output(args.output)
+    elif args.resume:  # before the model loads
+        raise InputError("--resume works with --engine local, not with --engine dask")
     model = load_model(args)
     summary = api.encode_file(model, args.input, args.output, config, smiles_column=args.smiles_column,
                               id_column=args.id_column, engine=args.engine, scheduler=args.scheduler,
