@@ -64,7 +64,9 @@ ARMS: dict[str, Arm] = {
     "warm_b0.5": Arm("v1 warm start, beta 0.5, lr 3e-4 (150 warm-up steps)", {"beta": 0.5, "kl_schedule": "constant",
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
     "v2_run": Arm("v1 warm start on the whole train split, beta 0.3, 5 epochs (scripts/zinc250k_v2.toml)",
-                  train_rows=0, run_dir="v2"),
+                  train_rows=0, run_dir="v2_after5"),
+    "v2_run_e9": Arm("the same run continued to 9 epochs (--resume --epochs 10; best.pt is epoch 9)",
+                     train_rows=0, run_dir="v2"),
 }
 
 
