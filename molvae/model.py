@@ -181,9 +181,11 @@ class MolVAE(SequenceVAE):
     @torch.no_grad()
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                         seed: int | None = None, condition: np.ndarray | None = None,
-                        guidance: float = 1.0, repair: bool = True) -> DecodeResult:
+                        guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
+                        avoid: np.ndarray | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
-        (``repair``: see :meth:`tokens_to_molecules`)."""
+        (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
+        first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them)."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
@@ -202,7 +204,9 @@ class MolVAE(SequenceVAE):
             rows = ok[start:start + batch_size]
             seqs += self.generate(z[rows].to(self.device), temperature, generator=generator,
                                   condition=None if cond is None else cond[rows].to(self.device),
-                                  guidance=guidance)
+                                  guidance=guidance,
+                                  prefix=None if prefix is None else torch.as_tensor(prefix[rows.numpy()]),
+                                  avoid=None if avoid is None else torch.as_tensor(avoid[rows.numpy()]))
         self.train(was_training)
         decoded = self.tokens_to_molecules(seqs, repair=repair)
         if len(ok) == z.shape[0]:
@@ -213,6 +217,30 @@ class MolVAE(SequenceVAE):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
             result.repaired[i] = decoded.repaired[j]
         return result
+
+    def mutate(self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None) -> DecodeResult:
+        """One point mutation per row, completed by the decoder: row ``i`` copies the tokens of
+        ``smiles[i]`` up to a random position, writes a different token there (sampled from the
+        decoder's distribution at ``z[i]`` with the original token banned; at the end, the end token
+        is banned, so the molecule grows) and decodes the rest greedily from ``z[i]``. Local edits
+        with the data's grammar: the decoder, not a hand-written rule, decides what fits after the
+        change. Rows whose molecule this model cannot tokenize decode greedily from ``z[i]``."""
+        z = np.asarray(z, dtype=np.float32)
+        if len(smiles) != len(z):
+            raise InputError(f"{len(z)} latent points but {len(smiles)} molecules to mutate")
+        rng = np.random.default_rng(seed)
+        prep = self.prepare(list(smiles))
+        width = self.config.max_length
+        prefix = np.full((len(z), width), -1, dtype=np.int64)
+        avoid = np.full(len(z), -1, dtype=np.int64)
+        for i, tokens in enumerate(prep.tokens):
+            if tokens is None:
+                continue
+            ids = [self.vocab.index_of(t) for t in tokens] + [self.vocab.eos_index]
+            k = int(rng.integers(0, len(ids)))  # the position that changes
+            prefix[i, :k] = ids[:k]
+            avoid[i] = ids[k]
+        return self.decode_detailed(z, seed=int(rng.integers(2 ** 31)), prefix=prefix, avoid=avoid)
 
     def sample_prior(self, n: int, seed: int | None = None, prior: str = "auto") -> np.ndarray:
         """``n x latent_dim`` latent draws. ``prior``: "fitted" (the mixture fitted to the aggregate

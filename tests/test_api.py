@@ -81,7 +81,8 @@ def test_search_and_scoring_match_the_cli(model, tiny_model_path, tiny_csv, samp
 
     config = OptimizeConfig(method="bo", budget=12, n_init=8, seed=0)
     run = molvae.optimize(model, "qed", config)
-    written = cli_frame(tmp_path, "o", ["optimize", "--objective", "qed", "--budget", "12", "--n-init", "8", *m])
+    written = cli_frame(tmp_path, "o", ["optimize", "--method", "bo", "--objective", "qed", "--budget", "12", "--n-init", "8",
+                                        *m])
     same(run.to_frame(), written)
     # a Python callable as the oracle
     calls = []

@@ -142,7 +142,8 @@ def test_optimize_cli_with_a_user_oracle_package(tiny_model_path, tmp_path, monk
         "    return [math.nan if 'N' in s else float(len(s)) for s in smiles]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "opt.csv"
-    assert main(["optimize", "--model", str(tiny_model_path), "--objective", "mypkg.oracle:score", "--budget", "25",
+    assert main(["optimize", "--model", str(tiny_model_path), "--method", "bo",
+                 "--objective", "mypkg.oracle:score", "--budget", "25",
                  "--n-init", "10", "--batch-size", "5", "--pool-size", "64", "-o", str(out),
                  "--image", str(tmp_path / "top.png"), "-q"]) == 0
     import mypkg.oracle

@@ -175,3 +175,30 @@ def test_any_token_sequence_of_the_model_vocabulary_decodes_or_is_recorded(indic
         assert reason in ("empty", "unparseable")
     else:
         assert reason is None and chem.is_valid(smiles) and chem.canonicalize(smiles)[0] == smiles
+
+
+def test_generate_follows_a_prefix_and_branches_off_it(tiny_model):
+    import torch
+
+    vocab = tiny_model.vocab
+    tokens = [vocab.index_of(t) for t in tiny_model.prepare(["CC(=O)Oc1ccccc1C(=O)O"]).tokens[0]]
+    n, k = 16, 5
+    prefix = torch.full((n, tiny_model.config.max_length), -1, dtype=torch.long)
+    prefix[:, :k] = torch.tensor(tokens[:k])
+    avoid = torch.full((n,), tokens[k], dtype=torch.long)
+    z = torch.zeros(n, tiny_model.latent_dim)
+    out = tiny_model.generate(z, prefix=prefix, avoid=avoid, generator=torch.Generator().manual_seed(0))
+    assert all(row[:k] == tokens[:k] for row in out)  # the prefix is written whatever the decoder prefers
+    assert all(row[k] != tokens[k] for row in out)  # the banned token never follows it
+    assert len({row[k] for row in out}) > 1  # the branch token is sampled
+
+
+def test_mutate_writes_local_edits(tiny_model):
+    parent = "CC(=O)Oc1ccccc1C(=O)O"
+    z = np.zeros((12, tiny_model.latent_dim), dtype=np.float32)
+    result = tiny_model.mutate(z, [parent] * 12, seed=1)
+    assert len(result.smiles) == 12 and sum(s != parent for s in result.smiles) >= 10  # one token changed
+    again = tiny_model.mutate(z, [parent] * 12, seed=1)
+    assert result.raw == again.raw
+    with pytest.raises(InputError, match="latent points"):
+        tiny_model.mutate(z, [parent] * 3)

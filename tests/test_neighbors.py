@@ -42,7 +42,8 @@ def test_neighbors_cli_and_optimize_library(library, tiny_model_path, sample_smi
     assert main(["neighbors", "--library", str(tmp_path / "nope.parquet"), "--query", "CCO",
                  "--model", str(tiny_model_path)]) == 2
     opt = tmp_path / "opt.csv"
-    assert main(["optimize", "--model", str(tiny_model_path), "--objective", "qed", "--budget", "20", "--n-init",
+    assert main(["optimize", "--model", str(tiny_model_path), "--method", "bo", "--objective", "qed", "--budget",
+                 "20", "--n-init",
                  "10", "--batch-size", "5", "--pool-size", "32", "--top", "3", "--library", str(library),
                  "-o", str(opt), "-q"]) == 0
     assert "nearest library compounds" in capsys.readouterr().out

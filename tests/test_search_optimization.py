@@ -1,4 +1,4 @@
-"""molvae.search.optimization: one entry point for bo / gradient / improve, and the files a run writes."""
+"""molvae.search.optimization: one entry point for evolve / bo / gradient / improve, and the files a run writes."""
 
 import pandas as pd
 import pytest
@@ -61,8 +61,10 @@ def test_cli_refuses_unused_flags_with_improve(flags, capsys):
 
 
 def test_cli_refuses_min_similarity_with_bo(capsys):
-    assert main(["optimize", "--min-similarity", "0.5"]) == 2
+    assert main(["optimize", "--method", "bo", "--min-similarity", "0.5"]) == 2
     assert "method bo does not use min_similarity" in capsys.readouterr().err
+    assert main(["optimize", "--trust-region"]) == 2  # the default method, evolve, has no trust region
+    assert "method evolve does not use trust_region" in capsys.readouterr().err
 
 
 def test_run_and_write_a_gradient_optimization(tiny_model, tmp_path):

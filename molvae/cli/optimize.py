@@ -8,11 +8,12 @@ from molvae.io import read_molecules
 from molvae.drawing import GRID_FORMATS, check_image_path
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives, make_objective
-from molvae.search.optimization import METHODS, OptimizationRun, OptimizeConfig, run_optimization, write_optimization
+from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, run_optimization, write_optimization
 
 from molvae.cli.common import add_common, show_progress, start
 
-HELP = "optimize molecules for an objective by Bayesian optimization (or gradient ascent) in latent space"
+HELP = ("optimize molecules for an objective: latent-space evolution screened by a Gaussian process (default), "
+        "Bayesian optimization or gradient ascent in latent space")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,22 +22,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "the chosen --method does not use is an error.")
     p.add_argument("--objective", default="qed", help="objective name or spec (see --list-objectives; default: qed)")
     p.add_argument("--list-objectives", action="store_true", help="list objectives and exit")
-    p.add_argument("--method", choices=METHODS, default="bo",
-                   help="bo: Bayesian optimization (default); gradient: Adam on the property predictor, decoded "
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                   help="evolve: mutate and cross the latent points of the best molecules, decode, and let a "
+                        "Tanimoto-kernel GP pick which new molecules to score (default); bo: Bayesian optimization "
+                        "of latent points with a BoTorch GP; gradient: Adam on the property predictor, decoded "
                         "molecules re-scored; improve: improve each --init molecule under --min-similarity "
                         "(one output row per input molecule)")
     # Method settings default to None: unset, the method's default applies; set for a method that does
     # not use it, OptimizeConfig refuses it.
-    p.add_argument("--budget", type=int, help="bo, gradient: oracle calls, initial data included (default: 300)")
-    p.add_argument("--batch-size", type=int, help="bo: proposals per step (default: 10)")
+    p.add_argument("--budget", type=int, help="evolve, bo, gradient: oracle calls, initial data included (default: 300)")
+    p.add_argument("--batch-size", type=int, help="evolve: oracle calls per generation (default: 50); bo: proposals per step (default: 10)")
     p.add_argument("--acquisition", choices=ACQUISITIONS, help="bo: acquisition function (default: qlognei)")
     p.add_argument("--proposals", choices=PROPOSALS,
                    help="bo: pool: choose among decoded latent points around the best molecules, so each proposal "
                         "is a new valid molecule (default); continuous: optimize the acquisition over the latent box")
-    p.add_argument("--pool-size", type=int, help="bo: latent points decoded per step (default: 512)")
+    p.add_argument("--pool-size", type=int, help="evolve: children decoded per generation (default: 600); bo: latent points decoded per step "
+                   "(default: 512)")
     p.add_argument("--trust-region", action="store_true", default=None,
                    help="bo: TuRBO-style trust region around the incumbent")
-    p.add_argument("--n-init", type=int, help="bo: prior samples to start from without --init (default: 50)")
+    p.add_argument("--n-init", type=int, help="evolve, bo: prior molecules to start from without --init (default: 100 for evolve, 50 for bo)")
     p.add_argument("--min-similarity", type=float,
                    help="improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library; for improve, the molecules to "
@@ -45,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="every evaluated molecule (.csv/.tsv/.parquet); the "
                    "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png")
     p.add_argument("--image", metavar="FILE", help="draw the --top molecules as a grid with their scores (.png/.svg)")
-    p.add_argument("--library", metavar="LIB", help="bo, gradient: an encoded library ('molvae encode LIB -o "
+    p.add_argument("--library", metavar="LIB", help="evolve, bo, gradient: an encoded library ('molvae encode LIB -o "
                    "LIB.parquet'): report the nearest library compounds of each top molecule (and write them to "
                    "OUT.neighbors.csv)")
     add_common(p)

@@ -140,9 +140,14 @@ class SequenceVAE(nn.Module):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
                  generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
-                 guidance: float = 1.0) -> list[list[int]]:
+                 guidance: float = 1.0, prefix: torch.Tensor | None = None,
+                 avoid: torch.Tensor | None = None) -> list[list[int]]:
         """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
         else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
+        ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): those tokens are written
+        first, whatever the decoder prefers; ``avoid`` (``batch``, -1 for none): at the first position
+        after the prefix that token is banned and the token is sampled at temperature 1, so the row
+        branches off the sequence the prefix came from (a point mutation the decoder completes).
         ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages.
         ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
         where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
@@ -158,6 +163,7 @@ class SequenceVAE(nn.Module):
         # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
         # (their lengths vary about twofold on ZINC) rather than n x the longest one.
         active = torch.arange(n)
+        plen = (prefix >= 0).sum(1).cpu() if prefix is not None else None
         for t in range(max_length):
             logits, hidden = self.decoder(inputs, z, hidden)
             logits = logits[:, -1].float()
@@ -170,6 +176,8 @@ class SequenceVAE(nn.Module):
                 nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
             else:
                 nxt = logits.argmax(dim=-1)
+            if plen is not None:
+                nxt = self._follow_prefix(t, nxt, logits, active, prefix, plen, avoid, generator)
             out[active, t] = nxt.cpu()
             going = (nxt != self.vocab.eos_index).cpu()
             if not bool(going.any()):
@@ -182,6 +190,26 @@ class SequenceVAE(nn.Module):
                     z_ref, hidden_ref = z_ref[keep.to(z_ref.device)], hidden_ref[:, keep.to(hidden_ref.device)]
             inputs = nxt.unsqueeze(1)
         return [row.tolist() for row in out]
+
+    @staticmethod
+    def _follow_prefix(t: int, nxt: torch.Tensor, logits: torch.Tensor, active: torch.Tensor, prefix: torch.Tensor,
+                       plen: torch.Tensor, avoid: torch.Tensor | None, generator) -> torch.Tensor:
+        """Step ``t`` of :meth:`generate` for rows with a prefix: the prefix token while it lasts, and
+        the branch token (``avoid`` banned, sampled at temperature 1) right after it."""
+        lengths = plen[active]
+        forced = torch.nonzero(lengths > t).squeeze(1)
+        if len(forced):
+            nxt = nxt.clone()
+            nxt[forced.to(nxt.device)] = prefix[active[forced], t].to(nxt.device)
+        if avoid is not None:
+            banned = avoid[active].cpu()
+            branch = torch.nonzero((lengths == t) & (banned >= 0)).squeeze(1)
+            if len(branch):
+                rows = logits[branch.to(logits.device)].clone()
+                rows[torch.arange(len(branch)), banned[branch].to(rows.device)] = -float("inf")
+                pick = torch.multinomial(torch.softmax(rows, dim=-1).cpu(), 1, generator=generator).squeeze(1)
+                nxt[branch.to(nxt.device)] = pick.to(nxt.device)
+        return nxt
 
     def warm_start_from(self, other: SequenceVAE) -> dict[str, int]:
         """Copy ``other``'s weights into this model (same architecture; vocabularies may differ):

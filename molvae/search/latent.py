@@ -4,7 +4,8 @@
   cannot be encoded;
 - :func:`decode_checked`: THE checked decode, one chemistry policy for every search method: a latent
   point yields a molecule only if the decoder writes a valid one that carries no unpaired electrons
-  (``[CH]``, ``[O]``: RDKit accepts them, chemists do not); rejected points get a reason;
+  (``[CH]``, ``[O]``: RDKit accepts them, chemists do not); rejected points get a reason
+  (:func:`mutate_checked`: the same for point mutations the decoder completes);
 - :class:`Ledger`: every oracle call of a run, the cache of scores by molecule, the budget and the
   best-so-far trace; :class:`OptimizationResult` is what it hands back;
 - :class:`PropertySurrogate`: the objective as the jointly trained property head predicts it at latent
@@ -92,7 +93,17 @@ def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, t
         >>> decode_checked(model, np.zeros((2, model.latent_dim))).smiles   # doctest: +SKIP
         ['CCc1ccccc1', 'CCc1ccccc1']
     """
-    result = model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed)
+    return _checked(model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed),
+                    reject_radicals)
+
+
+def mutate_checked(model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None) -> CheckedDecode:
+    """Point mutations of ``smiles`` completed by the decoder from ``z`` (:meth:`MolVAE.mutate`), under
+    the same chemistry policy as :func:`decode_checked`."""
+    return _checked(model.mutate(z, smiles, seed=seed), reject_radicals=True)
+
+
+def _checked(result, reject_radicals: bool) -> CheckedDecode:
     smiles, reasons = list(result.smiles), list(result.reasons)
     if reject_radicals:
         for i, s in enumerate(smiles):

@@ -1,7 +1,9 @@
 """One entry point for the optimization methods, and the files a run writes.
 
-:func:`run_optimization` runs one of three methods on an objective:
+:func:`run_optimization` runs one of four methods on an objective:
 
+- ``evolve`` (default): latent-space evolution screened by a Tanimoto Gaussian process
+  (:func:`molvae.search.evolve.evolve`);
 - ``bo``: Bayesian optimization in latent space (:func:`molvae.search.bo.optimize`);
 - ``gradient``: Adam on the property predictor, decoded molecules re-scored
   (:func:`molvae.search.gradient.gradient_ascent`);
@@ -35,6 +37,7 @@ from molvae.drawing import molecule_grid
 from molvae.plots import optimization_trace
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
+from molvae.search.evolve import EvolveConfig, evolve
 from molvae.search.gradient import gradient_ascent
 from molvae.search.latent import OptimizationResult, predictor_estimate
 from molvae.search.neighbors import LatentLibrary
@@ -43,12 +46,15 @@ from molvae.runs import NEIGHBORS_TABLE, TRACE_PLOT, TRACE_TABLE, sibling_path
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("bo", "gradient", "improve")
+METHODS = ("evolve", "bo", "gradient", "improve")
+DEFAULT_METHOD = "evolve"
 BO_SETTINGS = ("n_init", "batch_size", "acquisition", "proposals", "pool_size", "trust_region")
-METHOD_SETTINGS = {"bo": ("budget", "library", *BO_SETTINGS),
+EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size")
+METHOD_SETTINGS = {"evolve": ("budget", "library", *EVOLVE_SETTINGS),
+                   "bo": ("budget", "library", *BO_SETTINGS),
                    "gradient": ("budget", "library"),
                    "improve": ("min_similarity",)}
-DEFAULT_BUDGET = BOConfig.budget
+DEFAULT_BUDGET = EvolveConfig.budget
 LIBRARY_NEIGHBOURS = 3  # nearest library compounds reported per top molecule
 
 @dataclass(frozen=True)
@@ -56,16 +62,16 @@ class OptimizeConfig:
     """What :func:`run_optimization` runs. A method setting left None takes the method's default; one
     set for a method that does not use it (see ``METHOD_SETTINGS``) is an InputError."""
 
-    method: str = "bo"
-    budget: int | None = None  # bo, gradient: oracle calls, initial data included (default 300)
-    n_init: int | None = None  # bo: prior samples evaluated first when no initial library is given
-    batch_size: int | None = None  # bo: proposals per step
+    method: str = DEFAULT_METHOD
+    budget: int | None = None  # evolve, bo, gradient: oracle calls, initial data included (default 300)
+    n_init: int | None = None  # evolve, bo: prior molecules evaluated first when no initial library is given
+    batch_size: int | None = None  # evolve, bo: oracle calls per generation / proposals per step
     acquisition: str | None = None  # bo
     proposals: str | None = None  # bo: "pool" or "continuous"
-    pool_size: int | None = None  # bo: latent points decoded per step (raised to batch_size if smaller)
+    pool_size: int | None = None  # evolve, bo: latent points decoded per step (raised to batch_size if smaller)
     trust_region: bool | None = None  # bo
     min_similarity: float | None = None  # improve: Tanimoto similarity to the start a result must keep
-    library: str | Path | None = None  # bo, gradient: encoded library searched for the top molecules' neighbours
+    library: str | Path | None = None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
     top: int = 10  # best molecules reported, drawn and looked up in the library
     seed: int = 0
 
@@ -83,6 +89,8 @@ class OptimizeConfig:
             raise InputError("budget must be at least 1")
         if self.method == "bo":  # out-of-range values fail here, before a model is loaded
             self.bo_config()
+        elif self.method == "evolve":
+            self.evolve_config()
         elif self.method == "improve":
             self.improve_config(gradient=True)
 
@@ -93,6 +101,12 @@ class OptimizeConfig:
         given["pool_size"] = max(given.get("pool_size", defaults.pool_size), batch_size)
         return BOConfig(**given, seed=self.seed)
 
+    def evolve_config(self) -> EvolveConfig:
+        given = {name: getattr(self, name) for name in ("budget", *EVOLVE_SETTINGS) if getattr(self, name) is not None}
+        defaults = EvolveConfig()
+        given["pool_size"] = max(given.get("pool_size", defaults.pool_size), given.get("batch_size", defaults.batch_size))
+        return EvolveConfig(**given, seed=self.seed)
+
     def improve_config(self, gradient: bool) -> ConstrainedConfig:
         """``gradient``: whether the objective has a property-predictor surrogate to walk uphill on."""
         given = {"min_similarity": self.min_similarity} if self.min_similarity is not None else {}
@@ -101,14 +115,14 @@ class OptimizeConfig:
 
 @dataclass
 class OptimizationRun:
-    """What :func:`run_optimization` returns: ``result`` (bo, gradient: every oracle call and the trace)
+    """What :func:`run_optimization` returns: ``result`` (evolve, bo, gradient: every oracle call and the trace)
     or ``improved`` (improve: one row per input molecule), and ``neighbors`` (nearest library compounds
     of the top molecules, when a library was given: ``query``, ``rank``, ``distance``, ``similarity``,
     the library's columns and ``top_smiles``)."""
 
     config: OptimizeConfig
     objective: str
-    settings: BOConfig | ConstrainedConfig | None = None  # what the method ran with (None: gradient)
+    settings: EvolveConfig | BOConfig | ConstrainedConfig | None = None  # what the method ran with (None: gradient)
     result: OptimizationResult | None = None
     improved: pd.DataFrame | None = None
     neighbors: pd.DataFrame | None = None
@@ -122,7 +136,7 @@ class OptimizationRun:
         return self.result.top(self.config.top)
 
     def to_frame(self) -> pd.DataFrame:
-        """The table ``molvae optimize -o`` writes: every oracle call with its ``objective`` (bo,
+        """The table ``molvae optimize -o`` writes: every oracle call with its ``objective`` (evolve, bo,
         gradient), or one row per input molecule (improve)."""
         if self.improved is not None:
             return self.improved
@@ -131,7 +145,7 @@ class OptimizationRun:
 
 def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig | None = None,
                      init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationRun:
-    """Run ``config.method`` on ``objective``; ``init_smiles``: the initial library (bo, gradient: optional,
+    """Run ``config.method`` on ``objective``; ``init_smiles``: the initial library (evolve, bo, gradient: optional,
     else prior samples) or the molecules to improve (improve: required)."""
     config = config or OptimizeConfig()
     library = LatentLibrary.from_file(config.library) if config.library else None  # a bad file fails first
@@ -141,12 +155,16 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
         settings = config.improve_config(gradient=predictor_estimate(model, objective) is not None)
         return OptimizationRun(config, objective.name, settings, improved=improve_molecules(
             model, init_smiles, objective, settings, progress=progress))
-    settings = config.bo_config() if config.method == "bo" else None
-    if settings is None:
+    settings = None
+    if config.method == "evolve":
+        settings = config.evolve_config()
+        result = evolve(model, objective, settings, init_smiles=init_smiles, progress=progress)
+    elif config.method == "bo":
+        settings = config.bo_config()
+        result = optimize(model, objective, settings, init_smiles=init_smiles, progress=progress)
+    else:
         result = gradient_ascent(model, objective, budget=config.budget or DEFAULT_BUDGET, init_smiles=init_smiles,
                                  seed=config.seed, progress=progress)
-    else:
-        result = optimize(model, objective, settings, init_smiles=init_smiles, progress=progress)
     run = OptimizationRun(config, objective.name, settings, result=result)
     top = run.top()
     if library is not None and len(top):
@@ -159,7 +177,7 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
 def write_optimization(run: OptimizationRun, output: str | Path | None = None,
                        image: str | Path | None = None) -> list[Path]:
     """Write ``run``: the table to ``output`` (every oracle call with its ``objective``, or the improve
-    table) with, for bo and gradient, the trace (:func:`molvae.runs.sibling_path` ``trace.csv``, a picture in
+    table) with, for evolve, bo and gradient, the trace (:func:`molvae.runs.sibling_path` ``trace.csv``, a picture in
     ``trace.png``) and the library neighbours (``neighbors.csv``); ``image``: the top molecules drawn
     with their scores (improve: each start beside its improvement). Returns the paths written."""
     written: list[Path] = []

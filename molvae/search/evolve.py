@@ -1,0 +1,261 @@
+"""Latent-space evolution screened by a Tanimoto Gaussian process: molvae's default optimizer.
+
+Each generation:
+
+1. **parents** are drawn from the best molecules evaluated so far (rank-weighted);
+2. **children** are made from them: latent mutations (the parent's latent point moved by its own
+   posterior standard deviation times a log-uniform factor), latent crossovers (a random point on the
+   segment between two parents' latent points, plus a small mutation), and branches
+   (:meth:`molvae.model.MolVAE.mutate`: the parent's tokens up to a random position, a different
+   token there, and the rest decoded from the parent's latent point, a local edit). They are decoded
+   with the search chemistry policy (no invalid molecules, no radicals), and only molecules never
+   scored before are kept: the pool;
+3. a **Tanimoto GP** fitted on every molecule scored so far (:class:`molvae.search.tanimoto.TanimotoGP`;
+   the best and the most recent when there are more than ``max_gp_points``) ranks the pool by upper
+   confidence bound and picks ``batch_size`` of them by GP-BUCB, taking only chemically sane ones
+   (:func:`molvae.chem.chemistry_profile` ``sane``: one fragment, no radicals, at least 10 heavy atoms,
+   no ring over 8 atoms, ZINC's elements, no PAINS match);
+4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules) and
+   re-encoded, so their own posterior spread sets the size of their children's moves.
+
+Decoding a pool many times the batch, and letting the GP choose, is what makes each oracle call
+count: the decoder proposes molecules that look like the data, the GP judges them by what the oracle
+has said so far. The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory and
+time. The start population is the initial library when one is given (all of it is scored), else
+sane molecules decoded from the model's prior.
+
+Example:
+    >>> result = evolve(model, make_objective("qed"), EvolveConfig(budget=300))   # doctest: +SKIP
+    >>> result.top(5)                                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from molvae import chem
+from molvae.errors import ConfigError, InputError
+from molvae.model import MolVAE
+from molvae.search.latent import Ledger, OptimizationResult, decode_checked, mutate_checked
+from molvae.search.objectives import Objective
+from molvae.search.tanimoto import TanimotoGP
+
+logger = logging.getLogger(__name__)
+
+FINGERPRINT_BITS = 2048
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    """Settings of a latent-space evolution run (see the module docstring)."""
+
+    budget: int = 300  # oracle calls, initial data included
+    n_init: int = 100  # sane prior molecules scored first when no initial library is given
+    batch_size: int = 50  # oracle calls per generation
+    pool_size: int = 600  # children decoded per generation (the GP picks batch_size of the new ones)
+    parents: int = 30  # best molecules children are made from
+    crossover_fraction: float = 0.25  # share of children made by latent crossover
+    branch_fraction: float = 0.4  # share of children made by branching off the parent's tokens
+    mutation_min: float = 0.5  # mutation size, in posterior standard deviations of the parent:
+    mutation_max: float = 3.0  # log-uniform between these two
+    ucb_beta: float = 1.0  # weight of the GP's standard deviation in the pick
+    max_gp_points: int = 1000  # the best half and the most recent half are kept when there are more
+    max_stalled_steps: int = 10  # stop after this many generations without a new molecule
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget < 1 or self.batch_size < 1 or self.n_init < 2 or self.parents < 1:
+            raise ConfigError("budget, batch size and parents must be >= 1 and n_init >= 2")
+        if self.pool_size < self.batch_size:
+            raise ConfigError("pool_size must be >= batch_size")
+        if (not 0 <= self.crossover_fraction <= 1 or not 0 <= self.branch_fraction <= 1
+                or self.crossover_fraction + self.branch_fraction > 1):
+            raise ConfigError("crossover_fraction and branch_fraction must be in [0, 1] and sum to at most 1")
+        if not 0 < self.mutation_min <= self.mutation_max:
+            raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
+        if self.max_gp_points < 2 or self.ucb_beta < 0:
+            raise ConfigError("max_gp_points must be >= 2 and ucb_beta >= 0")
+
+
+class _Population:
+    """Every scored molecule with a finite score: its latent centre, posterior sd and fingerprint."""
+
+    def __init__(self, latent_dim: int) -> None:
+        self.smiles: list[str] = []
+        self.z = np.empty((0, latent_dim))
+        self.sd = np.empty((0, latent_dim))
+        self.fp = np.empty((0, FINGERPRINT_BITS), dtype=np.uint8)
+        self.y = np.empty(0)
+
+    def add(self, smiles: Sequence[str], z: np.ndarray, sd: np.ndarray, y: np.ndarray) -> None:
+        ok = np.isfinite(y)
+        if not ok.any():
+            return
+        kept = [s for s, k in zip(smiles, ok) if k]
+        self.smiles += kept
+        self.z = np.concatenate([self.z, z[ok]])
+        self.sd = np.concatenate([self.sd, sd[ok]])
+        self.fp = np.concatenate([self.fp, chem.morgan_fingerprints(kept, n_bits=FINGERPRINT_BITS)])
+        self.y = np.concatenate([self.y, y[ok]])
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def gp_rows(self, limit: int) -> np.ndarray:
+        if len(self) <= limit:
+            return np.arange(len(self))
+        best = np.argsort(-self.y, kind="stable")[: limit // 2]
+        recent = np.arange(len(self) - (limit - len(best)), len(self))
+        return np.unique(np.concatenate([best, recent]))
+
+
+def _posterior(model: MolVAE, smiles: Sequence[str], fallback_sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and standard deviations of molecules (``n x latent_dim`` each); NaN means and
+    ``fallback_sd`` rows where a molecule cannot be encoded."""
+    enc = model.encode(list(smiles))
+    sd = np.exp(0.5 * np.nan_to_num(enc.logvar, nan=0.0))
+    return enc.mu.astype(np.float64), np.where(enc.valid[:, None], sd, fallback_sd)
+
+
+def _children(model: MolVAE, pop: _Population, config: EvolveConfig,
+              rng: np.random.Generator) -> tuple[np.ndarray, list[str | None], list[bool]]:
+    """``pool_size`` children of rank-weighted parents among the best ``config.parents``: their latent
+    points, decoded molecules (None where rejected) and whether each is a branch (its latent point is
+    the parent's, not one that decodes to it)."""
+    n, d = config.pool_size, pop.z.shape[1]
+    order = np.argsort(-pop.y, kind="stable")[: config.parents]
+    weights = 1.0 / (1.0 + np.arange(len(order)) / 5.0)
+    weights /= weights.sum()
+    a = order[rng.choice(len(order), size=n, p=weights)]
+    factor = np.exp(rng.uniform(np.log(config.mutation_min), np.log(config.mutation_max), size=(n, 1)))
+    z = pop.z[a] + factor * pop.sd[a] * rng.standard_normal((n, d))
+    n_cross = int(round(n * config.crossover_fraction)) if len(order) > 1 else 0
+    n_branch = int(round(n * config.branch_fraction))
+    if n_cross:
+        b = order[rng.choice(len(order), size=n_cross, p=weights)]
+        u = rng.uniform(0.0, 1.0, size=(n_cross, 1))
+        jitter = config.mutation_min * pop.sd[a[:n_cross]] * rng.standard_normal((n_cross, d))
+        z[:n_cross] = pop.z[a[:n_cross]] + u * (pop.z[b] - pop.z[a[:n_cross]]) + jitter
+    latent = slice(0, n - n_branch)
+    smiles = decode_checked(model, z[latent]).smiles
+    if n_branch:
+        rows = a[n - n_branch:]
+        z[n - n_branch:] = pop.z[rows]
+        smiles += mutate_checked(model, pop.z[rows], [pop.smiles[i] for i in rows],
+                                 seed=int(rng.integers(2 ** 31))).smiles
+    return z, smiles, [False] * (n - n_branch) + [True] * n_branch
+
+
+def _sane(smiles: Sequence[str]) -> np.ndarray:
+    return chem.chemistry_profile(list(smiles))["sane"]
+
+
+def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None,
+             rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The start population, scored: canonical SMILES, latent centres and posterior sds."""
+    if init_smiles is not None:
+        enc = model.encode(list(init_smiles))
+        ok = np.flatnonzero(enc.valid)
+        if len(ok) < len(init_smiles):
+            logger.warning("%d of %d initial molecules cannot be encoded and are skipped",
+                           len(init_smiles) - len(ok), len(init_smiles))
+        if len(ok) < 2:
+            raise InputError("the initial library has fewer than 2 molecules this model can encode")
+        smiles = [enc.smiles[i] for i in ok]
+        z, sd = enc.mu[ok].astype(np.float64), np.exp(0.5 * enc.logvar[ok]).astype(np.float64)
+        ledger.evaluate(smiles, z, 0, "init")
+        return smiles, z, sd
+    smiles: list[str] = []
+    z_kept: list[np.ndarray] = []
+    seen: set[str] = set()
+    for attempt in range(10):  # sane, distinct prior molecules; the fitted prior when the model has one
+        z = model.sample_prior(2 * config.n_init, seed=int(rng.integers(2 ** 31))).astype(np.float64)
+        decoded = decode_checked(model, z).smiles
+        fresh = [i for i, s in enumerate(decoded) if s is not None and s not in seen]
+        fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh])) if s]
+        for i in fresh:
+            if decoded[i] not in seen and len(smiles) < config.n_init:
+                seen.add(decoded[i])
+                smiles.append(decoded[i])
+                z_kept.append(z[i])
+        if len(smiles) >= config.n_init:
+            break
+    if len(smiles) < 2:
+        raise InputError("the model's prior decodes to fewer than 2 sane molecules; give an initial library")
+    z = np.array(z_kept)
+    ledger.evaluate(smiles, z, 0, "prior")
+    return smiles, z, _posterior(model, smiles, np.ones_like(z))[1]
+
+
+def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = None,
+           init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationResult:
+    """Maximize ``objective`` within ``config.budget`` oracle calls by latent-space evolution screened
+    by a Tanimoto GP (see the module docstring). Ctrl-C stops the run and returns what was evaluated
+    so far (``result.extra["interrupted"]``)."""
+    config = config or EvolveConfig()
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,
+               file=sys.stderr)
+    ledger = Ledger(objective, config.budget, model.latent_dim, bar)
+    pop = _Population(model.latent_dim)
+    interrupted, stalled, step = False, 0, 0
+    try:
+        smiles, z, sd = _initial(model, ledger, config, init_smiles, rng)
+        pop.add(smiles, z, sd, np.array([ledger.cache.get(s, np.nan) for s in smiles]))
+        if len(pop) < 2:
+            raise InputError("fewer than 2 initial molecules have a finite score; nothing to evolve from")
+        ledger.record(0)
+        typical_sd = np.median(pop.sd, axis=0)
+        insane: set[str] = set()
+        while ledger.remaining > 0 and stalled < config.max_stalled_steps:
+            step += 1
+            children, decoded, branch = _children(model, pop, config, rng)
+            keep, seen = [], set()
+            for i, s in enumerate(decoded):
+                if s is not None and s not in ledger.cache and s not in insane and s not in seen:
+                    keep.append(i)
+                    seen.add(s)
+            if not keep:
+                stalled += 1
+                ledger.record(step)
+                continue
+            pool = [decoded[i] for i in keep]
+            pool_z, pool_branch = children[keep], np.array(branch)[keep]
+            rows = pop.gp_rows(config.max_gp_points)
+            gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
+            pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
+
+            def accept(idx: np.ndarray) -> np.ndarray:
+                ok = _sane([pool[i] for i in idx])
+                insane.update(pool[i] for i, k in zip(idx, ok) if not k)
+                return ok
+
+            q = min(config.batch_size, ledger.remaining)
+            picked = gp.select(pool_fp, q, beta=config.ucb_beta, accept=accept)
+            before = ledger.calls
+            batch, batch_z = [pool[i] for i in picked], pool_z[picked]
+            scores = ledger.evaluate(batch, batch_z, step, "evolve")
+            stalled = stalled + 1 if ledger.calls == before else 0
+            if picked:
+                z_new, sd_new = _posterior(model, batch, np.broadcast_to(typical_sd, batch_z.shape))
+                # a latent child keeps the point that decodes to it; a branch takes its posterior mean
+                own = ~pool_branch[picked][:, None] | ~np.isfinite(z_new)
+                pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
+            ledger.record(step)
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", ledger.calls)
+    finally:
+        bar.close()
+    if not interrupted and stalled >= config.max_stalled_steps:
+        logger.warning("stopped after %d generations without a new molecule (%d of %d calls used)",
+                       stalled, ledger.calls, config.budget)
+    return ledger.result(time.perf_counter() - t0, {"interrupted": interrupted, "generations": step})

@@ -1,0 +1,60 @@
+"""molvae.search.evolve: latent-space evolution screened by a Tanimoto GP (the default optimizer)."""
+
+import numpy as np
+import pytest
+
+from molvae import MolVAE, chem
+from molvae.errors import ConfigError, InputError
+from molvae.search.evolve import EvolveConfig, evolve
+from molvae.search.objectives import make_objective
+from molvae.search.optimization import OptimizeConfig
+
+SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.4)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return MolVAE.load()  # the bundled model: evolution needs a decoder that writes sane molecules
+
+
+def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twice(model):
+    result = evolve(model, make_objective("mw"), EvolveConfig(**SMALL), progress=False)
+    ev = result.evaluated
+    assert len(ev) == 60 and ev["smiles"].is_unique
+    assert ev.loc[ev["step"] == 0, "source"].eq("prior").all() and len(ev[ev["step"] == 0]) == 20
+    proposed = ev[ev["step"] > 0]
+    assert proposed["source"].eq("evolve").all()
+    assert chem.chemistry_profile(proposed["smiles"].tolist())["sane"].all()
+    assert proposed["score"].max() > ev.loc[ev["step"] == 0, "score"].max()  # it found heavier molecules
+    assert (np.diff(result.trace["best_score"]) >= 0).all() and result.extra["generations"] >= 4
+
+
+def test_evolution_starts_from_a_library_and_is_seeded(model, sample_smiles):
+    config = EvolveConfig(**{**SMALL, "budget": 45})
+    a = evolve(model, make_objective("qed"), config, init_smiles=sample_smiles[:30], progress=False)
+    b = evolve(model, make_objective("qed"), config, init_smiles=sample_smiles[:30], progress=False)
+    assert a.evaluated["smiles"].tolist() == b.evaluated["smiles"].tolist()
+    first = a.evaluated[a.evaluated["step"] == 0]
+    assert len(first) == 30 and first["source"].eq("init").all()
+    with pytest.raises(InputError, match="fewer than 2"):
+        evolve(model, make_objective("qed"), config, init_smiles=["CCO", "not a molecule"], progress=False)
+
+
+def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):
+    (tmp_path / "flaky.py").write_text("def score(smiles):\n    return [float('nan') if i % 3 == 0 else len(s) "
+                                       "for i, s in enumerate(smiles)]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = evolve(model, make_objective("flaky:score"), EvolveConfig(**{**SMALL, "budget": 40}), progress=False)
+    assert result.failed > 0 and len(result.evaluated) == 40
+
+
+def test_settings_are_checked_and_evolve_is_the_default_method():
+    assert OptimizeConfig().method == "evolve"
+    assert OptimizeConfig(batch_size=80).evolve_config().pool_size == EvolveConfig.pool_size
+    assert OptimizeConfig(batch_size=80, pool_size=20).evolve_config().pool_size == 80
+    with pytest.raises(InputError, match="method evolve does not use acquisition"):
+        OptimizeConfig(acquisition="ucb")
+    with pytest.raises(ConfigError, match="sum to at most 1"):
+        EvolveConfig(crossover_fraction=0.6, branch_fraction=0.6)
+    with pytest.raises(ConfigError, match="pool_size"):
+        EvolveConfig(batch_size=10, pool_size=5)
