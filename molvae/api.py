@@ -278,7 +278,7 @@ def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[floa
     """Search the latent space for molecules that score high on ``objective``: a name or spec of
     :func:`molvae.search.objectives.make_objective` (``"qed"``, ``"module:function"``, ...) or a Python
     callable taking a list of SMILES and returning one float each (NaN for a failure). ``config``:
-    an :class:`molvae.search.OptimizeConfig` (default: BO). Returns the
+    an :class:`molvae.search.OptimizeConfig` (default: method evolve). Returns the
     :class:`molvae.search.OptimizationRun`; its ``to_frame()`` is ``molvae optimize``'s output table.
 
     Example:

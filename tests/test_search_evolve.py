@@ -58,3 +58,16 @@ def test_settings_are_checked_and_evolve_is_the_default_method():
         EvolveConfig(crossover_fraction=0.6, branch_fraction=0.6)
     with pytest.raises(ConfigError, match="pool_size"):
         EvolveConfig(batch_size=10, pool_size=5)
+
+
+def test_ctrl_c_keeps_what_was_evaluated(model, tmp_path, monkeypatch):
+    (tmp_path / "impatient.py").write_text(
+        "CALLS = []\n"
+        "def score(smiles):\n"
+        "    CALLS.append(len(smiles))\n"
+        "    if len(CALLS) == 3:\n"
+        "        raise KeyboardInterrupt\n"
+        "    return [float(len(s)) for s in smiles]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = evolve(model, make_objective("impatient:score"), EvolveConfig(**SMALL), progress=False)
+    assert result.extra["interrupted"] and len(result.evaluated) == 30  # 20 initial + one generation of 10

@@ -30,11 +30,11 @@ def my_oracle(smiles: list[str]) -> list[float]:
 
 
 # %% [markdown]
-# Bayesian optimization in latent space, `BUDGET` oracle calls in all (the first ones on prior
-# draws). `run.to_frame()` holds every call: the molecule, its score, the step and its latent point.
+# The default optimizer (latent-space evolution screened by a Tanimoto GP), `BUDGET` oracle calls
+# in all (the first ones on sane prior draws). `run.to_frame()` holds every call: the molecule, its score, the step and its latent point.
 
 # %%
-run = molvae.optimize(model, my_oracle, OptimizeConfig(method="bo", budget=BUDGET, n_init=BUDGET // 2, seed=0))
+run = molvae.optimize(model, my_oracle, OptimizeConfig(budget=BUDGET, n_init=BUDGET // 2, batch_size=10, seed=0))
 calls = run.to_frame()
 print(f"{len(calls)} oracle calls; best score {calls['score'].max():.3f}")
 print(run.top()[["score", "step", "smiles"]])

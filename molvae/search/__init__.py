@@ -7,15 +7,17 @@
 - :mod:`~molvae.search.objectives`: named scores, desirability specs, similarity, user oracles;
 - :mod:`~molvae.search.interpolate` and :mod:`~molvae.search.explore`: paths between two molecules and
   neighbourhoods of one;
-- :mod:`~molvae.search.bo` (Bayesian optimization), :mod:`~molvae.search.gradient` (gradient ascent
-  on the property predictor) and :mod:`~molvae.search.constrained` (lead improvement under a
-  similarity constraint), behind one entry point, :func:`run_optimization`
+- :mod:`~molvae.search.evolve` (the default: latent-space evolution screened by the Tanimoto GP of
+  :mod:`~molvae.search.tanimoto`), :mod:`~molvae.search.bo` (Bayesian optimization of latent points),
+  :mod:`~molvae.search.gradient` (gradient ascent on the property predictor) and
+  :mod:`~molvae.search.constrained` (lead improvement under a similarity constraint), behind one entry
+  point, :func:`run_optimization`
   (:mod:`~molvae.search.optimization`), which also writes a run's files;
 - :mod:`~molvae.search.neighbors`: nearest compounds of an encoded library.
 
 Example:
     >>> from molvae.search import OptimizeConfig, make_objective, run_optimization   # doctest: +SKIP
-    >>> run = run_optimization(model, make_objective("qed"), OptimizeConfig(method="bo", budget=100))  # doctest: +SKIP
+    >>> run = run_optimization(model, make_objective("qed"), OptimizeConfig(budget=100))  # doctest: +SKIP
 """
 
 from molvae.search.explore import explore

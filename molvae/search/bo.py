@@ -208,8 +208,8 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
     bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,
                file=sys.stderr)
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
-    interrupted, stalled = False, 0
-    try:
+    stalled = 0
+    with ledger.running():
         z0, y0 = _initial(model, ledger, config, init_smiles, rng)
         finite = np.isfinite(y0)
         if finite.sum() < 2:
@@ -279,12 +279,4 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
                         logger.info("trust region collapsed; restarting it")
                         length = config.tr_length_init
             ledger.record(step, tr_length=region)
-    except KeyboardInterrupt:
-        interrupted = True
-        logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", ledger.calls)
-    finally:
-        bar.close()
-    if not interrupted and stalled >= config.max_stalled_steps:
-        logger.warning("stopped after %d steps without a new molecule (%d of %d calls used)",
-                       stalled, ledger.calls, config.budget)
-    return ledger.result(time.perf_counter() - t0, {"interrupted": interrupted})
+    return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps)

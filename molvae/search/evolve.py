@@ -206,8 +206,8 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                file=sys.stderr)
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     pop = _Population(model.latent_dim)
-    interrupted, stalled, step = False, 0, 0
-    try:
+    stalled, step = 0, 0
+    with ledger.running():
         smiles, z, sd = _initial(model, ledger, config, init_smiles, rng)
         pop.add(smiles, z, sd, np.array([ledger.cache.get(s, np.nan) for s in smiles]))
         if len(pop) < 2:
@@ -250,12 +250,4 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                 own = ~pool_branch[picked][:, None] | ~np.isfinite(z_new)
                 pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
             ledger.record(step)
-    except KeyboardInterrupt:
-        interrupted = True
-        logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", ledger.calls)
-    finally:
-        bar.close()
-    if not interrupted and stalled >= config.max_stalled_steps:
-        logger.warning("stopped after %d generations without a new molecule (%d of %d calls used)",
-                       stalled, ledger.calls, config.budget)
-    return ledger.result(time.perf_counter() - t0, {"interrupted": interrupted, "generations": step})
+    return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps, "generations", generations=step)

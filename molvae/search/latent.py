@@ -157,6 +157,29 @@ class Ledger:
         self.rows: list[dict] = []
         self.trace: list[dict] = []
         self.latent_dim = latent_dim
+        self.interrupted = False
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Ledger]:
+        """An optimizer's loop runs inside: Ctrl-C stops it and keeps what was evaluated
+        (``interrupted``); the progress bar is closed either way."""
+        try:
+            yield self
+        except KeyboardInterrupt:
+            self.interrupted = True
+            logger.warning("interrupted after %d oracle calls; returning what was evaluated so far", self.calls)
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def finish(self, seconds: float, stalled: int, max_stalled: int, unit: str = "steps",
+               **extra) -> OptimizationResult:
+        """The result of a run that ended after ``stalled`` of at most ``max_stalled`` ``unit`` without a
+        new molecule (warned about when that, not the budget, stopped it); ``extra`` goes to ``result.extra``."""
+        if not self.interrupted and stalled >= max_stalled:
+            logger.warning("stopped after %d %s without a new molecule (%d of %d calls used)",
+                           stalled, unit, self.calls, self.budget)
+        return self.result(seconds, {"interrupted": self.interrupted, **extra})
 
     @property
     def calls(self) -> int:
