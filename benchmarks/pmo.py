@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     pool = frame.loc[frame["split"] == "train", "smiles"].sample(n=max(5000, args.budget), random_state=0).tolist()
     tasks = load_tasks(args.tasks)
     rows = []
-    for task, scoring in tasks.items():
+    stem = args.stem or ("pmo_quick" if args.quick else f"pmo_{args.budget}")
+    for done, (task, scoring) in enumerate(tasks.items(), 1):
         for seed in args.seeds:
             for method in args.methods:
                 row = run_one(task, scoring, method, args.budget, seed, pool, model)
@@ -303,11 +304,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task:26s} {method:16s} seed {seed}: AUC {row['auc_top10']:.3f}, top-10 {row['top10']:.3f}, "
                       f"top-1 {row['top1']:.3f}, {row['calls']} calls, optimizer {row['optimizer_seconds']:.1f} s, "
                       f"oracle {row['oracle_seconds']:.1f} s", flush=True)
-    stem = args.stem or ("pmo_quick" if args.quick else f"pmo_{args.budget}")
-    save_results(RESULTS, stem, {"budget": args.budget, "seeds": args.seeds, "hardware": hardware(),
-                                 "model": args.model or "zinc250k_selfies", "rows": rows,
-                                 "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS},
-                 markdown(rows, args.budget, args.methods))
+        # saved after every task, so a run stopped early keeps the tasks it finished
+        save_results(RESULTS, stem, {"budget": args.budget, "seeds": args.seeds, "hardware": hardware(),
+                                     "model": args.model or "zinc250k_selfies", "tasks_done": done,
+                                     "tasks_planned": len(tasks), "rows": rows,
+                                     "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS},
+                     markdown(rows, args.budget, args.methods))
     return 0
 
 

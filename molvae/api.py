@@ -134,7 +134,7 @@ def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int 
 
 def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_largest_fragment: bool = False,
            batch_size: int = 512) -> pd.DataFrame:
-    """Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
+    r"""Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
     ``smiles``, ``valid``, ``reason``, ``pred_*``, ``z0..``, with ``logvar`` also ``logvar0..``); every
     input row appears, invalid ones with NaN latents and a reason. For files larger than memory,
     :func:`molvae.stream.encode_file` streams file to file.

@@ -32,7 +32,8 @@ def test_each_method_takes_the_settings_it_uses():
 
 def test_bo_settings_left_unset_take_the_bo_defaults():
     assert OptimizeConfig().bo_config() == BOConfig()
-    config = OptimizeConfig(budget=20, batch_size=30, pool_size=16, trust_region=True, seed=4).bo_config()
+    config = OptimizeConfig(method="bo", budget=20, batch_size=30, pool_size=16, trust_region=True,
+                            seed=4).bo_config()
     assert (config.budget, config.batch_size, config.pool_size, config.trust_region, config.seed) == (20, 30, 30,
                                                                                                     True, 4)
     assert OptimizeConfig(method="improve").improve_config(gradient=False).gradient_points == 0
