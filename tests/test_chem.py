@@ -87,3 +87,12 @@ def test_sa_score_leaves_sys_path_alone():
             "assert sys.path == before, set(sys.path) ^ set(before)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def test_graph_edits_make_distinct_canonical_children_and_are_seeded():
+    parents = ["CC(=O)Nc1ccc(O)cc1", "NCCc1ccccc1", "CCOC(=O)c1ccccc1Cl"] * 10
+    children = chem.graph_edits(parents, 20, seed=3)
+    assert 0 < len(children) <= 20 and len(set(children)) == len(children)
+    assert all(chem.canonicalize(s) == (s, None) for s in children)
+    assert set(children) - set(parents)  # edits, not copies
+    assert chem.graph_edits(parents, 20, seed=3) == children

@@ -5,11 +5,11 @@ import pytest
 
 from molvae import MolVAE, chem
 from molvae.errors import ConfigError, InputError
-from molvae.search.evolve import EvolveConfig, evolve
+from molvae.search.evolve import MOVES, EvolveConfig, evolve
 from molvae.search.objectives import make_objective
 from molvae.search.optimization import OptimizeConfig
 
-SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.4)
+SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,21 @@ def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twic
     assert len(ev) == 60 and ev["smiles"].is_unique
     assert ev.loc[ev["step"] == 0, "source"].eq("prior").all() and len(ev[ev["step"] == 0]) == 20
     proposed = ev[ev["step"] > 0]
-    assert proposed["source"].eq("evolve").all()
+    assert proposed["source"].isin(MOVES).all()
     assert chem.chemistry_profile(proposed["smiles"].tolist())["sane"].all()
     assert proposed["score"].max() > ev.loc[ev["step"] == 0, "score"].max()  # it found heavier molecules
     assert (np.diff(result.trace["best_score"]) >= 0).all() and result.extra["generations"] >= 4
+
+
+def test_each_kind_of_move_can_run_alone(model, sample_smiles):
+    shares = {"crossover": "crossover_fraction", "branch": "branch_fraction", "graft": "graft_fraction",
+              "graph": "graph_fraction"}
+    for move in MOVES:
+        only = {name: float(m == move) for m, name in shares.items()}
+        result = evolve(model, make_objective("qed"), EvolveConfig(**{**SMALL, **only, "budget": 40}),
+                        init_smiles=sample_smiles[:20], progress=False)
+        proposed = result.evaluated[result.evaluated["step"] > 0]
+        assert len(proposed) > 0 and proposed["source"].eq(move).all(), move
 
 
 def test_evolution_starts_from_a_library_and_is_seeded(model, sample_smiles):

@@ -23,8 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", default="qed", help="objective name or spec (see --list-objectives; default: qed)")
     p.add_argument("--list-objectives", action="store_true", help="list objectives and exit")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
-                   help="evolve: mutate and cross the latent points of the best molecules, decode, and let a "
-                        "Tanimoto-kernel GP pick which new molecules to score (default); bo: Bayesian optimization "
+                   help="evolve: children of the best molecules (latent mutations and crossovers, decoder-completed "
+                        "edits of their tokens, and Graph GA edits of their graphs), and a Tanimoto-kernel GP picks "
+                        "which new ones to score (default); bo: Bayesian optimization "
                         "of latent points with a BoTorch GP; gradient: Adam on the property predictor, decoded "
                         "molecules re-scored; improve: improve each --init molecule under --min-similarity "
                         "(one output row per input molecule)")
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proposals", choices=PROPOSALS,
                    help="bo: pool: choose among decoded latent points around the best molecules, so each proposal "
                         "is a new valid molecule (default); continuous: optimize the acquisition over the latent box")
-    p.add_argument("--pool-size", type=int, help="evolve: children decoded per generation (default: 600); bo: latent points decoded per step "
+    p.add_argument("--pool-size", type=int, help="evolve: children made per generation (default: 400); bo: latent points decoded per step "
                    "(default: 512)")
     p.add_argument("--trust-region", action="store_true", default=None,
                    help="bo: TuRBO-style trust region around the incumbent")

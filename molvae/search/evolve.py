@@ -1,27 +1,30 @@
-"""Latent-space evolution screened by a Tanimoto Gaussian process: molvae's default optimizer.
+"""Evolution screened by a Tanimoto Gaussian process: molvae's default optimizer.
 
 Each generation:
 
 1. **parents** are drawn from the best molecules evaluated so far (rank-weighted);
-2. **children** are made from them: latent mutations (the parent's latent point moved by its own
-   posterior standard deviation times a log-uniform factor), latent crossovers (a random point on the
-   segment between two parents' latent points, plus a small mutation), and branches
-   (:meth:`molvae.model.MolVAE.mutate`: the parent's tokens up to a random position, a different
-   token there, and the rest decoded from the parent's latent point, a local edit). They are decoded
-   with the search chemistry policy (no invalid molecules, no radicals), and only molecules never
-   scored before are kept: the pool;
+2. **children** are made from them by five moves (:data:`MOVES`): latent mutations (the parent's
+   latent point moved by its own posterior standard deviation times a log-uniform factor), latent
+   crossovers (a random point on the segment between two parents' latent points, plus a small
+   mutation), branches (:meth:`molvae.model.MolVAE.mutate`: the parent's tokens up to a random
+   position, a different token there, and the rest decoded from the parent's latent point, a local
+   edit), grafts (the parent's tokens up to a random position and the rest decoded from a second
+   parent's latent point) and graph edits (:func:`molvae.chem.graph_edits`: Graph GA crossovers and
+   mutations of the molecular graphs). Decoded children follow the search chemistry policy (no
+   invalid molecules, no radicals), and only molecules never scored before are kept: the pool;
 3. a **Tanimoto GP** fitted on every molecule scored so far (:class:`molvae.search.tanimoto.TanimotoGP`;
    the best and the most recent when there are more than ``max_gp_points``) ranks the pool by upper
    confidence bound and picks ``batch_size`` of them by GP-BUCB, taking only chemically sane ones
    (:func:`molvae.chem.chemistry_profile` ``sane``: one fragment, no radicals, at least 10 heavy atoms,
    no ring over 8 atoms, ZINC's elements, no PAINS match);
-4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules) and
-   re-encoded, so their own posterior spread sets the size of their children's moves.
+4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules, and its
+   ``source`` column names the move that made each) and re-encoded, so their own posterior spread
+   sets the size of their children's moves.
 
-Decoding a pool many times the batch, and letting the GP choose, is what makes each oracle call
-count: the decoder proposes molecules that look like the data, the GP judges them by what the oracle
-has said so far. The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory and
-time. The start population is the initial library when one is given (all of it is scored), else
+Making a pool many times the batch, and letting the GP choose, is what makes each oracle call
+count: the moves propose, the GP judges them by what the oracle has said so far. The GP, not a fixed
+rule, decides which kind of move is worth a call on a given task (``result.evaluated["source"]``).
+The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory and time. The start population is the initial library when one is given (all of it is scored), else
 sane molecules decoded from the model's prior.
 
 Example:
@@ -59,10 +62,13 @@ class EvolveConfig:
     budget: int = 300  # oracle calls, initial data included
     n_init: int = 100  # sane prior molecules scored first when no initial library is given
     batch_size: int = 50  # oracle calls per generation
-    pool_size: int = 600  # children decoded per generation (the GP picks batch_size of the new ones)
+    pool_size: int = 400  # children made per generation (the GP picks batch_size of the new ones)
     parents: int = 30  # best molecules children are made from
-    crossover_fraction: float = 0.25  # share of children made by latent crossover
-    branch_fraction: float = 0.4  # share of children made by branching off the parent's tokens
+    crossover_fraction: float = 0.1  # share of children made by latent crossover
+    branch_fraction: float = 0.2  # share of children made by branching off the parent's tokens
+    graft_fraction: float = 0.1  # share made of a parent's head and a tail decoded from another's latent point
+    graph_fraction: float = 0.5  # share made by Graph GA edits of the molecular graph (chem.graph_edits)
+    # the rest (0.1): latent mutations
     mutation_min: float = 0.5  # mutation size, in posterior standard deviations of the parent:
     mutation_max: float = 3.0  # log-uniform between these two
     ucb_beta: float = 1.0  # weight of the GP's standard deviation in the pick
@@ -75,9 +81,9 @@ class EvolveConfig:
             raise ConfigError("budget, batch size and parents must be >= 1 and n_init >= 2")
         if self.pool_size < self.batch_size:
             raise ConfigError("pool_size must be >= batch_size")
-        if (not 0 <= self.crossover_fraction <= 1 or not 0 <= self.branch_fraction <= 1
-                or self.crossover_fraction + self.branch_fraction > 1):
-            raise ConfigError("crossover_fraction and branch_fraction must be in [0, 1] and sum to at most 1")
+        shares = (self.crossover_fraction, self.branch_fraction, self.graft_fraction, self.graph_fraction)
+        if not all(0 <= f <= 1 for f in shares) or sum(shares) > 1:
+            raise ConfigError("crossover, branch, graft and graph fractions must be in [0, 1] and sum to at most 1")
         if not 0 < self.mutation_min <= self.mutation_max:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
@@ -124,33 +130,52 @@ def _posterior(model: MolVAE, smiles: Sequence[str], fallback_sd: np.ndarray) ->
     return enc.mu.astype(np.float64), np.where(enc.valid[:, None], sd, fallback_sd)
 
 
+MOVES = ("mutation", "crossover", "branch", "graft", "graph")
+PARENT_POINT_MOVES = ("branch", "graft", "graph")  # the child's latent point is not one that decodes to it
+
+
 def _children(model: MolVAE, pop: _Population, config: EvolveConfig,
-              rng: np.random.Generator) -> tuple[np.ndarray, list[str | None], list[bool]]:
+              rng: np.random.Generator) -> tuple[np.ndarray, list[str | None], np.ndarray]:
     """``pool_size`` children of rank-weighted parents among the best ``config.parents``: their latent
-    points, decoded molecules (None where rejected) and whether each is a branch (its latent point is
-    the parent's, not one that decodes to it)."""
+    points, decoded molecules (None where rejected) and the move that made each (:data:`MOVES`)."""
     n, d = config.pool_size, pop.z.shape[1]
     order = np.argsort(-pop.y, kind="stable")[: config.parents]
     weights = 1.0 / (1.0 + np.arange(len(order)) / 5.0)
     weights /= weights.sum()
     a = order[rng.choice(len(order), size=n, p=weights)]
+    b = order[rng.choice(len(order), size=n, p=weights)]  # second parents (crossover, graft)
+    two = len(order) > 1
+    counts = {"crossover": int(round(n * config.crossover_fraction)) if two else 0,
+              "branch": int(round(n * config.branch_fraction)),
+              "graft": int(round(n * config.graft_fraction)) if two else 0,
+              "graph": int(round(n * config.graph_fraction)) if two else 0}
+    counts["mutation"] = n - sum(counts.values())
+    moves = np.repeat(np.array(MOVES), [counts[m] for m in MOVES])
     factor = np.exp(rng.uniform(np.log(config.mutation_min), np.log(config.mutation_max), size=(n, 1)))
     z = pop.z[a] + factor * pop.sd[a] * rng.standard_normal((n, d))
-    n_cross = int(round(n * config.crossover_fraction)) if len(order) > 1 else 0
-    n_branch = int(round(n * config.branch_fraction))
-    if n_cross:
-        b = order[rng.choice(len(order), size=n_cross, p=weights)]
-        u = rng.uniform(0.0, 1.0, size=(n_cross, 1))
-        jitter = config.mutation_min * pop.sd[a[:n_cross]] * rng.standard_normal((n_cross, d))
-        z[:n_cross] = pop.z[a[:n_cross]] + u * (pop.z[b] - pop.z[a[:n_cross]]) + jitter
-    latent = slice(0, n - n_branch)
-    smiles = decode_checked(model, z[latent]).smiles
-    if n_branch:
-        rows = a[n - n_branch:]
-        z[n - n_branch:] = pop.z[rows]
-        smiles += mutate_checked(model, pop.z[rows], [pop.smiles[i] for i in rows],
-                                 seed=int(rng.integers(2 ** 31))).smiles
-    return z, smiles, [False] * (n - n_branch) + [True] * n_branch
+    cross = moves == "crossover"
+    u = rng.uniform(0.0, 1.0, size=(int(cross.sum()), 1))
+    jitter = config.mutation_min * pop.sd[a[cross]] * rng.standard_normal((int(cross.sum()), d))
+    z[cross] = pop.z[a[cross]] + u * (pop.z[b[cross]] - pop.z[a[cross]]) + jitter
+    smiles: list[str | None] = [None] * n
+    latent = np.flatnonzero(~np.isin(moves, PARENT_POINT_MOVES))
+    for i, s in zip(latent, decode_checked(model, z[latent]).smiles):
+        smiles[i] = s
+    for move, donor in (("branch", a), ("graft", b)):  # decoder-completed edits of parent a's tokens
+        rows = np.flatnonzero(moves == move)
+        if len(rows):
+            z[rows] = pop.z[donor[rows]]
+            done = mutate_checked(model, z[rows], [pop.smiles[i] for i in a[rows]],
+                                  seed=int(rng.integers(2 ** 31)), change=move == "branch")
+            for i, s in zip(rows, done.smiles):
+                smiles[i] = s
+    rows = np.flatnonzero(moves == "graph")
+    if len(rows):  # graph edits: their own molecules, at the first parent's latent point until encoded
+        z[rows] = pop.z[a[rows]]
+        edits = chem.graph_edits([pop.smiles[i] for i in a[rows]], len(rows), seed=int(rng.integers(2 ** 31)))
+        for i, s in zip(rows, edits):
+            smiles[i] = s
+    return z, smiles, moves
 
 
 def _sane(smiles: Sequence[str]) -> np.ndarray:
@@ -217,7 +242,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
         insane: set[str] = set()
         while ledger.remaining > 0 and stalled < config.max_stalled_steps:
             step += 1
-            children, decoded, branch = _children(model, pop, config, rng)
+            children, decoded, moves = _children(model, pop, config, rng)
             keep, seen = [], set()
             for i, s in enumerate(decoded):
                 if s is not None and s not in ledger.cache and s not in insane and s not in seen:
@@ -228,7 +253,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                 ledger.record(step)
                 continue
             pool = [decoded[i] for i in keep]
-            pool_z, pool_branch = children[keep], np.array(branch)[keep]
+            pool_z, pool_moves = children[keep], moves[keep]
             rows = pop.gp_rows(config.max_gp_points)
             gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
             pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
@@ -242,12 +267,12 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             picked = gp.select(pool_fp, q, beta=config.ucb_beta, accept=accept)
             before = ledger.calls
             batch, batch_z = [pool[i] for i in picked], pool_z[picked]
-            scores = ledger.evaluate(batch, batch_z, step, "evolve")
+            scores = ledger.evaluate(batch, batch_z, step, list(pool_moves[picked]))
             stalled = stalled + 1 if ledger.calls == before else 0
             if picked:
                 z_new, sd_new = _posterior(model, batch, np.broadcast_to(typical_sd, batch_z.shape))
-                # a latent child keeps the point that decodes to it; a branch takes its posterior mean
-                own = ~pool_branch[picked][:, None] | ~np.isfinite(z_new)
+                # a latent child keeps the point that decodes to it; a decoder edit takes its posterior mean
+                own = ~np.isin(pool_moves[picked], PARENT_POINT_MOVES)[:, None] | ~np.isfinite(z_new)
                 pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
             ledger.record(step)
     return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps, "generations", generations=step)

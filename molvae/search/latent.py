@@ -97,10 +97,11 @@ def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, t
                     reject_radicals)
 
 
-def mutate_checked(model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None) -> CheckedDecode:
-    """Point mutations of ``smiles`` completed by the decoder from ``z`` (:meth:`MolVAE.mutate`), under
-    the same chemistry policy as :func:`decode_checked`."""
-    return _checked(model.mutate(z, smiles, seed=seed), reject_radicals=True)
+def mutate_checked(model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,
+                   change: bool = True) -> CheckedDecode:
+    """Point mutations (or grafts, ``change=False``) of ``smiles`` completed by the decoder from ``z``
+    (:meth:`MolVAE.mutate`), under the same chemistry policy as :func:`decode_checked`."""
+    return _checked(model.mutate(z, smiles, seed=seed, change=change), reject_radicals=True)
 
 
 def _checked(result, reject_radicals: bool) -> CheckedDecode:
@@ -189,8 +190,10 @@ class Ledger:
     def remaining(self) -> int:
         return self.budget - self.calls
 
-    def evaluate(self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str) -> np.ndarray:
-        """Scores of decoded molecules (``n``; NaN for None); pays only for new molecules, within budget."""
+    def evaluate(self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str | Sequence[str]) -> np.ndarray:
+        """Scores of decoded molecules (``n``; NaN for None); pays only for new molecules, within budget.
+        ``source``: what proposed them (one name, or one per molecule), kept in the evaluated table."""
+        sources = [source] * len(smiles) if isinstance(source, str) else list(source)
         new: list[int] = []
         seen_now: set[str] = set()
         for i, s in enumerate(smiles):
@@ -202,7 +205,7 @@ class Ledger:
             for i, score in zip(new, scores):
                 score = float(score)
                 self.cache[smiles[i]] = score  # NaN (a failure) is cached too: never paid twice
-                self.rows.append({"call": self.calls + 1, "step": step, "source": source, "smiles": smiles[i],
+                self.rows.append({"call": self.calls + 1, "step": step, "source": sources[i], "smiles": smiles[i],
                                   "score": score, **{f"z{j}": float(v) for j, v in enumerate(z[i])}})
             if self.bar is not None:
                 self.bar.update(len(new))
