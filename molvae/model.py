@@ -232,14 +232,17 @@ class MolVAE(SequenceVAE):
         if len(smiles) != len(z):
             raise InputError(f"{len(z)} latent points but {len(smiles)} molecules to mutate")
         rng = np.random.default_rng(seed)
-        prep = self.prepare(list(smiles))
+        distinct = list(dict.fromkeys(smiles))  # parents repeat: tokenize each once
+        prep = self.prepare(distinct)
+        token_ids = {s: None if t is None else [self.vocab.index_of(x) for x in t] + [self.vocab.eos_index]
+                     for s, t in zip(distinct, prep.tokens)}
         width = self.config.max_length
         prefix = np.full((len(z), width), -1, dtype=np.int64)
         avoid = np.full(len(z), -1, dtype=np.int64)
-        for i, tokens in enumerate(prep.tokens):
-            if tokens is None:
+        for i, s in enumerate(smiles):
+            ids = token_ids[s]
+            if ids is None:
                 continue
-            ids = [self.vocab.index_of(t) for t in tokens] + [self.vocab.eos_index]
             k = int(rng.integers(0, len(ids))) if change else int(rng.integers(1, len(ids)))  # the cut
             prefix[i, :k] = ids[:k]
             if change:

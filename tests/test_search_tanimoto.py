@@ -62,3 +62,33 @@ def test_the_noise_grid_picks_more_noise_for_noisy_data(data):
     clean = TanimotoGP.fit(chem.morgan_fingerprints(DRUGS), smooth)
     noisy = TanimotoGP.fit(fp, rng.standard_normal(len(fp)))
     assert noisy.noise > clean.noise
+
+
+def test_the_chosen_noise_maximizes_the_marginal_likelihood(data):
+    from molvae.metrics import tanimoto_matrix
+    from molvae.search.tanimoto import NOISE_GRID
+
+    fp, y = data
+    gp = TanimotoGP.fit(fp, y)
+    K, r, n = tanimoto_matrix(fp, fp).astype(np.float64), y - y.mean(), len(y)
+
+    def loglik(noise):  # profile likelihood, s2 at its optimum, computed the slow way
+        A = K + noise * np.eye(n)
+        s2 = r @ np.linalg.solve(A, r) / n
+        return -0.5 * n * np.log(s2) - 0.5 * np.linalg.slogdet(A)[1]
+
+    assert gp.noise == max(NOISE_GRID, key=loglik)
+    assert np.allclose(gp.alpha, np.linalg.solve(K + gp.noise * np.eye(n), r))
+
+
+def test_sanity_checks_run_only_on_candidates_about_to_be_picked(data):
+    fp, y = data
+    gp = TanimotoGP.fit(fp[:40], y[:40])
+    checked = []
+
+    def accept(idx):
+        checked.extend(idx.tolist())
+        return np.ones(len(idx), bool)
+
+    picked = gp.select(fp[40:], 4, accept=accept)
+    assert checked == picked  # expensive checks (PAINS) are paid for picks only

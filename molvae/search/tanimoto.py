@@ -4,8 +4,8 @@ by upper confidence bound with hallucinated observations.
 The kernel is ``k(a, b) = s2 * T(a, b)`` with ``T`` the Tanimoto similarity of Morgan bit vectors
 (Ralaivola et al. 2005; used as a molecular BO surrogate by Tripp et al., "A fresh look at de novo
 molecular design benchmarks", NeurIPS 2021 workshop, and in PMO's GP BO). Hyperparameters: a constant
-mean (the mean of the data), the noise ratio ``r`` chosen from a grid by marginal likelihood (one
-eigendecomposition serves every grid value) and the signal variance ``s2`` in closed form.
+mean (the mean of the data), the noise ratio ``r`` chosen from a grid by marginal likelihood (a
+Cholesky factor per grid value) and the signal variance ``s2`` in closed form.
 
 Batch selection (:meth:`TanimotoGP.select`) is GP-BUCB (Desautels et al., JMLR 2014): pick the
 candidate with the highest ``mean + beta * sd``, then shrink every other candidate's ``sd`` as if the
@@ -54,20 +54,22 @@ class TanimotoGP:
         K = tanimoto_matrix(X, X).astype(np.float64)
         mean = float(y.mean())
         r = y - mean
-        lam, Q = np.linalg.eigh(K)
-        lam = np.clip(lam, 0.0, None)
-        proj = (Q.T @ r) ** 2
         n = len(y)
-        best, best_ll = grid[0], -np.inf
+        eye = np.eye(n)
+        best = None  # (log likelihood, noise, Cholesky factor, alpha)
         for noise in grid:  # profile likelihood: s2 at its optimum for each noise ratio
-            quad = float(np.sum(proj / (lam + noise)))
-            s2 = max(quad / n, 1e-12)
-            ll = -0.5 * n * np.log(s2) - 0.5 * float(np.sum(np.log(lam + noise)))
-            if ll > best_ll:
-                best, best_ll = noise, ll
-        A = K + best * np.eye(n)
-        chol = np.linalg.cholesky(A)
-        alpha = _chol_solve(chol, r)
+            try:
+                chol = np.linalg.cholesky(K + noise * eye)
+            except np.linalg.LinAlgError:
+                continue
+            alpha = _chol_solve(chol, r)
+            s2 = max(float(r @ alpha) / n, 1e-12)
+            ll = -0.5 * n * np.log(s2) - float(np.sum(np.log(np.diag(chol))))
+            if best is None or ll > best[0]:
+                best = (ll, noise, chol, alpha)
+        if best is None:
+            raise np.linalg.LinAlgError("the Tanimoto kernel matrix is not positive definite at any noise level")
+        _, best, chol, alpha = best
         s2 = max(float(r @ alpha) / n, 1e-12)
         logger.debug("Tanimoto GP on %d points: noise ratio %.3g, signal sd %.3g", n, best, np.sqrt(s2))
         return cls(X, mean, s2, best, alpha, chol)
@@ -99,6 +101,8 @@ class TanimotoGP:
         k, v = self._cross(Xc)
         mean = self.mean + k @ self.alpha
         var = np.clip(1.0 - np.sum(v * v, axis=0), 1e-12, None)  # in units of s2
+        bits = Xc.astype(np.float32)  # once, for the similarity of each pick to every candidate
+        ones = bits.sum(1)
         picked_cov: list[np.ndarray] = []  # posterior covariance of every candidate with each pick
         picked_var: list[float] = []
         alive = np.ones(m, dtype=bool)
@@ -106,21 +110,19 @@ class TanimotoGP:
         taken = 0
         while taken < q and alive.any():
             score = np.where(alive, mean + beta * np.sqrt(self.s2 * var), -np.inf)
-            order = np.argsort(-score, kind="stable")[: max(1, q - taken)]
-            order = order[alive[order]]
-            unchecked = order[~checked[order]]
-            if accept is not None and len(unchecked):
-                ok = np.asarray(accept(unchecked), dtype=bool)
-                checked[unchecked] = True
-                alive[unchecked[~ok]] = False
-                if not ok[unchecked == order[0]].all():
+            j = int(np.argmax(score))
+            if accept is not None and not checked[j]:  # one at a time: a rejected candidate never
+                checked[j] = True  # changes the others, so checking only the next pick is enough
+                if not bool(np.asarray(accept(np.array([j])), dtype=bool)[0]):
+                    alive[j] = False
                     continue
-            j = int(order[0])
             alive[j] = False
             taken += 1
             yield j
             # the pick's posterior covariance with every candidate, given the earlier picks as observed
-            sim = tanimoto_matrix(Xc, Xc[j:j + 1])[:, 0].astype(np.float64)
+            inter = bits @ bits[j]
+            union = ones + ones[j] - inter
+            sim = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0).astype(np.float64)
             cov = sim - v.T @ v[:, j]
             for c, pv in zip(picked_cov, picked_var):
                 cov -= c * c[j] / pv
