@@ -67,6 +67,31 @@ def test_chemistry_profile_flags_what_a_chemist_rejects():
     assert moses.tolist() == [False, False, True]
 
 
+# ZINC250k molecules that match PAINS patterns written with explicit hydrogens ([#1])
+PAINS_WITH_HYDROGENS = ["CCNC(=S)N/N=C/c1ccc(O)c(OCC)c1",                      # hzone_phenol_B
+                        "Cc1[nH]c2ccccc2c1CC(=O)NCCC1CCN(c2cc[nH+]cc2)CC1",      # indol_3yl_alk
+                        "COC(=O)CCNC(=O)c1cc(C)n(-c2ccccc2C)c1C",                # pyrrole_A
+                        "CC[NH+](Cc1cc(Br)ccc1O)[C@H](C)c1nnc(C)o1",             # mannich_A
+                        "Cc1cc(O)cc(O)c1/C=N\\NC(=O)[C@H]1COc2ccccc2O1"]         # hzone_phenol_A
+
+
+def test_pains_needs_no_explicit_hydrogens():
+    from rdkit import Chem
+
+    catalog = chem._filter_patterns()["pains"]
+    for s in PAINS_WITH_HYDROGENS + ["CC(=O)Nc1ccc(O)cc1", "O=C1C(=Cc2ccccc2)SC(=S)N1CC"]:
+        mol = chem.mol_from_smiles(s)
+        assert chem._has_pains(mol, chem._filter_patterns()) == catalog.HasMatch(Chem.AddHs(mol)), s
+    assert chem.chemistry_profile(PAINS_WITH_HYDROGENS)["pains"].all()
+
+
+def test_sane_flags_equal_the_profile_column():
+    smiles = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCO", "O=C1C(=Cc2ccccc2)SC(=S)N1CC",
+              *PAINS_WITH_HYDROGENS, "C1CCCCCCCCC1CC(=O)Nc1ccccc1", None, "", "not a molecule"]
+    assert chem.sane_flags(smiles).tolist() == chem.chemistry_profile(smiles)["sane"].tolist()
+    assert chem.sane_flags(smiles).tolist()[:4] == [True, False, False, False]
+
+
 def test_canonicalize_decoded_reads_underbonded_bracket_atoms_as_plain_atoms():
     smiles, reasons, repaired = chem.canonicalize_decoded(["CC[C@H]O", "C[C@@H](N)O", "CC[NH+]C", "", "C1CC"])
     assert smiles[:3] == ["CCCO", "C[C@@H](N)O", "CC[NH2+]C"]

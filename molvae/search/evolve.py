@@ -180,7 +180,7 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig,
 
 
 def _sane(smiles: Sequence[str]) -> np.ndarray:
-    return chem.chemistry_profile(list(smiles))["sane"]
+    return chem.sane_flags(list(smiles))
 
 
 def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None,
