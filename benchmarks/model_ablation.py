@@ -53,6 +53,7 @@ class Arm:
     warm_start: bool = True
     train_rows: int = 100_000
     run_dir: str | None = None  # a full training run (under --runs) judged at its best.pt instead
+    bundled: str | None = None  # a bundled model judged as shipped instead
 
 
 ARMS: dict[str, Arm] = {
@@ -65,6 +66,8 @@ ARMS: dict[str, Arm] = {
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
     "v2_run": Arm("v1 warm start on the whole train split, beta 0.3, 5 epochs (scripts/zinc250k_v2.toml)",
                   train_rows=0, run_dir="v2_after5"),
+    "v2": Arm("the bundled opt-in v2 model as shipped (the v2_run arm's weights, packaged)", train_rows=0,
+              bundled="zinc250k_selfies_v2"),
     "v2_run_e9": Arm("the same run continued to 9 epochs (--resume --epochs 10; best.pt is epoch 9)",
                      train_rows=0, run_dir="v2"),
 }
@@ -98,13 +101,15 @@ def run_arm(name: str, args: argparse.Namespace) -> None:
 
 def load_arm(name: str, runs: Path) -> MolVAE:
     arm = ARMS[name]
+    if arm.bundled:
+        return MolVAE.load(arm.bundled)
     if arm.run_dir:
         return MolVAE.load(runs.parent / arm.run_dir / "best.pt")
     return MolVAE.load(default_model_path() if not arm.train_rows else runs / name / "last.pt")
 
 
 def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[str], n: int, seed: int,
-                 ref_profile: dict) -> dict:
+                 ref_profile: dict, ring_limits: tuple[int, ...] = ()) -> dict:
     out: dict = {"arm": name, "description": ARMS[name].description}
     t0 = time.perf_counter()
     enc, decoded = model.reconstruct(valid[:1000])
@@ -120,12 +125,17 @@ def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[
             res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False)
             seconds = time.perf_counter() - t1
             versions = {"": res.smiles}
+            ring_seconds: dict[str, float] = {}
             if temperature == 0.0 and prior == "fitted":  # the same decodes, under-bonded atoms read as plain
                 versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]
+                for limit in ring_limits:  # decoded again with larger rings masked (molvae.ring_limit)
+                    t1 = time.perf_counter()
+                    versions[f"+repair+rings<={limit}"] = model.decode_detailed(z, seed=seed, max_ring=limit).smiles
+                    ring_seconds[f"+repair+rings<={limit}"] = time.perf_counter() - t1
             for suffix, samples in versions.items():
                 valid_samples = [s for s in samples if s is not None]
                 row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
-                       "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / seconds}
+                       "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / ring_seconds.get(suffix, seconds)}
                 row.update(chemistry_metrics(samples, reference_profile=ref_profile))
                 out["variants"][f"{prior}/T={temperature:g}{suffix}"] = row
                 logging.info("%s %s T=%g%s: %s", name, prior, temperature, suffix,
@@ -158,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stem", default="model_ablation")
+    p.add_argument("--ring-limits", type=int, nargs="*", default=[8, 7, 6], metavar="N",
+                   help="also decode the fitted-prior greedy samples with rings over N atoms masked, for each N")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.list or not args.action:
@@ -176,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     valid = [s for s in valid if s is not None]
     train_sample = frame.loc[frame["split"] == "train", "smiles"].sample(n=20000, random_state=args.seed).tolist()
     ref_profile = chem.chemistry_profile(valid[:args.samples])
-    results = [evaluate_arm(a, load_arm(a, Path(args.runs)), valid, train_sample, args.samples, args.seed, ref_profile)
-               for a in args.arms]
+    results = [evaluate_arm(a, load_arm(a, Path(args.runs)), valid, train_sample, args.samples, args.seed, ref_profile,
+                            tuple(args.ring_limits)) for a in args.arms]
     previous = RESULTS / f"{args.stem}.json"
     merged = {r["arm"]: r for r in (json.loads(previous.read_text())["arms"] if previous.exists() else [])}
     merged.update({r["arm"]: r for r in results})

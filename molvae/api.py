@@ -30,6 +30,7 @@ import pandas as pd
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_molecules
 from molvae.model import MolVAE
+from molvae.ring_limit import DEFAULT_MAX_RING
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,15 @@ def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
 
 def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", temperature: float | None = None,
            condition: Mapping[str, float] | None = None, guidance: float = 1.0, repair: bool = True,
-           reference: Molecules | None = None, latents: bool = False) -> pd.DataFrame:
+           reference: Molecules | None = None, latents: bool = False,
+           max_ring: int | None = DEFAULT_MAX_RING) -> pd.DataFrame:
     """``n`` molecules decoded from prior draws: one row per draw (``smiles`` None where invalid) with
     ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
     conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
-    the model's packaged default.
+    the model's packaged default. ``max_ring``: ring closures that would make a ring of more atoms
+    are masked while decoding (:mod:`molvae.ring_limit`; the ``ring_masked`` column says which rows
+    needed it); None or 0: no limit.
 
     Example:
         >>> frame = molvae.sample(model, 1000, seed=0)                     # doctest: +SKIP
@@ -94,9 +98,11 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     standardized = model.standardize_condition(dict(condition)) if condition else None
     temperature = model.sampling_temperature if temperature is None else temperature
     res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,
-                                repair=repair)
+                                repair=repair, max_ring=max_ring)
     frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
                           "reason": res.reasons, "repaired": res.repaired})
+    if max_ring:
+        frame["ring_masked"] = res.ring_masked
     novel = novelty_flags(model, res.smiles, reference)
     if novel is not None:
         frame["novel"] = novel

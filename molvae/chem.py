@@ -411,6 +411,12 @@ def _structure_profile(smiles: Sequence[str | None]) -> tuple[dict[str, np.ndarr
     return out, mols
 
 
+def max_ring_size(smiles: str | None) -> int:
+    """Atoms in the largest (SSSR) ring of a molecule; 0 when it has none or cannot be read."""
+    mol = mol_from_smiles(smiles) if smiles else None
+    return max((len(r) for r in mol.GetRingInfo().AtomRings()), default=0) if mol is not None else 0
+
+
 def ring_size_counts(smiles: Sequence[str | None]) -> dict[int, int]:
     """How many rings of each size the valid molecules hold in total (SSSR rings)."""
     counts: dict[int, int] = {}

@@ -20,6 +20,7 @@ from molvae import chem
 from molvae.data import property_labels
 from molvae.metrics import chemistry_metrics, evaluate_generated, reconstruction_accuracy
 from molvae.model import MolVAE
+from molvae.ring_limit import DEFAULT_MAX_RING
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ def property_errors(model: MolVAE, predicted: np.ndarray, true: np.ndarray) -> d
 
 def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarray | None = None,
                    train: Sequence[str] | None = None, n_samples: int = 10000, seed: int = 0,
-                   reference: Sequence[str] | None = None, fcd_device: str = "cpu") -> dict[str, float]:
+                   reference: Sequence[str] | None = None, fcd_device: str = "cpu",
+                   max_ring: int | None = DEFAULT_MAX_RING) -> dict[str, float]:
     """One dict with: exact reconstruction accuracy on ``test`` (greedy decoding from the latent
     mean), property MAE/R² on ``test`` (``test_properties`` aligned with ``model.property_names``,
     or computed with RDKit when the names are registry properties), and the MOSES metrics of
-    ``n_samples`` prior samples against ``reference`` (default: ``test``) and ``train``."""
+    ``n_samples`` prior samples against ``reference`` (default: ``test``) and ``train``, decoded as
+    ``molvae sample`` decodes them (``max_ring``: :mod:`molvae.ring_limit`)."""
     result: dict[str, float] = {"n_test": len(test)}
     t0 = time.perf_counter()
     enc, decoded = model.reconstruct(test)
@@ -58,10 +61,12 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
         result.update(property_errors(model, enc.properties, np.asarray(test_properties, dtype=float)))
     t0 = time.perf_counter()
     decoded = model.decode_detailed(model.sample_prior(n_samples, seed), temperature=model.sampling_temperature,
-                                    seed=seed)
+                                    seed=seed, max_ring=max_ring)
     samples = decoded.smiles
     result["seconds_sampling"] = time.perf_counter() - t0
     result["repaired"] = float(np.mean(decoded.repaired)) if decoded.repaired else 0.0
+    result["max_ring"] = max_ring or 0
+    result["ring_masked"] = float(np.mean(decoded.ring_masked)) if decoded.ring_masked else 0.0
     result["sampling_temperature"] = model.sampling_temperature
     result["prior"] = "fitted" if model.prior is not None else "standard"
     t0 = time.perf_counter()

@@ -67,6 +67,7 @@ class DecodeResult:
     reasons: list[str | None]
     raw: list[str]
     repaired: list[bool] = dataclasses.field(default_factory=list)
+    ring_masked: list[bool] = dataclasses.field(default_factory=list)  # decoded again under a ring limit
 
 
 class MolVAE(SequenceVAE):
@@ -182,40 +183,59 @@ class MolVAE(SequenceVAE):
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                         seed: int | None = None, condition: np.ndarray | None = None,
                         guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
-                        avoid: np.ndarray | None = None) -> DecodeResult:
+                        avoid: np.ndarray | None = None, max_ring: int | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
         (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
-        first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them)."""
+        first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them).
+        ``max_ring``: ring closures that would make a larger ring are masked (:mod:`molvae.ring_limit`;
+        the ``ring_masked`` flags say which rows needed it)."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
                              f"got {tuple(z.shape)}")
-        finite = torch.isfinite(z).all(dim=1)
-        ok = torch.nonzero(finite).squeeze(1)
+        ok = torch.nonzero(torch.isfinite(z).all(dim=1)).squeeze(1)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        was_training = self.training
-        self.eval()
-        seqs: list[list[int]] = []
         cond = None
         if condition is not None and self.conditions:
             cond = torch.as_tensor(np.broadcast_to(np.asarray(condition, dtype=np.float32),
-                                                   (z.shape[0], len(self.conditions))).copy())
-        for start in range(0, len(ok), batch_size):
-            rows = ok[start:start + batch_size]
-            seqs += self.generate(z[rows].to(self.device), temperature, generator=generator,
-                                  condition=None if cond is None else cond[rows].to(self.device),
-                                  guidance=guidance,
-                                  prefix=None if prefix is None else torch.as_tensor(prefix[rows.numpy()]),
-                                  avoid=None if avoid is None else torch.as_tensor(avoid[rows.numpy()]))
-        self.train(was_training)
+                                                   (z.shape[0], len(self.conditions))).copy())[ok]
+        n, z = z.shape[0], z[ok]
+
+        def run(rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None,
+                ban: torch.Tensor | None = None) -> list[list[int]]:
+            out: list[list[int]] = []
+            for start in range(0, len(rows), batch_size):
+                part = rows[start:start + batch_size]
+                out += self.generate(z[part].to(self.device), temperature, generator=generator,
+                                     condition=None if cond is None else cond[part].to(self.device),
+                                     guidance=guidance, ban=ban,
+                                     prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
+                                     avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
+            return out
+
+        was_training = self.training
+        self.eval()
+        rows = torch.arange(len(z))
+        seqs = run(rows, None if prefix is None else prefix[ok.numpy()], None if avoid is None else avoid[ok.numpy()])
         decoded = self.tokens_to_molecules(seqs, repair=repair)
-        if len(ok) == z.shape[0]:
+        if max_ring:
+            from molvae.ring_limit import limit_rings
+
+            redone, masked = limit_rings(self, seqs, decoded.smiles, max_ring, repair=repair,
+                                         regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b))
+            for i, (_, *row) in redone.items():
+                decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = row
+            decoded.ring_masked = masked.tolist()
+        self.train(was_training)
+        if len(ok) == n:
             return decoded
-        n = z.shape[0]
-        result = DecodeResult([None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n)
+        result = DecodeResult([None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n,
+                              [False] * n if max_ring else [])
         for j, i in enumerate(ok.tolist()):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
             result.repaired[i] = decoded.repaired[j]
+            if max_ring:
+                result.ring_masked[i] = decoded.ring_masked[j]
         return result
 
     def mutate(self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,

@@ -92,6 +92,12 @@ class Representation:
         with self.context():
             return [self._detokenize(t) for t in token_lists]
 
+    def ring_closures(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
+        """``(start, end)`` token positions of each ring closure a decoder wrote, in order: the
+        molecule of ``tokens[:end]`` has the ring bond, that of ``tokens[:start]`` does not.
+        Empty where the representation does not say (then no ring limit applies)."""
+        return []
+
 
 class SelfiesRepresentation(Representation):
     """SELFIES (Krenn et al. 2020): every token sequence decodes to a molecule."""
@@ -112,6 +118,23 @@ class SelfiesRepresentation(Representation):
         if encoded is None:
             raise TokenizeError(REASON_TOKENIZE)
         return list(sf.split_selfies(encoded))
+
+    def ring_closures(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
+        # [RingN] and [BranchN] tokens (with a bond prefix such as [=Ring1]) read the next N tokens as
+        # an index, whatever those are; a ring closure spans its token and its index tokens.
+        out: list[tuple[int, int]] = []
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            kind = "Ring" if "Ring" in tok else "Branch" if "Branch" in tok else None
+            if kind is None or not tok[-2].isdigit():
+                i += 1
+                continue
+            end = i + 1 + int(tok[-2])
+            if kind == "Ring":
+                out.append((i, min(end, len(tokens))))
+            i = end
+        return out
 
     def _detokenize(self, tokens: Sequence[str]) -> str:
         try:

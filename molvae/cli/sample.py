@@ -11,6 +11,7 @@ from molvae.errors import InputError
 from molvae import api
 from molvae.metrics import novel_fraction, uniqueness, validity
 from molvae.prior import PRIOR_KINDS
+from molvae.ring_limit import DEFAULT_MAX_RING
 from molvae.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 from molvae.cli.common import add_common, start, write_output
@@ -43,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="keep under-bonded bracket atoms as RDKit reads them (radicals) instead of reading a "
                         "stereocentre or cation written with too few neighbours as the plain atom; the 'repaired' "
                         "column marks the molecules this changed")
+    p.add_argument("--max-ring", type=int, default=DEFAULT_MAX_RING, metavar="N",
+                   help="while decoding, mask a ring closure that would make a ring of more than N atoms (the "
+                        "decoder writes its next choice there); the 'ring_masked' column marks the molecules "
+                        f"this changed; 0 = no limit (default: {DEFAULT_MAX_RING}, chosen on the validation split)")
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
     p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
                    "(with QED and novelty) as a grid (.png or .svg)")
@@ -59,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     frame = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior, temperature=args.temperature,
                        condition=requested, guidance=args.guidance, repair=not args.no_repair,
-                       reference=args.train, latents=args.latents)
+                       reference=args.train, latents=args.latents, max_ring=args.max_ring)
     smiles = [s if ok else None for s, ok in zip(frame["smiles"], frame["valid"])]
     report = f"validity {validity(smiles):.4f}, uniqueness {uniqueness(smiles):.4f}"
     if not args.no_repair:
         report += f", repaired {frame['repaired'].mean():.4f}"
+    if args.max_ring:
+        report += f", ring-masked {frame['ring_masked'].mean():.4f}"
     novel = frame["novel"].to_numpy() if "novel" in frame else None
     if novel is not None and any(s is not None for s in smiles):
         report += f", novelty {novel_fraction(smiles, novel):.4f}" + ("" if args.train else " (vs the model's training set)")
@@ -75,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if requested:
         # the same prior draws decoded at the training-average condition: what the request changed
         reference = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior,
-                               temperature=args.temperature, repair=not args.no_repair)["smiles"].tolist()
+                               temperature=args.temperature, repair=not args.no_repair,
+                               max_ring=args.max_ring)["smiles"].tolist()
         values = _property_values(smiles, list(requested))
         base = _property_values(reference, list(requested))
         for j, (name, target) in enumerate(requested.items()):

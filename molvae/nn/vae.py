@@ -141,13 +141,15 @@ class SequenceVAE(nn.Module):
     def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
                  generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
                  guidance: float = 1.0, prefix: torch.Tensor | None = None,
-                 avoid: torch.Tensor | None = None) -> list[list[int]]:
+                 avoid: torch.Tensor | None = None, ban: torch.Tensor | None = None) -> list[list[int]]:
         """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
         else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
         ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): those tokens are written
         first, whatever the decoder prefers; ``avoid`` (``batch``, -1 for none): at the first position
         after the prefix that token is banned and the token is sampled at temperature 1, so the row
         branches off the sequence the prefix came from (a point mutation the decoder completes).
+        ``ban`` (a ``vocab``-long bool mask, with ``prefix``): at the first position after each row's
+        prefix those tokens cannot be written; the pick among the others follows ``temperature``.
         ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages.
         ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
         where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
@@ -178,6 +180,8 @@ class SequenceVAE(nn.Module):
                 nxt = logits.argmax(dim=-1)
             if plen is not None:
                 nxt = self._follow_prefix(t, nxt, logits, active, prefix, plen, avoid, generator)
+                if ban is not None:
+                    nxt = self._ban_after_prefix(t, nxt, logits, plen[active], ban, temperature, generator)
             out[active, t] = nxt.cpu()
             going = (nxt != self.vocab.eos_index).cpu()
             if not bool(going.any()):
@@ -209,6 +213,23 @@ class SequenceVAE(nn.Module):
                 rows[torch.arange(len(branch)), banned[branch].to(rows.device)] = -float("inf")
                 pick = torch.multinomial(torch.softmax(rows, dim=-1).cpu(), 1, generator=generator).squeeze(1)
                 nxt[branch.to(nxt.device)] = pick.to(nxt.device)
+        return nxt
+
+    @staticmethod
+    def _ban_after_prefix(t: int, nxt: torch.Tensor, logits: torch.Tensor, lengths: torch.Tensor, ban: torch.Tensor,
+                          temperature: float, generator) -> torch.Tensor:
+        """Step ``t`` of :meth:`generate`: rows whose prefix ends here pick a token outside ``ban``."""
+        rows = torch.nonzero(lengths == t).squeeze(1).to(logits.device)
+        if not len(rows):
+            return nxt
+        masked = logits[rows].masked_fill(ban.to(logits.device), -float("inf"))
+        if temperature > 0:
+            pick = torch.multinomial(torch.softmax(masked / temperature, dim=-1).cpu(), 1,
+                                     generator=generator).squeeze(1).to(nxt.device)
+        else:
+            pick = masked.argmax(dim=-1).to(nxt.device)
+        nxt = nxt.clone()
+        nxt[rows.to(nxt.device)] = pick
         return nxt
 
     def warm_start_from(self, other: SequenceVAE) -> dict[str, int]:
