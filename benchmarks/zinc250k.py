@@ -95,6 +95,8 @@ def markdown(result: dict, quick: bool) -> str:
         lines.append(f"| sanity ratio (samples / test) | {m['sanity_ratio']:.3f} | 1 | >= 0.97 |")
     if "repaired" in m:
         lines.append(f"| decodes with an under-bonded bracket atom read as the plain atom | {m['repaired']:.3f} | - | - |")
+    if m.get("max_ring"):
+        lines.append(f"| decodes with a ring closure over {m['max_ring']} atoms masked | {m['ring_masked']:.3f} | - | - |")
     extra = ["unique@1k", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_logp", "wasserstein_qed",
              "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa"]
     lines += ["", "Other MOSES metrics: " + ", ".join(f"{k} {m[k]:.3f}" for k in extra if k in m) + "."]
