@@ -31,6 +31,12 @@ DEFAULT_TRIES = 4
 DEFAULT_MAX_RING = 8  # what `molvae sample` uses; chosen on the ZINC250k valid split (model card)
 
 
+def limit_for(smiles: Sequence[str]) -> int:
+    """The ring limit for decoding around given molecules (explore, interpolate): the default, or the
+    largest ring among them when that is larger, so a macrocycle the user gave stays reachable."""
+    return max([DEFAULT_MAX_RING, *(chem.max_ring_size(s) for s in smiles)])
+
+
 def ring_token_mask(tokens: Sequence[str]) -> torch.Tensor:
     """A vocabulary-long bool mask of the tokens that open a ring closure."""
     return torch.tensor(["Ring" in t for t in tokens], dtype=torch.bool)

@@ -59,3 +59,18 @@ def test_sample_masks_large_rings_and_keeps_every_row(bundled):
     still_big = sum(chem.max_ring_size(s) > 8 for s in limited["smiles"])
     assert still_big <= big.sum() / 4
     assert "ring_masked" not in free.columns
+
+
+def test_limit_around_given_molecules_keeps_their_macrocycles():
+    from molvae.ring_limit import DEFAULT_MAX_RING, limit_for
+
+    assert limit_for(["c1ccccc1", "CCO"]) == DEFAULT_MAX_RING
+    assert limit_for(["c1ccccc1", "C1CCCCCCCCCCC1"]) == 12
+
+
+def test_explore_around_a_drug_writes_no_macrocycles(bundled):
+    from molvae.search.explore import explore
+
+    found = explore(bundled, "CC(=O)Nc1ccc(O)cc1", n=60, radius=1.5, seed=0)
+    assert len(found) > 5
+    assert all(chem.max_ring_size(s) <= 8 for s in found["smiles"])

@@ -15,6 +15,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
+from molvae.ring_limit import limit_for
 from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ NEIGHBOUR_PROPERTIES = ("qed", "logp", "sa", "mw")
 def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed: int | None = 0,
             properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES, reject_radicals: bool = True) -> pd.DataFrame:
     """Decode ``n`` points z = mu + radius * eps (eps ~ N(0, I)) around the molecule's latent mean
-    (decoded molecules with unpaired electrons are dropped unless ``reject_radicals`` is False).
+    (decoded molecules with unpaired electrons are dropped unless ``reject_radicals`` is False; ring
+    closures over the ring limit are masked, :func:`molvae.ring_limit.limit_for`).
 
     Returns the distinct valid molecules other than the query, ranked by Tanimoto similarity to it
     (Morgan radius 2), with ``count`` (how many draws decoded to it) and RDKit properties.
@@ -37,7 +39,7 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
     query, mu = encode_one(model, smiles, "query molecule")
     rng = np.random.default_rng(seed)
     z = mu[None, :] + radius * rng.standard_normal((n, model.latent_dim))
-    decoded = decode_checked(model, z, reject_radicals).smiles
+    decoded = decode_checked(model, z, reject_radicals, max_ring=limit_for([query])).smiles
     counts: dict[str, int] = {}
     for s in decoded:
         if s is not None and s != query:

@@ -16,6 +16,7 @@ from molvae import chem
 from molvae.errors import InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
+from molvae.ring_limit import limit_for
 from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     Every point is decoded with the chemistry policy of all search methods
     (:func:`molvae.search.latent.decode_checked`): a point whose decoded molecule is invalid or carries
     unpaired electrons (a radical such as ``[CH]``) yields no molecule, like a point that decodes to
-    nothing, so the path lists only molecules BO, explore and improve would also propose.
+    nothing, so the path lists only molecules BO, explore and improve would also propose. Ring
+    closures over the ring limit (:func:`molvae.ring_limit.limit_for` of the two ends) are masked.
 
     Returns one row per point: ``step``, ``t``, ``smiles`` (the molecule, None where rejected),
     ``valid`` (a molecule was accepted), ``new`` (True at the first appearance of an accepted molecule
@@ -58,7 +60,7 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     b_smiles, b = encode_one(model, end, "end molecule")
     t = np.linspace(0.0, 1.0, steps + 1)
     z = slerp(a, b, t) if method == "slerp" else (1 - t)[:, None] * a + t[:, None] * b
-    checked = decode_checked(model, z)
+    checked = decode_checked(model, z, max_ring=limit_for([a_smiles, b_smiles]))
     fps = chem.morgan_fingerprints(checked.smiles)
     ends = chem.morgan_fingerprints([a_smiles, b_smiles])
     sims = tanimoto_matrix(fps, ends)

@@ -84,17 +84,17 @@ class CheckedDecode:
 
 
 def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
-                   seed: int | None = None) -> CheckedDecode:
+                   seed: int | None = None, max_ring: int | None = None) -> CheckedDecode:
     """Decode latent points (``n x latent_dim``) under the search chemistry policy: invalid molecules
     and (unless ``reject_radicals`` is False) molecules with unpaired electrons are rejected with a reason.
-    Greedy, or sampled at ``temperature`` with ``seed``.
+    Greedy, or sampled at ``temperature`` with ``seed``; ``max_ring``: see :mod:`molvae.ring_limit`.
 
     Example:
         >>> decode_checked(model, np.zeros((2, model.latent_dim))).smiles   # doctest: +SKIP
         ['CCc1ccccc1', 'CCc1ccccc1']
     """
-    return _checked(model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed),
-                    reject_radicals)
+    return _checked(model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed,
+                                          max_ring=max_ring), reject_radicals)
 
 
 def mutate_checked(model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,
