@@ -193,6 +193,8 @@ class MolVAE(SequenceVAE):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
                              f"got {tuple(z.shape)}")
+        if max_ring is not None and (max_ring < 0 or 0 < max_ring < 3):
+            raise InputError(f"max_ring must be 0 (no limit) or at least 3 ring atoms, not {max_ring}")
         ok = torch.nonzero(torch.isfinite(z).all(dim=1)).squeeze(1)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         cond = None

@@ -5,9 +5,10 @@ The mask is applied lazily, by backtracking: a row is decoded as usual; if its m
 over the limit, the first ring closure (in token order) whose prefix molecule has such a ring is
 found, and the row is decoded again from the tokens before it, with every ring-closure token banned
 at that position (the decoder writes what else it prefers there, and goes on as usual). That
-repeats up to ``tries`` times per row. The result is one decode per latent point, never a dropped
-or resampled point: the same as masking those tokens at decode time, at the cost of re-decoding
-only the rows that needed it. Rings of more than eight atoms are about a quarter of the bundled
+repeats up to ``tries`` times per row; a row still over the limit then has its over-limit ring
+closures left out of its tokens (the ring stays open). The result is one decode per latent point,
+never a dropped or resampled point: the same as masking those tokens at decode time, at the cost
+of re-decoding only the rows that needed it. Rings of more than eight atoms are about a quarter of the bundled
 model's raw samples and almost absent from ZINC.
 
 Example:
@@ -42,12 +43,12 @@ def ring_token_mask(tokens: Sequence[str]) -> torch.Tensor:
     return torch.tensor(["Ring" in t for t in tokens], dtype=torch.bool)
 
 
-def first_large_closure(representation, tokens: Sequence[str], max_ring: int) -> int | None:
-    """Token position of the first ring closure whose prefix molecule has a ring of more than
-    ``max_ring`` atoms; None when no single closure can be blamed."""
+def first_large_closure(representation, tokens: Sequence[str], max_ring: int) -> tuple[int, int] | None:
+    """``(start, end)`` token positions of the first ring closure whose prefix molecule has a ring of
+    more than ``max_ring`` atoms; None when no single closure can be blamed."""
     for start, end in representation.ring_closures(tokens):
         if chem.max_ring_size(representation.detokenize(tokens[:end])) > max_ring:
-            return start
+            return start, end
     return None
 
 
@@ -81,10 +82,10 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
             if s is None or chem.max_ring_size(s) <= max_ring:
                 continue
             kept = _token_positions(model.vocab, seqs[i])  # decode() skips special tokens
-            cut = first_large_closure(model.representation, [model.vocab.tokens[seqs[i][k]] for k in kept], max_ring)
-            if cut is not None:
+            span = first_large_closure(model.representation, [model.vocab.tokens[seqs[i][k]] for k in kept], max_ring)
+            if span is not None:
                 rows.append(i)
-                cuts.append(kept[cut])
+                cuts.append(kept[span[0]])
         if not rows:
             break
         prefix = np.full((len(rows), width), -1, dtype=np.int64)
@@ -96,5 +97,32 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
             seqs[i], smiles[i] = new[j], res.smiles[j]
             redone[i] = (new[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
         masked[rows] = True
+    _drop_large_closures(model, seqs, smiles, max_ring, repair, redone, masked)
     logger.debug("ring limit %d: %d of %d rows decoded again", max_ring, int(masked.sum()), len(seqs))
     return redone, masked
+
+
+def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None], max_ring: int, repair: bool,
+                         redone: dict[int, tuple], masked: np.ndarray) -> None:
+    """Rows still over the limit after the tries: their over-limit ring closures are left out of
+    the tokens (the ring stays open), so the limit holds for every row it can be traced in."""
+    rows, cut = [], []
+    for i, s in enumerate(smiles):
+        if s is None or chem.max_ring_size(s) <= max_ring:
+            continue
+        seq = [seqs[i][k] for k in _token_positions(model.vocab, seqs[i])]
+        changed = False
+        while (span := first_large_closure(model.representation, [model.vocab.tokens[t] for t in seq],
+                                           max_ring)) is not None:
+            seq = seq[:span[0]] + seq[span[1]:]
+            changed = True
+        if changed:
+            rows.append(i)
+            cut.append(seq + [model.vocab.eos_index])
+    if not rows:
+        return
+    res = model.tokens_to_molecules(cut, repair=repair)
+    for j, i in enumerate(rows):
+        seqs[i], smiles[i] = cut[j], res.smiles[j]
+        redone[i] = (cut[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
+    masked[rows] = True
