@@ -34,4 +34,4 @@ def test_sample_cli_without_model_flag(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "validity" in text and "uniqueness" in text and "novelty" in text
     lines = out.read_text().strip().splitlines()
-    assert len(lines) == 101 and lines[0].startswith("smiles,valid,reason,repaired,novel")
+    assert len(lines) == 101 and lines[0].startswith("smiles,valid,reason,repaired,ring_masked,novel")
