@@ -40,7 +40,7 @@ class Canned:
     def __init__(self, smiles, reasons):
         self.result = DecodeResult(smiles, reasons, [s or "" for s in smiles])
 
-    def decode_detailed(self, z, temperature=0.0, seed=None):
+    def decode_detailed(self, z, temperature=0.0, seed=None, max_ring=None):
         assert len(z) == len(self.result.smiles)
         return self.result
 
