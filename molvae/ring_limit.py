@@ -76,10 +76,11 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
     masked = np.zeros(len(seqs), dtype=bool)
     ban = ring_token_mask(model.vocab.tokens)
     width = model.config.max_length
+    pending = [i for i, s in enumerate(smiles) if s is not None and chem.max_ring_size(s) > max_ring]
     for _ in range(tries):
         rows, cuts = [], []
-        for i, s in enumerate(smiles):
-            if s is None or chem.max_ring_size(s) <= max_ring:
+        for i in pending:  # only rows over the limit can be again (rows within it are never re-decoded)
+            if smiles[i] is None or chem.max_ring_size(smiles[i]) <= max_ring:
                 continue
             kept = _token_positions(model.vocab, seqs[i])  # decode() skips special tokens
             span = first_large_closure(model.representation, [model.vocab.tokens[seqs[i][k]] for k in kept], max_ring)
@@ -97,18 +98,19 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
             seqs[i], smiles[i] = new[j], res.smiles[j]
             redone[i] = (new[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
         masked[rows] = True
-    _drop_large_closures(model, seqs, smiles, max_ring, repair, redone, masked)
+        pending = rows
+    _drop_large_closures(model, seqs, smiles, max_ring, repair, redone, masked, pending)
     logger.debug("ring limit %d: %d of %d rows decoded again", max_ring, int(masked.sum()), len(seqs))
     return redone, masked
 
 
 def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None], max_ring: int, repair: bool,
-                         redone: dict[int, tuple], masked: np.ndarray) -> None:
+                         redone: dict[int, tuple], masked: np.ndarray, pending: Sequence[int]) -> None:
     """Rows still over the limit after the tries: their over-limit ring closures are left out of
     the tokens (the ring stays open), so the limit holds for every row it can be traced in."""
     rows, cut = [], []
-    for i, s in enumerate(smiles):
-        if s is None or chem.max_ring_size(s) <= max_ring:
+    for i in pending:
+        if smiles[i] is None or chem.max_ring_size(smiles[i]) <= max_ring:
             continue
         seq = [seqs[i][k] for k in _token_positions(model.vocab, seqs[i])]
         changed = False
