@@ -51,6 +51,15 @@ def test_evolution_starts_from_a_library_and_is_seeded(model, sample_smiles):
         evolve(model, make_objective("qed"), config, init_smiles=["CCO", "not a molecule"], progress=False)
 
 
+def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, monkeypatch):
+    monkeypatch.setattr("molvae.search.evolve.resolve_workers", lambda workers: 2)  # a worker even on one core
+    config = EvolveConfig(**{**SMALL, "budget": 50})
+    runs = [evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "parallel_edits": parallel}),
+                   init_smiles=sample_smiles[:20], progress=False) for parallel in (True, False)]
+    assert runs[0].evaluated["source"].eq("graph").any()
+    assert runs[0].evaluated[["smiles", "source"]].equals(runs[1].evaluated[["smiles", "source"]])
+
+
 def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):
     (tmp_path / "flaky.py").write_text("def score(smiles):\n    return [float('nan') if i % 3 == 0 else len(s) "
                                        "for i, s in enumerate(smiles)]\n")
