@@ -429,16 +429,17 @@ def ring_size_counts(smiles: Sequence[str | None]) -> dict[int, int]:
     return dict(sorted(counts.items()))
 
 
-def graph_edits(parents: Sequence[str], n: int, seed: int) -> list[str]:
+def graph_edits(parents: Sequence[str], n: int, seed: int, mutate_fraction: float = 0.1) -> list[str]:
     """Up to ``n`` distinct canonical children of ``parents`` made by Graph GA edits on the molecular
     graph (Jensen 2019: ring and chain crossovers of two parents, atom and bond mutations), through the
-    ``mol_ga`` package's operators: 10% of the parents are mutated, the rest crossed with a shuffled
-    copy of themselves. Parents that repeat are mated more often."""
+    ``mol_ga`` package's operators: ``mutate_fraction`` of the parents are mutated, the rest crossed
+    with a shuffled copy of themselves. Parents that repeat are mated more often."""
     import random
 
     from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
 
     with quiet_rdkit():
-        children = graph_ga_blended_generation(list(parents), n, random.Random(seed))
+        children = graph_ga_blended_generation(list(parents), n, random.Random(seed),
+                                               frac_graph_ga_mutate=mutate_fraction)
     canonical, _ = canonicalize_many(sorted(children))
     return list(dict.fromkeys(s for s in canonical if s))

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from molvae import MolVAE
+from molvae import MolVAE, chem
+from molvae.metrics import tanimoto_matrix
 from molvae.errors import InputError
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.gradient import gradient_ascent
@@ -130,6 +131,23 @@ def test_improve_molecules_keeps_rows_and_respects_similarity(tiny_model, sample
     np.testing.assert_allclose(ok["best_score"] - ok["start_score"], ok["improvement"])
     again = improve_molecules(tiny_model, starts, make_objective("logp"), cfg, progress=False)
     pd.testing.assert_frame_equal(table, again)  # seeded
+
+
+def test_graph_edit_rounds_only_add_candidates_and_find_better_neighbours(tiny_model, sample_smiles):
+    from molvae.search.constrained import ConstrainedConfig, improve_molecules
+
+    starts = sample_smiles[:5]
+    base = dict(min_similarity=0.4, gradient_steps=10, gradient_points=5, n_neighbours=10, n_sampled=10)
+    runs = [improve_molecules(tiny_model, starts, make_objective("logp"), ConstrainedConfig(**base, edit_rounds=r),
+                              progress=False) for r in (0, 2)]
+    assert (runs[1]["candidates"] > runs[0]["candidates"]).all()
+    assert (runs[1]["improvement"] >= runs[0]["improvement"]).all()  # the decoded candidates are the same
+    assert runs[1]["improvement"].sum() > runs[0]["improvement"].sum() and runs[1]["success"].all()
+    ok = runs[1]
+    sims = [tanimoto_matrix(chem.morgan_fingerprints([b]), chem.morgan_fingerprints([s]))[0, 0]
+            for b, s in zip(ok["best"], ok["start"])]
+    np.testing.assert_allclose(sims, ok["similarity"], rtol=1e-5)
+    assert (ok["similarity"] >= 0.4).all()
 
 
 def test_optimize_cli_with_a_user_oracle_package(tiny_model_path, tmp_path, monkeypatch, capsys):

@@ -2,8 +2,11 @@
 
 For each starting molecule: encode it, walk its latent mean uphill on the property predictor's
 estimate of the objective (Adam), and also draw points around it (scaled by the encoder's posterior
-standard deviation); decode all of them, score the new molecules with the true objective, and keep
-the best one whose Tanimoto similarity to the start is at least ``min_similarity``.
+standard deviation); decode all of them and score the new molecules with the true objective. Then
+``edit_rounds`` rounds of local search on the graph: the best molecules found so far within the
+similarity bound (the start while none beats it) are edited by Graph GA atom and bond mutations
+(:func:`molvae.chem.graph_edits`), and the new children are scored. The result is the best molecule
+whose Tanimoto similarity to the start is at least ``min_similarity``.
 
 Example:
     >>> table = improve_molecules(model, ["CCOc1ccccc1"], make_objective("penalized_logp"))  # doctest: +SKIP
@@ -47,6 +50,10 @@ class ConstrainedConfig:
     n_sampled: int = 150  # decoded with temperature sampling from the latent mean (token-level variants)
     temperature: float = 1.0
     reject_radicals: bool = True
+    edit_rounds: int = 2  # rounds of graph edits of the best molecules found within the similarity bound
+    n_edits: int = 50  # children per start and round (chem.graph_edits)
+    edit_parents: int = 5  # best allowed molecules (the start included) the children are made from
+    edit_mutate_fraction: float = 1.0  # share of atom/bond mutations; the rest crossovers of two parents
     batch_size: int = 256  # starts processed together
     seed: int = 0
 
@@ -55,6 +62,8 @@ class ConstrainedConfig:
             raise ConfigError("min_similarity must be in [0, 1]")
         if self.gradient_points < 0 or self.n_neighbours < 0 or self.gradient_points + self.n_neighbours < 1:
             raise ConfigError("need at least one candidate per start (gradient_points + n_neighbours >= 1)")
+        if self.edit_rounds < 0 or self.n_edits < 1 or self.edit_parents < 1 or not 0 <= self.edit_mutate_fraction <= 1:
+            raise ConfigError("edit_rounds must be >= 0, n_edits and edit_parents >= 1, edit_mutate_fraction in [0, 1]")
 
 
 def _gradient_path(surrogate: PropertySurrogate | None, mu: np.ndarray, config: ConstrainedConfig) -> np.ndarray:
@@ -131,18 +140,59 @@ def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurro
     out = {}
     for k in range(n):
         cands = sorted({s for s in decoded[:, k] if s is not None and s != starts[k]})
-        best = {"start": starts[k], "start_score": float(start_scores[k]), "best": None, "best_score": np.nan,
-                "similarity": np.nan, "improvement": 0.0, "success": False, "candidates": len(cands),
-                "reason": None}
-        if cands:
-            sims = tanimoto_matrix(chem.morgan_fingerprints(cands), start_fps[k:k + 1])[:, 0]
-            values = np.array([scores[c] for c in cands])
-            allowed = (sims >= config.min_similarity) & np.isfinite(values)
-            if allowed.any():
-                j = int(np.flatnonzero(allowed)[np.argmax(values[allowed])])
-                gain = float(values[j] - start_scores[k])
-                if gain > 0:
-                    best.update(best=cands[j], best_score=float(values[j]), similarity=float(sims[j]),
-                                improvement=gain, success=True)
-        out[k] = best
+        found = _Found(starts[k], float(start_scores[k]), start_fps[k:k + 1], config.min_similarity)
+        found.add(cands, [scores[c] for c in cands])
+        for _ in range(config.edit_rounds):  # local search on the graph around the best allowed molecules
+            parents = found.best(config.edit_parents)
+            children = chem.graph_edits([parents[i % len(parents)] for i in range(config.n_edits)], config.n_edits,
+                                        seed=int(rng.integers(2**31)), mutate_fraction=config.edit_mutate_fraction)
+            children = [c for c in children if c not in found.seen
+                        and not (config.reject_radicals and chem.has_radicals(c))]
+            found.add(children, objective(children) if children else [])
+        out[k] = found.row()
     return out
+
+
+class _Found:
+    """Every molecule scored for one start, with its similarity to the start; ``best`` are the
+    highest-scoring ones within the similarity bound."""
+
+    def __init__(self, start: str, start_score: float, start_fp: np.ndarray, min_similarity: float) -> None:
+        self.start, self.start_score, self.start_fp, self.min_similarity = start, start_score, start_fp, min_similarity
+        self.seen = {start}
+        self.smiles: list[str] = []
+        self.values = np.empty(0)
+        self.sims = np.empty(0)
+
+    def add(self, smiles: Sequence[str], values: Sequence[float]) -> None:
+        new = [(s, v) for s, v in zip(smiles, values) if s not in self.seen]
+        if not new:
+            return
+        self.seen.update(s for s, _ in new)
+        self.smiles += [s for s, _ in new]
+        self.values = np.concatenate([self.values, np.array([v for _, v in new], dtype=np.float64)])
+        sims = tanimoto_matrix(chem.morgan_fingerprints([s for s, _ in new]), self.start_fp)[:, 0]
+        self.sims = np.concatenate([self.sims, sims])
+
+    def _allowed(self) -> np.ndarray:
+        return np.flatnonzero((self.sims >= self.min_similarity) & np.isfinite(self.values))
+
+    def best(self, k: int) -> list[str]:
+        """The ``k`` best allowed molecules, the start first when fewer than ``k`` beat it."""
+        allowed = self._allowed()
+        top = allowed[np.argsort(-self.values[allowed], kind="stable")][:k]
+        better = [self.smiles[i] for i in top if self.values[i] > self.start_score]
+        return better + [self.start] if len(better) < k else better
+
+    def row(self) -> dict:
+        row = {"start": self.start, "start_score": self.start_score, "best": None, "best_score": np.nan,
+               "similarity": np.nan, "improvement": 0.0, "success": False, "candidates": len(self.smiles),
+               "reason": None}
+        allowed = self._allowed()
+        if len(allowed):
+            j = int(allowed[np.argmax(self.values[allowed])])
+            gain = float(self.values[j] - self.start_score)
+            if gain > 0:
+                row.update(best=self.smiles[j], best_score=float(self.values[j]), similarity=float(self.sims[j]),
+                           improvement=gain, success=True)
+        return row
