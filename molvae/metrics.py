@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.stats import wasserstein_distance
 
 from molvae import chem
 
@@ -171,6 +170,8 @@ def fcd(generated: Sequence[str], reference: Sequence[str], device: str = "cpu")
 def property_wasserstein(generated: Sequence[str], reference: Sequence[str],
                          names: Sequence[str] = DISTRIBUTION_PROPERTIES) -> dict[str, float]:
     """1-D Wasserstein distance between generated and reference distributions of each property."""
+    from scipy.stats import wasserstein_distance  # here: scipy.stats takes a second to import, for every CLI call
+
     g = chem.compute_properties(generated, names)
     r = chem.compute_properties(reference, names)
     out = {}
