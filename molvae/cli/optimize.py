@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "which new ones to score (default); bo: Bayesian optimization "
                         "of latent points with a BoTorch GP; gradient: Adam on the property predictor, decoded "
                         "molecules re-scored; improve: improve each --init molecule under --min-similarity "
-                        "(one output row per input molecule)")
+                        "(decodes around its latent point, then two rounds of Graph GA mutations of the best "
+                        "ones found; one output row per input molecule)")
     # Method settings default to None: unset, the method's default applies; set for a method that does
     # not use it, OptimizeConfig refuses it.
     p.add_argument("--budget", type=int, help="evolve, bo, gradient: oracle calls, initial data included (default: 300)")
