@@ -138,16 +138,16 @@ def _posterior(model: MolVAE, smiles: Sequence[str], fallback_sd: np.ndarray) ->
 
 class _EditWorker:
     """Runs :func:`molvae.chem.graph_edits` (RDKit only; about 40% of the optimizer's time) in one
-    worker process while the main process decodes with the model, or inline when ``parallel`` is off
-    or this process may use only one core. The edits depend only on their arguments, so either way
-    gives the same molecules."""
+    worker process while the main process decodes with the model, or inline when ``parallel`` is off,
+    this process may use only one core or the platform cannot fork. The edits depend only on their
+    arguments, so either way gives the same molecules."""
 
     def __init__(self, parallel: bool) -> None:
         self.pool: ProcessPoolExecutor | None = None
-        if parallel and resolve_workers(0) > 1:
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        # fork only: a spawned worker would re-run a user's script that lacks an ``if __name__`` guard
+        if parallel and resolve_workers(0) > 1 and "fork" in mp.get_all_start_methods():
             # Ctrl-C is the main process's to handle (it keeps what was evaluated)
-            self.pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=signal.signal,
+            self.pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=signal.signal,
                                             initargs=(signal.SIGINT, signal.SIG_IGN))
 
     def submit(self, fn, *args) -> Future:
