@@ -53,7 +53,9 @@ ANCHORS = {
 
 def mean_sd(values) -> str:
     values = np.asarray(values, dtype=float)
-    return f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (one seed)"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
 class Zinc:
@@ -184,7 +186,15 @@ def markdown(result: dict) -> str:
     if "seconds_per_500_calls" in result:
         rows.append(f"| wall time per 500 oracle calls ({DEFAULT_METHOD}, 2 CPU cores) | {result['seconds_per_500_calls']} s | "
                     f"{ANCHORS['wall']} |")
-    return "\n".join(rows) + f"\n\nSeeds {result['seeds']}, mean ± sd over seeds; {result['hardware']}.\n"
+    seeds = {task: sorted({r["seed"] for r in runs}) for task, runs in _task_runs(result).items()}
+    return "\n".join(rows) + (f"\n\nSeeds {seeds}, mean ± sd over seeds; {result['hardware']}.\n")
+
+
+def _task_runs(result: dict) -> dict[str, list[dict]]:
+    """Every task's runs (the plogP variants each), for the seeds each was run with."""
+    out = {task: result[task]["runs"] for task in ("qed", "constrained") if task in result}
+    out.update({f"plogp {label}": v["runs"] for label, v in result.get("plogp", {}).items()})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
