@@ -52,7 +52,7 @@ def test_evolution_starts_from_a_library_and_is_seeded(model, sample_smiles):
 
 
 def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, monkeypatch):
-    monkeypatch.setattr("molvae.search.evolve.resolve_workers", lambda workers: 2)  # a worker even on one core
+    monkeypatch.setattr("molvae.search.latent.resolve_workers", lambda workers: 2)  # a worker even on one core
     config = EvolveConfig(**{**SMALL, "budget": 50})
     runs = [evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "parallel_edits": parallel}),
                    init_smiles=sample_smiles[:20], progress=False) for parallel in (True, False)]

@@ -30,7 +30,8 @@ from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.metrics import tanimoto_matrix
 from molvae.model import MolVAE
-from molvae.search.latent import PropertySurrogate, decode_checked, predictor_estimate
+from molvae.data import resolve_workers
+from molvae.search.latent import EditWorkers, PropertySurrogate, decode_checked, predictor_estimate
 from molvae.search.objectives import Objective
 
 logger = logging.getLogger(__name__)
@@ -137,20 +138,26 @@ def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurro
     # score every distinct molecule once
     unique = sorted({s for s in decoded.ravel() if s is not None} - set(starts))
     scores = dict(zip(unique, objective(unique))) if unique else {}
-    out = {}
+    found = []
     for k in range(n):
         cands = sorted({s for s in decoded[:, k] if s is not None and s != starts[k]})
-        found = _Found(starts[k], float(start_scores[k]), start_fps[k:k + 1], config.min_similarity)
-        found.add(cands, [scores[c] for c in cands])
-        for _ in range(config.edit_rounds):  # local search on the graph around the best allowed molecules
-            parents = found.best(config.edit_parents)
-            children = chem.graph_edits([parents[i % len(parents)] for i in range(config.n_edits)], config.n_edits,
-                                        seed=int(rng.integers(2**31)), mutate_fraction=config.edit_mutate_fraction)
-            children = [c for c in children if c not in found.seen
-                        and not (config.reject_radicals and chem.has_radicals(c))]
-            found.add(children, objective(children) if children else [])
-        out[k] = found.row()
-    return out
+        found.append(_Found(starts[k], float(start_scores[k]), start_fps[k:k + 1], config.min_similarity))
+        found[k].add(cands, [scores[c] for c in cands])
+    seeds = [[int(rng.integers(2**31)) for _ in range(config.edit_rounds)] for _ in range(n)]  # start by start
+    with EditWorkers(workers=resolve_workers(0)) as workers:
+        for r in range(config.edit_rounds):  # local search on the graph around the best allowed molecules
+            jobs = []
+            for k in range(n):
+                parents = found[k].best(config.edit_parents)
+                jobs.append(workers.submit(chem.graph_edits, [parents[i % len(parents)] for i in range(config.n_edits)],
+                                           config.n_edits, seeds[k][r], config.edit_mutate_fraction))
+            children = [[c for c in job.result() if c not in f.seen and not (config.reject_radicals and chem.has_radicals(c))]
+                        for job, f in zip(jobs, found)]
+            new = sorted({c for cs in children for c in cs})
+            scores = dict(zip(new, objective(new))) if new else {}  # each molecule scored once
+            for f, cs in zip(found, children):
+                f.add(cs, [scores[c] for c in cs])
+    return {k: f.row() for k, f in enumerate(found)}
 
 
 class _Found:

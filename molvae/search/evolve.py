@@ -38,22 +38,18 @@ Example:
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-import signal
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from molvae import chem
-from molvae.data import resolve_workers
 from molvae.errors import ConfigError, InputError
 from molvae.model import MolVAE
-from molvae.search.latent import Ledger, OptimizationResult, decode_checked, mutate_checked
+from molvae.search.latent import EditWorkers, Ledger, OptimizationResult, decode_checked, mutate_checked
 from molvae.search.objectives import Objective
 from molvae.search.tanimoto import TanimotoGP
 
@@ -138,41 +134,12 @@ def _posterior(model: MolVAE, smiles: Sequence[str], fallback_sd: np.ndarray) ->
     return enc.mu.astype(np.float64), np.where(enc.valid[:, None], sd, fallback_sd)
 
 
-class _EditWorker:
-    """Runs :func:`molvae.chem.graph_edits` (RDKit only; about 40% of the optimizer's time) in one
-    worker process while the main process decodes with the model, or inline when ``parallel`` is off,
-    this process may use only one core or the platform cannot fork. The edits depend only on their
-    arguments, so either way gives the same molecules."""
-
-    def __init__(self, parallel: bool) -> None:
-        self.pool: ProcessPoolExecutor | None = None
-        # fork only: a spawned worker would re-run a user's script that lacks an ``if __name__`` guard
-        if parallel and resolve_workers(0) > 1 and "fork" in mp.get_all_start_methods():
-            # Ctrl-C is the main process's to handle (it keeps what was evaluated)
-            self.pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"), initializer=signal.signal,
-                                            initargs=(signal.SIGINT, signal.SIG_IGN))
-
-    def submit(self, fn, *args) -> Future:
-        if self.pool is not None:
-            return self.pool.submit(fn, *args)
-        done: Future = Future()
-        done.set_result(fn(*args))
-        return done
-
-    def __enter__(self) -> _EditWorker:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-
-
 MOVES = ("mutation", "crossover", "branch", "graft", "graph")
 PARENT_POINT_MOVES = ("branch", "graft", "graph")  # the child's latent point is not one that decodes to it
 
 
 def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.random.Generator,
-              worker: _EditWorker) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+              worker: EditWorkers) -> tuple[np.ndarray, list[str | None], np.ndarray]:
     """``pool_size`` children of rank-weighted parents among the best ``config.parents``: their latent
     points, decoded molecules (None where rejected) and the move that made each (:data:`MOVES`)."""
     n, d = config.pool_size, pop.z.shape[1]
@@ -273,7 +240,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     pop = _Population(model.latent_dim)
     stalled, step = 0, 0
-    with _EditWorker(config.parallel_edits) as worker, ledger.running():
+    with EditWorkers(1 if config.parallel_edits else 0) as worker, ledger.running():
         smiles, z, sd = _initial(model, ledger, config, init_smiles, rng)
         pop.add(smiles, z, sd, np.array([ledger.cache.get(s, np.nan) for s in smiles]))
         if len(pop) < 2:

@@ -25,7 +25,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Sequence
+import multiprocessing as mp
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +37,7 @@ import pandas as pd
 import torch
 
 from molvae import chem
+from molvae.data import resolve_workers
 from molvae.errors import InputError
 from molvae.model import MolVAE
 
@@ -81,6 +85,37 @@ class CheckedDecode:
     smiles: list[str | None]
     reasons: list[str | None]
     decoded: list[str | None]
+
+
+class EditWorkers:
+    """Worker processes for RDKit-only work such as :func:`molvae.chem.graph_edits` (the costliest
+    move of the optimizers), so it runs while the main process decodes with the model or on every
+    core. ``workers`` processes (0: inline), fewer where this process may use fewer cores (none on
+    one), and none where the platform cannot fork: a spawned worker would re-run a user's script
+    that lacks an ``if __name__`` guard. Each job depends only on its arguments, so the results are
+    the same either way."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        cores = resolve_workers(0)
+        if workers >= 1 and cores > 1 and "fork" in mp.get_all_start_methods():
+            # Ctrl-C is the main process's to handle (the optimizers keep what was evaluated)
+            self.pool = ProcessPoolExecutor(min(workers, cores), mp_context=mp.get_context("fork"),
+                                            initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def __enter__(self) -> EditWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
