@@ -178,10 +178,9 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
                                   seed=seeds[move], change=move == "branch")
             for i, s in zip(rows, done.smiles):
                 smiles[i] = s
-    graph_rows = np.flatnonzero(moves == "graph")
-    if len(graph_rows):  # graph edits: their own molecules, at the first parent's latent point until encoded
+    if edits is not None:  # graph edits: their own molecules, at the first parent's latent point until encoded
         z[graph_rows] = pop.z[a[graph_rows]]
-        for i, s in zip(graph_rows, edits.result()):  # type: ignore[union-attr]
+        for i, s in zip(graph_rows, edits.result()):
             smiles[i] = s
     return z, smiles, moves
 
