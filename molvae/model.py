@@ -183,12 +183,15 @@ class MolVAE(SequenceVAE):
     def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
                         seed: int | None = None, condition: np.ndarray | None = None,
                         guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
-                        avoid: np.ndarray | None = None, max_ring: int | None = None) -> DecodeResult:
+                        avoid: np.ndarray | None = None, max_ring: int | None = None,
+                        precision: str = "auto") -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
         (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
         first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them).
         ``max_ring``: ring closures that would make a larger ring are masked (:mod:`molvae.ring_limit`;
-        the ``ring_masked`` flags say which rows needed it)."""
+        the ``ring_masked`` flags say which rows needed it). ``precision``: "bf16" runs the decoder's
+        matrix products in bf16 ("auto": where the hardware has it; "fp32": never); about 2.3x faster
+        on such CPUs, while a near-tie between two tokens may then go the other way."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
@@ -197,6 +200,7 @@ class MolVAE(SequenceVAE):
             raise InputError(f"max_ring must be 0 (no limit) or at least 3 ring atoms, not {max_ring}")
         ok = torch.nonzero(torch.isfinite(z).all(dim=1)).squeeze(1)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        amp = autocast_dtype(self.device, precision)
         cond = None
         if condition is not None and self.conditions:
             cond = torch.as_tensor(np.broadcast_to(np.asarray(condition, dtype=np.float32),
@@ -210,7 +214,7 @@ class MolVAE(SequenceVAE):
                 part = rows[start:start + batch_size]
                 out += self.generate(z[part].to(self.device), temperature, generator=generator,
                                      condition=None if cond is None else cond[part].to(self.device),
-                                     guidance=guidance, ban=ban,
+                                     guidance=guidance, ban=ban, dtype=amp,
                                      prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
                                      avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
             return out

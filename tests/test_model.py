@@ -202,3 +202,22 @@ def test_mutate_writes_local_edits(tiny_model):
     assert result.raw == again.raw
     with pytest.raises(InputError, match="latent points"):
         tiny_model.mutate(z, [parent] * 3)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_decoder_steps_compute_the_teacher_forced_pass(layers):
+    from molvae.nn.decoder import GRUDecoder
+
+    torch.manual_seed(0)
+    dec = GRUDecoder(vocab_size=20, embedding_dim=8, hidden_dim=16, layers=layers, latent_dim=4, dropout=0.1).eval()
+    z, tokens = torch.randn(5, 4), torch.randint(0, 20, (5, 7))
+    with torch.no_grad():
+        expected, _ = dec(tokens, z)
+        for dtype, tol in ((None, 1e-5), (torch.bfloat16, 0.1)):
+            weights = dec.step_weights(dtype)
+            hidden, gates = dec.initial_state(z), dec.z_gates(weights, z)
+            for t in range(tokens.shape[1]):
+                logits, hidden = dec.step(tokens[:, t], gates, hidden, weights)
+                assert logits.dtype == torch.float32
+                torch.testing.assert_close(logits, expected[:, t], atol=tol, rtol=tol)
+

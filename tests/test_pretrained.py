@@ -28,6 +28,17 @@ def test_bundled_model_samples_encodes_and_reconstructs():
     assert abs(logp - 1.31) < 1.5  # predicted logP of aspirin is in the right region (Crippen: 1.31)
 
 
+def test_bf16_decoding_reconstructs_like_fp32(sample_smiles):
+    model = MolVAE.load()
+    enc = model.encode(sample_smiles)
+    fp32 = model.decode_detailed(enc.mu, precision="fp32").smiles
+    bf16 = model.decode_detailed(enc.mu, precision="bf16").smiles
+    assert sum(a == b for a, b in zip(fp32, bf16)) >= 0.9 * len(sample_smiles)
+    canonical = chem.canonicalize_many(sample_smiles)[0]
+    exact = [sum(a == b for a, b in zip(canonical, out)) for out in (fp32, bf16)]
+    assert abs(exact[0] - exact[1]) <= 0.1 * len(sample_smiles)
+
+
 def test_sample_cli_without_model_flag(tmp_path, capsys):
     out = tmp_path / "s.csv"
     assert main(["sample", "-n", "100", "-o", str(out), "-q"]) == 0

@@ -138,10 +138,12 @@ class SequenceVAE(nn.Module):
         return out
 
     @torch.no_grad()
+    @torch.no_grad()
     def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
                  generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
                  guidance: float = 1.0, prefix: torch.Tensor | None = None,
-                 avoid: torch.Tensor | None = None, ban: torch.Tensor | None = None) -> list[list[int]]:
+                 avoid: torch.Tensor | None = None, ban: torch.Tensor | None = None,
+                 dtype: torch.dtype | None = None) -> list[list[int]]:
         """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
         else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
         ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): those tokens are written
@@ -153,25 +155,27 @@ class SequenceVAE(nn.Module):
         ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages.
         ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
         where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
-        towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022)."""
+        towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022).
+        ``dtype`` bf16: the decoder's matrix products in bf16 (see ``GRUDecoder.step_weights``)."""
         max_length = max_length or self.config.max_length
         guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
         z_ref = self.with_condition(z, None) if guided else None
         z = self.with_condition(z, condition)
         n = z.shape[0]
-        inputs = torch.full((n, 1), self.vocab.bos_index, dtype=torch.long, device=z.device)
-        hidden = hidden_ref = None
+        weights = self.decoder.step_weights(dtype)
+        inputs = torch.full((n,), self.vocab.bos_index, dtype=torch.long, device=z.device)
+        hidden, gates = self.decoder.initial_state(z), self.decoder.z_gates(weights, z)
+        if z_ref is not None:
+            hidden_ref, gates_ref = self.decoder.initial_state(z_ref), self.decoder.z_gates(weights, z_ref)
         out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
         # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
         # (their lengths vary about twofold on ZINC) rather than n x the longest one.
         active = torch.arange(n)
         plen = (prefix >= 0).sum(1).cpu() if prefix is not None else None
         for t in range(max_length):
-            logits, hidden = self.decoder(inputs, z, hidden)
-            logits = logits[:, -1].float()
+            logits, hidden = self.decoder.step(inputs, gates, hidden, weights)
             if z_ref is not None:
-                ref, hidden_ref = self.decoder(inputs, z_ref, hidden_ref)
-                ref = ref[:, -1].float()
+                ref, hidden_ref = self.decoder.step(inputs, gates_ref, hidden_ref, weights)
                 logits = ref + guidance * (logits - ref)
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
@@ -188,11 +192,11 @@ class SequenceVAE(nn.Module):
                 break
             if not bool(going.all()):
                 keep = torch.nonzero(going).squeeze(1)
-                active, nxt, z = active[keep], nxt[keep.to(nxt.device)], z[keep.to(z.device)]
-                hidden = hidden[:, keep.to(hidden.device)]
+                keep = keep.to(z.device)
+                active, nxt, gates, hidden = active[keep.cpu()], nxt[keep], gates[keep], hidden[:, keep]
                 if z_ref is not None:
-                    z_ref, hidden_ref = z_ref[keep.to(z_ref.device)], hidden_ref[:, keep.to(hidden_ref.device)]
-            inputs = nxt.unsqueeze(1)
+                    gates_ref, hidden_ref = gates_ref[keep], hidden_ref[:, keep]
+            inputs = nxt
         return [row.tolist() for row in out]
 
     @staticmethod
