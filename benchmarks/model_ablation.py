@@ -70,6 +70,9 @@ ARMS: dict[str, Arm] = {
               bundled="zinc250k_selfies_v2"),
     "v2_run_e9": Arm("the same run continued to 9 epochs (--resume --epochs 10; best.pt is epoch 9)",
                      train_rows=0, run_dir="v2"),
+    "v3_e1": Arm("v3_run after its first epoch", train_rows=0, run_dir="v3_e1"),
+    "v3_run": Arm("the v2 weights warm-started with beta 1 (constant), lr 3e-4 -> 3e-5 over 20 epochs, bf16 "
+                  "(samples drawn with token sampling); judged at its best.pt so far", train_rows=0, run_dir="v3"),
 }
 
 
@@ -109,29 +112,34 @@ def load_arm(name: str, runs: Path) -> MolVAE:
 
 
 def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[str], n: int, seed: int,
-                 ref_profile: dict, ring_limits: tuple[int, ...] = (), shipped_only: bool = False) -> dict:
+                 ref_profile: dict, ring_limits: tuple[int, ...] = (), shipped_only: bool = False,
+                 temperatures: tuple[float, ...] = (0.0, 1.0), priors: tuple[str, ...] = ("standard", "fitted"),
+                 raw: bool = True) -> dict:
     out: dict = {"arm": name, "description": ARMS[name].description}
     t0 = time.perf_counter()
     enc, decoded = model.reconstruct(valid[:1000])
     out["reconstruction"] = reconstruction_accuracy(enc.smiles, decoded)
     mu, lv = enc.mu[enc.valid], enc.logvar[enc.valid]
     out["kl"] = float(0.5 * np.mean(np.sum(mu ** 2 + np.exp(lv) - 1 - lv, axis=1)))
-    model.fit_prior(train_sample, n_components=16, seed=seed)
+    if "fitted" in priors or shipped_only:
+        model.fit_prior(train_sample, n_components=16, seed=seed)
     out["variants"] = {}
-    for prior in ("fitted",) if shipped_only else ("standard", "fitted"):
+    for prior in ("fitted",) if shipped_only else priors:
         z = model.sample_prior(n, seed=seed, prior=prior)
-        for temperature in (0.0,) if shipped_only else (0.0, 1.0):
+        for temperature in (0.0,) if shipped_only else temperatures:
             t1 = time.perf_counter()
-            res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False)
-            seconds = time.perf_counter() - t1
-            versions = {"": res.smiles}
-            ring_seconds: dict[str, float] = {}
-            if temperature == 0.0 and prior == "fitted":  # the same decodes, under-bonded atoms read as plain
-                versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]
-                for limit in ring_limits:  # decoded again with larger rings masked (molvae.ring_limit)
-                    t1 = time.perf_counter()
-                    versions[f"+repair+rings<={limit}"] = model.decode_detailed(z, seed=seed, max_ring=limit).smiles
-                    ring_seconds[f"+repair+rings<={limit}"] = time.perf_counter() - t1
+            versions, ring_seconds = {}, {}
+            seconds = 1.0
+            if raw:
+                res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False)
+                seconds = time.perf_counter() - t1
+                versions[""] = res.smiles
+                versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]  # under-bonded atoms read as plain
+            for limit in ring_limits:  # decoded again with larger rings masked (molvae.ring_limit)
+                t1 = time.perf_counter()
+                versions[f"+repair+rings<={limit}"] = model.decode_detailed(
+                    z, temperature=temperature, seed=seed, max_ring=limit).smiles
+                ring_seconds[f"+repair+rings<={limit}"] = time.perf_counter() - t1
             for suffix, samples in versions.items():
                 valid_samples = [s for s in samples if s is not None]
                 row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
@@ -171,9 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--greedy-fitted-only", action="store_true",
                    help="evaluate only the shipped decoding (fitted prior, greedy) and its repair and ring-limit "
                         "variants; the arm's other rows are kept from the results file")
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 1.0], metavar="T",
+                   help="decoding temperatures to judge (0 = greedy; default: 0 1)")
+    p.add_argument("--priors", nargs="+", default=["standard", "fitted"], choices=["standard", "fitted"],
+                   help="where latent points are drawn (default: both)")
+    p.add_argument("--shipped-decoding-only", action="store_true",
+                   help="skip the decodes without the ring limit (only the +repair+rings<=N rows)")
     p.add_argument("--ring-limits", type=int, nargs="*", default=[8, 7, 6], metavar="N",
                    help="also decode the fitted-prior greedy samples with rings over N atoms masked, for each N")
+    p.add_argument("--checkpoint", nargs=2, action="append", default=[], metavar=("ARM", "DIR"),
+                   help="also judge DIR/best.pt (a run directory, or a copy of one epoch's last.pt) as arm ARM")
     args = p.parse_args(argv)
+    for name, path in args.checkpoint:
+        ARMS[name] = Arm(f"checkpoint {Path(path).name}/best.pt of a full training run", train_rows=0,
+                         run_dir=str(Path(path).resolve()))
+        args.arms.append(name)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.list or not args.action:
         for name, arm in ARMS.items():
@@ -192,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     train_sample = frame.loc[frame["split"] == "train", "smiles"].sample(n=20000, random_state=args.seed).tolist()
     ref_profile = chem.chemistry_profile(valid[:args.samples])
     results = [evaluate_arm(a, load_arm(a, Path(args.runs)), valid, train_sample, args.samples, args.seed, ref_profile,
-                            tuple(args.ring_limits), args.greedy_fitted_only) for a in args.arms]
+                            tuple(args.ring_limits), args.greedy_fitted_only, tuple(args.temperatures),
+                            tuple(args.priors), not args.shipped_decoding_only)
+               for a in args.arms]
     previous = RESULTS / f"{args.stem}.json"
     merged = {r["arm"]: r for r in (json.loads(previous.read_text())["arms"] if previous.exists() else [])}
     for r in results:  # an arm measured again keeps its earlier variants that were not re-run

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark the bundled model (or --model) on the ZINC250k test split; trains nothing.
+"""Benchmark the bundled models (or --model) on the ZINC250k test split; trains nothing.
 
 Writes benchmarks/results/zinc250k.json and zinc250k.md (with --quick: zinc250k_quick.*), the
 numbers of the README table, beside the published numbers of the anchors.
@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -77,44 +76,58 @@ def hardware() -> str:
 
 
 def markdown(result: dict, quick: bool) -> str:
-    m = result["metrics"]
+    runs = result["models"]
+    names = " | ".join(f"`{r['model']}`" for r in runs)
     lines = [f"ZINC250k test split{' (quick: subsample)' if quick else ''}; {result['n_samples']} prior samples; "
              f"{result['hardware']}.", "",
-             "| metric | molvae (bundled) | anchors (published) | target |", "|---|---|---|---|"]
+             f"| metric | {names} | anchors (published) | target |", "|---|" + "---|" * len(runs) + "---|---|"]
+
+    def cell(value) -> str:
+        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
     for key, label in LABELS.items():
-        value = m.get(key)
-        text = "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-        lines.append(f"| {label} | {text} | {ANCHORS[key]} | {TARGETS[key]} |")
-    lines += ["", f"What a chemist sees in the raw samples (prior: {m.get('prior')}, decoding temperature "
-              f"{m.get('sampling_temperature')}; each rate over all samples, invalid ones counted as failures):", "",
-              "| check | samples | test set itself | target |", "|---|---|---|---|"]
+        lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs)
+                     + f" | {ANCHORS[key]} | {TARGETS[key]} |")
+    decoding = "; ".join(f"`{r['model']}`: prior {r['metrics'].get('prior')}, temperature "
+                         f"{r['metrics'].get('sampling_temperature')}" for r in runs)
+    lines += ["", f"What a chemist sees in the raw samples ({decoding}; each rate over all samples, invalid ones "
+              "counted as failures):", "",
+              f"| check | {names} | test set itself | target |", "|---|" + "---|" * len(runs) + "---|---|"]
+    first = runs[0]["metrics"]
     for key, label, target in CHEMISTRY_ROWS:
-        if key in m and f"ref_{key}" in m:
-            lines.append(f"| {label} | {m[key]:.3f} | {m['ref_' + key]:.3f} | {target} |")
-    if "sanity_ratio" in m:
-        lines.append(f"| sanity ratio (samples / test) | {m['sanity_ratio']:.3f} | 1 | >= 0.97 |")
-    if "repaired" in m:
-        lines.append(f"| decodes with an under-bonded bracket atom read as the plain atom | {m['repaired']:.3f} | - | - |")
-    if m.get("max_ring"):
-        lines.append(f"| decodes with a ring closure over {m['max_ring']} atoms masked | {m['ring_masked']:.3f} | - | - |")
+        if key in first and f"ref_{key}" in first:
+            lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs)
+                         + f" | {first['ref_' + key]:.3f} | {target} |")
+    rows = [("sanity_ratio", "sanity ratio (samples / test)", "1", ">= 0.97"),
+            ("repaired", "decodes with an under-bonded bracket atom read as the plain atom", "-", "-"),
+            ("ring_masked", f"decodes with a ring closure over {first.get('max_ring')} atoms masked", "-", "-")]
+    for key, label, ref, target in rows:
+        if key in first:
+            lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs) + f" | {ref} | {target} |")
     extra = ["unique@1k", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_logp", "wasserstein_qed",
-             "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa"]
-    lines += ["", "Other MOSES metrics: " + ", ".join(f"{k} {m[k]:.3f}" for k in extra if k in m) + "."]
+             "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa", "kl_total", "active_units"]
+    for r in runs:
+        m = r["metrics"]
+        lines += ["", f"Other metrics of `{r['model']}`: " + ", ".join(
+            f"{k} {m[k]:.3f}" for k in extra if isinstance(m.get(k), (int, float))) + "."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ZINC250k csv(.gz) with a split column")
-    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
+    parser.add_argument("--model", action="append", default=None,
+                        help="checkpoint or bundled model name; repeat for several (default: both bundled defaults, "
+                             "the sampler that 'molvae sample' uses and the latent model of the other verbs)")
     parser.add_argument("--quick", action="store_true", help="1,000 test molecules and 1,000 samples")
     parser.add_argument("--samples", type=int, default=None, help="prior samples (default 10,000; quick 1,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model_path = args.model or default_model_path()
-    if model_path is None:
+    models = args.model or list(dict.fromkeys(str(p) for p in (default_model_path("sample"), default_model_path())
+                                              if p is not None))
+    if not models:
         parser.error("no bundled model installed; pass --model")
     if not args.data.exists():
         parser.error(f"{args.data} not found; pass --data (ZINC250k with a split column)")
@@ -124,26 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         test = test.iloc[:1000]
         train = train.iloc[:20000]  # novelty against a train subset in quick mode (an upper bound)
-    model = MolVAE.load(model_path)
-    t0 = time.perf_counter()
     test_props = np.stack([pd.to_numeric(test[c], errors="coerce").to_numpy()
                            for c in {"logp": "logP", "qed": "qed", "sa": "SAS"}.values()], axis=1)
-    assert model.property_names == ("logp", "qed", "sa"), model.property_names
-    metrics = evaluate_model(model, test["smiles"].tolist(), test_props, train=train["smiles"].tolist(),
-                             n_samples=n_samples, seed=args.seed)
+    runs = []
+    for name in models:
+        model = MolVAE.load(name)
+        assert model.property_names == ("logp", "qed", "sa"), model.property_names
+        t0 = time.perf_counter()
+        metrics = evaluate_model(model, test["smiles"].tolist(), test_props, train=train["smiles"].tolist(),
+                                 n_samples=n_samples, seed=args.seed)
+        runs.append({"model": Path(name).stem, "model_metadata": model.metadata, "seconds": time.perf_counter() - t0,
+                     "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}})
     result = {
-        "benchmark": "zinc250k", "quick": args.quick, "molvae_version": __version__,
-        "model": str(Path(model_path).name), "model_metadata": model.metadata, "data": str(args.data.name),
+        "benchmark": "zinc250k", "quick": args.quick, "molvae_version": __version__, "data": str(args.data.name),
         "n_test": len(test), "n_train_for_novelty": len(train), "n_samples": n_samples, "seed": args.seed,
-        "hardware": hardware(), "seconds": time.perf_counter() - t0,
-        "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},
-        "anchors": ANCHORS, "targets": TARGETS,
+        "hardware": hardware(), "models": runs, "anchors": ANCHORS, "targets": TARGETS,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "zinc250k_quick" if args.quick else "zinc250k"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(result, args.quick))
-    sys.stdout.write(markdown(result, args.quick))
+    save_results(args.out, "zinc250k_quick" if args.quick else "zinc250k", result, markdown(result, args.quick))
     return 0
 
 

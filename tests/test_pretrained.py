@@ -4,7 +4,10 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.cli.main import main
-from molvae.pretrained import BUNDLED_MODEL, default_model_path
+import pytest
+
+from molvae import api
+from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 
 
 def test_bundled_model_is_installed_small_and_plain_data():
@@ -46,3 +49,21 @@ def test_sample_cli_without_model_flag(tmp_path, capsys):
     assert "validity" in text and "uniqueness" in text and "novelty" in text
     lines = out.read_text().strip().splitlines()
     assert len(lines) == 101 and lines[0].startswith("smiles,valid,reason,repaired,ring_masked,novel")
+
+
+def test_sample_and_evaluate_default_to_the_sampler_and_other_verbs_to_the_latent_model(monkeypatch, tmp_path):
+    assert default_model_path("sample") == (SAMPLER_MODEL if SAMPLER_MODEL.is_file() else BUNDLED_MODEL)
+    with pytest.raises(ValueError, match="purpose"):
+        default_model_path("docking")
+    loaded = []
+
+    def fake_load(name, device="cpu"):
+        loaded.append(name)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(api, "load", fake_load)
+    (tmp_path / "x.smi").write_text("CCO\n")
+    for argv in (["sample", "-o", str(tmp_path / "s.csv")], ["encode", str(tmp_path / "x.smi"), "-o", "e.csv"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    assert loaded == [default_model_path("sample"), BUNDLED_MODEL]

@@ -15,14 +15,18 @@ from molvae.errors import InputError
 from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
                        write_table)
 from molvae.model import MolVAE
+from molvae.pretrained import default_model_path
 
 
-def add_common(parser: argparse.ArgumentParser, model: bool = True) -> None:
-    """--model, --device, --seed, -v/--verbose, -q/--quiet."""
+def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str = "latent") -> None:
+    """--model, --device, --seed, -v/--verbose, -q/--quiet. ``purpose``: which bundled model is the
+    default (:func:`molvae.pretrained.default_model_path`)."""
     if model:
+        default = "zinc250k_selfies_sampler" if purpose == "sample" else "zinc250k_selfies"
         parser.add_argument("--model", metavar="PATH", default=None,
                             help="checkpoint written by 'molvae train', or the name of a bundled model "
-                                 "shipped in molvae/pretrained (default: zinc250k_selfies)")
+                                 f"shipped in molvae/pretrained (default: {default})")
+        parser.set_defaults(model_purpose=purpose)
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
@@ -50,6 +54,8 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 def load_model(args: argparse.Namespace) -> MolVAE:
     logging.getLogger("molvae").debug("loading model %s", args.model or "(bundled default)")
+    if args.model is None:
+        return api.load(default_model_path(getattr(args, "model_purpose", "latent")), device=args.device)
     return api.load(args.model, device=args.device)
 
 

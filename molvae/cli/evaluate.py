@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--num-samples", type=int, default=10000, help="prior samples with --test (default: 10000)")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column of every input file (default: detected)")
     p.add_argument("-o", "--output", metavar="metrics.json", help="also write the metrics as JSON")
-    add_common(p)
+    add_common(p, purpose="sample")
     p.set_defaults(func=run)
 
 

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
     p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
                    "(with QED and novelty) as a grid (.png or .svg)")
-    add_common(p)
+    add_common(p, purpose="sample")
     p.set_defaults(func=run)
 
 

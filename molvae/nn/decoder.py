@@ -76,12 +76,11 @@ class GRUDecoder(nn.Module):
             h = hidden[layer]
             if layer:
                 gates_in = _linear(x, w_ih, b_ih, weights.dtype)
-            i_r, i_z, i_n = gates_in.chunk(3, 1)
-            h_r, h_z, h_n = _linear(h, w_hh, b_hh, weights.dtype).chunk(3, 1)
-            reset = torch.sigmoid(i_r + h_r)
-            update = torch.sigmoid(i_z + h_z)
-            candidate = torch.tanh(i_n + reset * h_n)
-            x = candidate + update * (h - candidate)
+            gates_h = _linear(h, w_hh, b_hh, weights.dtype)
+            size = h.shape[1]
+            reset, update = torch.sigmoid(gates_in[:, :2 * size] + gates_h[:, :2 * size]).chunk(2, 1)
+            candidate = torch.addcmul(gates_in[:, 2 * size:], reset, gates_h[:, 2 * size:]).tanh_()
+            x = torch.lerp(candidate, h, update)  # (1 - update) * candidate + update * h
             new_hidden.append(x)
         return _linear(x, weights.w_out, weights.b_out, weights.dtype), torch.stack(new_hidden)
 
