@@ -87,7 +87,8 @@ def canonicalize_many(
     return out, reasons
 
 
-def canonicalize_decoded(smiles: Sequence[str]) -> tuple[list[str | None], list[str | None], list[bool]]:
+def canonicalize_decoded(smiles: Sequence[str], ring_sizes: list[int] | None = None
+                         ) -> tuple[list[str | None], list[str | None], list[bool]]:
     """Canonicalize what a decoder wrote, reading an under-bonded bracket atom as the plain atom.
 
     SELFIES keeps the explicit hydrogens of bracket tokens such as ``[C@H1]`` or ``[NH1+1]``: when
@@ -96,12 +97,16 @@ def canonicalize_decoded(smiles: Sequence[str]) -> tuple[list[str | None], list[
     stereocentre or cation and then too few neighbours. Such atoms get their radical electrons
     removed and implicit hydrogens filled by the normal valence rules (a chiral tag on an atom with
     fewer than three neighbours is dropped). Returns canonical SMILES, reasons and whether each
-    molecule was repaired. For decoded strings only: user input is never changed.
+    molecule was repaired. For decoded strings only: user input is never changed. ``ring_sizes``: a
+    list that gets each molecule's largest ring (atoms; 0 for none or invalid) appended, read from
+    the molecule already parsed here (the ring limit needs it).
     """
     out: list[str | None] = []
     reasons: list[str | None] = []
     repaired: list[bool] = []
     for s in smiles:
+        if ring_sizes is not None:
+            ring_sizes.append(0)
         if not s or not s.strip():
             out.append(None), reasons.append(REASON_EMPTY), repaired.append(False)
             continue
@@ -130,6 +135,8 @@ def canonicalize_decoded(smiles: Sequence[str]) -> tuple[list[str | None], list[
             out.append(Chem.MolToSmiles(mol))
         reasons.append(None)
         repaired.append(fixed)
+        if ring_sizes is not None:
+            ring_sizes[-1] = max((len(r) for r in mol.GetRingInfo().AtomRings()), default=0)
     return out, reasons, repaired
 
 

@@ -68,6 +68,7 @@ class DecodeResult:
     raw: list[str]
     repaired: list[bool] = dataclasses.field(default_factory=list)
     ring_masked: list[bool] = dataclasses.field(default_factory=list)  # decoded again under a ring limit
+    max_ring: list[int] = dataclasses.field(default_factory=list)  # largest ring of each molecule (with repair)
 
 
 class MolVAE(SequenceVAE):
@@ -164,11 +165,12 @@ class MolVAE(SequenceVAE):
         ``repair``: read under-bonded bracket atoms (a stereocentre written with too few neighbours,
         which RDKit would see as a radical) as plain atoms; see :func:`molvae.chem.canonicalize_decoded`."""
         raw = self.representation.detokenize_many(self.vocab.decode(seq) for seq in sequences)
+        rings: list[int] = []
         if repair:
-            smiles, reasons, repaired = chem.canonicalize_decoded(raw)
+            smiles, reasons, repaired = chem.canonicalize_decoded(raw, ring_sizes=rings)
         else:
             (smiles, reasons), repaired = chem.canonicalize_many(raw), [False] * len(raw)
-        return DecodeResult(smiles, reasons, raw, repaired)
+        return DecodeResult(smiles, reasons, raw, repaired, max_ring=rings)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
@@ -228,7 +230,8 @@ class MolVAE(SequenceVAE):
             from molvae.ring_limit import limit_rings
 
             redone, masked = limit_rings(self, seqs, decoded.smiles, max_ring, repair=repair,
-                                         regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b))
+                                         regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b),
+                                         ring_sizes=decoded.max_ring or None)
             for i, (_, *row) in redone.items():
                 decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = row
             decoded.ring_masked = masked.tolist()

@@ -65,22 +65,25 @@ def _token_positions(vocab, seq: Sequence[int]) -> list[int]:
 
 def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_ring: int,
                 regenerate: Callable[[np.ndarray, np.ndarray, torch.Tensor], list[list[int]]],
-                repair: bool = True, tries: int = DEFAULT_TRIES) -> tuple[dict[int, tuple], np.ndarray]:
+                repair: bool = True, tries: int = DEFAULT_TRIES,
+                ring_sizes: Sequence[int] | None = None) -> tuple[dict[int, tuple], np.ndarray]:
     """The rows decoded again with over-limit ring closures masked (see the module docstring), as
     ``{row: (tokens, smiles, reason, raw string, repaired)}``, and a bool array of those rows. ``regenerate(rows, prefix, ban)`` decodes ``rows``
     (indices into ``seqs``) with ``prefix`` (``len(rows) x max_length``, -1 padded) forced and
-    ``ban`` masked right after it; ``repair`` as in :meth:`molvae.model.MolVAE.tokens_to_molecules`."""
+    ``ban`` masked right after it; ``repair`` as in :meth:`molvae.model.MolVAE.tokens_to_molecules`;
+    ``ring_sizes``: each row's largest ring when already known (else read from ``smiles``)."""
     seqs = list(seqs)
     smiles = list(smiles)
     redone: dict[int, tuple] = {}
     masked = np.zeros(len(seqs), dtype=bool)
     ban = ring_token_mask(model.vocab.tokens)
     width = model.config.max_length
-    pending = [i for i, s in enumerate(smiles) if s is not None and chem.max_ring_size(s) > max_ring]
+    sizes = list(ring_sizes) if ring_sizes is not None else [chem.max_ring_size(s) for s in smiles]
+    pending = [i for i, s in enumerate(smiles) if s is not None and sizes[i] > max_ring]
     for _ in range(tries):
         rows, cuts = [], []
         for i in pending:  # only rows over the limit can be again (rows within it are never re-decoded)
-            if smiles[i] is None or chem.max_ring_size(smiles[i]) <= max_ring:
+            if smiles[i] is None or sizes[i] <= max_ring:
                 continue
             kept = _token_positions(model.vocab, seqs[i])  # decode() skips special tokens
             span = first_large_closure(model.representation, [model.vocab.tokens[seqs[i][k]] for k in kept], max_ring)
@@ -96,6 +99,7 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
         res = model.tokens_to_molecules(new, repair=repair)
         for j, i in enumerate(rows):
             seqs[i], smiles[i] = new[j], res.smiles[j]
+            sizes[i] = res.max_ring[j] if res.max_ring else chem.max_ring_size(res.smiles[j])
             redone[i] = (new[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
         masked[rows] = True
         pending = rows

@@ -40,6 +40,13 @@ class GRUDecoder(nn.Module):
         output, hidden = self.gru(torch.cat([emb, zz], dim=-1), hidden)
         return self.out(self.dropout(output)), hidden
 
+    def states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The top layer's hidden state after each input (``batch x time x hidden``), teacher-forced
+        in one pass of the sequence kernel; with one layer, the whole recurrent state."""
+        emb = self.embedding(inputs)
+        zz = z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(emb.dtype)
+        return self.gru(torch.cat([emb, zz], dim=-1), self.initial_state(z))[0]
+
     def step_weights(self, dtype: torch.dtype | None = None) -> StepWeights:
         """What one-token steps (:meth:`step`) reuse for a whole decode: the first layer's input-gate
         pre-activations of each token (``vocab x 3 hidden``, the embedding through the input weights:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from molvae.config import ModelConfig
 from molvae.data import PropertyScaler
@@ -161,6 +162,8 @@ class SequenceVAE(nn.Module):
         guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
         z_ref = self.with_condition(z, None) if guided else None
         z = self.with_condition(z, condition)
+        if prefix is not None and z_ref is None and self.decoder.layers == 1 and self.fast_prefix:
+            return self._generate_after_prefix(z, temperature, max_length, generator, prefix, avoid, ban, dtype)
         n = z.shape[0]
         weights = self.decoder.step_weights(dtype)
         inputs = torch.full((n,), self.vocab.bos_index, dtype=torch.long, device=z.device)
@@ -197,6 +200,65 @@ class SequenceVAE(nn.Module):
                 if z_ref is not None:
                     gates_ref, hidden_ref = gates_ref[keep], hidden_ref[:, keep]
             inputs = nxt
+        return [row.tolist() for row in out]
+
+    fast_prefix = True  # generate() with a prefix: teacher-force it in one pass (False: step through it)
+
+    def _generate_after_prefix(self, z: torch.Tensor, temperature: float, max_length: int, generator,
+                               prefix: torch.Tensor, avoid: torch.Tensor | None, ban: torch.Tensor | None,
+                               dtype: torch.dtype | None) -> list[list[int]]:
+        """:meth:`generate` with a prefix, for a one-layer decoder: the prefixes go through the GRU's
+        sequence kernel in one teacher-forced pass, and only the tokens after them are decoded step
+        by step (each row from its own position), instead of stepping every row through its prefix.
+        The same distribution of decodes as stepping; the random draws are consumed in another order."""
+        n, device = z.shape[0], z.device
+        prefix = prefix.cpu()
+        plen = (prefix >= 0).sum(1)
+        width = int(plen.max()) if n else 0
+        out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
+        if width:
+            head = prefix[:, :width].clamp(min=0)
+            out[:, :width] = torch.where(prefix[:, :width] >= 0, head, self.vocab.pad_index)
+        inputs = torch.cat([torch.full((n, 1), self.vocab.bos_index, dtype=torch.long), out[:, :width]], 1)
+        inputs = torch.where(inputs == self.vocab.pad_index, self.vocab.bos_index, inputs)  # after a prefix: unused
+        with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            states = self.decoder.states(inputs.to(device), z)
+        active = torch.nonzero(plen < max_length).squeeze(1)
+        hidden = states[active.to(device), plen[active].to(device)].float().unsqueeze(0)
+        weights = self.decoder.step_weights(dtype)
+        gates = self.decoder.z_gates(weights, z[active.to(device)])
+        logits = F.linear(hidden[0].to(weights.w_out.dtype), weights.w_out, weights.b_out).float()
+        pos = plen.clone()
+
+        def pick(logits: torch.Tensor, temp: float) -> torch.Tensor:
+            if temp > 0:
+                probs = torch.softmax(logits / temp, dim=-1)
+                return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(device)
+            return logits.argmax(dim=-1)
+
+        # The first free position: `ban` masks tokens there; `avoid` bans one token and samples at T = 1.
+        if ban is not None:
+            logits = logits.masked_fill(ban.to(device), -float("inf"))
+        nxt = pick(logits, temperature)
+        if avoid is not None:
+            banned = avoid.cpu()[active]
+            branch = torch.nonzero(banned >= 0).squeeze(1)
+            if len(branch):
+                rows = logits[branch.to(device)].clone()
+                rows[torch.arange(len(branch)), banned[branch].to(device)] = -float("inf")
+                nxt[branch.to(device)] = pick(rows, 1.0)
+        while len(active):
+            out[active, pos[active]] = nxt.cpu()
+            pos[active] += 1
+            going = ((nxt != self.vocab.eos_index).cpu() & (pos[active] < max_length))
+            if not bool(going.all()):
+                keep = torch.nonzero(going).squeeze(1)
+                active, nxt, gates, hidden = active[keep], nxt[keep.to(device)], gates[keep.to(device)], \
+                    hidden[:, keep.to(device)]
+                if not len(active):
+                    break
+            logits, hidden = self.decoder.step(nxt, gates, hidden, weights)
+            nxt = pick(logits, temperature)
         return [row.tolist() for row in out]
 
     @staticmethod
