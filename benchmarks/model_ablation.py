@@ -66,13 +66,16 @@ ARMS: dict[str, Arm] = {
                                                           "learning_rate": 3e-4, "min_learning_rate": 1e-4, "warmup_steps": 150}),
     "v2_run": Arm("v1 warm start on the whole train split, beta 0.3, 5 epochs (scripts/zinc250k_v2.toml)",
                   train_rows=0, run_dir="v2_after5"),
-    "v2": Arm("the bundled opt-in v2 model as shipped (the v2_run arm's weights, packaged)", train_rows=0,
+    "v2": Arm("the opt-in v2 model as shipped in molvae 0.2 (the v2_run arm's weights, packaged; no longer "
+              "bundled: git show 6cad863:molvae/pretrained/zinc250k_selfies_v2.pt)", train_rows=0,
               bundled="zinc250k_selfies_v2"),
     "v2_run_e9": Arm("the same run continued to 9 epochs (--resume --epochs 10; best.pt is epoch 9)",
                      train_rows=0, run_dir="v2"),
-    "v3_e1": Arm("v3_run after its first epoch", train_rows=0, run_dir="v3_e1"),
-    "v3_run": Arm("the v2 weights warm-started with beta 1 (constant), lr 3e-4 -> 3e-5 over 20 epochs, bf16 "
-                  "(samples drawn with token sampling); judged at its best.pt so far", train_rows=0, run_dir="v3"),
+    "v3_e1": Arm("the sampler run (v2 weights, beta 1 held, lr 3e-4, bf16; scripts/zinc250k_sampler.toml) "
+                 "after epoch 1", train_rows=0, run_dir="v3_ckpts/e1"),
+    "v3_e6": Arm("the same run after epoch 6 (copy of last.pt)", train_rows=0, run_dir="v3_ckpts/e6"),
+    "sampler_e12": Arm("the same run at its best.pt (epoch 12 of 13 by validation loss), shipped as "
+                       "zinc250k_selfies_sampler", train_rows=0, bundled="zinc250k_selfies_sampler"),
 }
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Draw the pictures shown in the README with the bundled model (CPU, about a minute on 2 cores).
+"""Draw the pictures shown in the README with the bundled models (CPU, about a minute on 2 cores).
 
     python scripts/readme_images.py                  # writes docs/images/*.png
 
 latent_map.png: the 2,000 molecules of data/moses_sample.csv encoded and projected with PCA,
-coloured by QED; samples.png: 20 prior samples; properties.png: 1,000 prior samples vs. the MOSES
-sample; training_curves.png: the bundled model's training (benchmarks/results/zinc250k_training_metrics.csv).
+coloured by QED (the latent model); samples.png: the first 20 of 1,000 raw samples as `molvae sample`
+draws them (the sampler); properties.png: those 1,000 samples vs. the MOSES sample; training_curves.png: the bundled model's training (benchmarks/results/zinc250k_training_metrics.csv).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae import MolVAE, chem, plots
+from molvae import MolVAE, api, chem, plots
+from molvae.drawing import molecule_grid
+from molvae.pretrained import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,15 +36,16 @@ def main() -> None:
     qed = chem.compute_properties(enc.smiles, ["qed"])[:, 0]
     plots.latent_map(enc.mu, qed, out / "latent_map.png", "qed", method="pca", seed=args.seed)
 
-    samples = model.sample(1000, seed=args.seed)
-    novel = model.novel(samples)
+    frame = api.sample(MolVAE.load(default_model_path("sample")), 1000, seed=args.seed)  # `molvae sample` defaults
+    samples = [s if ok else None for s, ok in zip(frame["smiles"], frame["valid"])]
+    novel = frame["novel"].to_numpy() if "novel" in frame else None
     shown = [(i, s) for i, s in enumerate(samples) if s is not None][:20]
     props = chem.compute_properties([s for _, s in shown], ["qed", "logp"])
     legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("" if novel is None else "\nnovel" if novel[i] else "\nin training set")
                for (i, _), (q, lp) in zip(shown, props)]
-    plots.molecule_grid([s for _, s in shown], legends, out / "samples.png", mols_per_row=5, size=200)
+    molecule_grid([s for _, s in shown], legends, out / "samples.png", mols_per_row=5, size=200)
     plots.property_distributions(samples, data, out / "properties.png",
-                                 labels=("prior samples, bundled model", "MOSES sample"))
+                                 labels=("raw samples, bundled sampler", "MOSES sample"))
 
     metrics = ROOT / "benchmarks" / "results" / "zinc250k_training_metrics.csv"
     if metrics.exists():

@@ -20,6 +20,18 @@ def test_bundled_model_is_installed_small_and_plain_data():
     assert {"prior", "training_set_hashes", "outlier_reference"} <= set(ckpt["extras"])
 
 
+def test_bundled_sampler_is_plain_data_and_samples_sane_molecules():
+    assert SAMPLER_MODEL.stat().st_size < 25 * 1024 * 1024
+    ckpt = torch.load(SAMPLER_MODEL, weights_only=True)
+    assert "training" not in ckpt and "training_set_hashes" in ckpt["extras"]
+    model = MolVAE.load(SAMPLER_MODEL)
+    assert model.sampling_temperature > 0 and model.prior is None  # token sampling from N(0, I)
+    frame = api.sample(model, 200, seed=0)
+    profile = chem.chemistry_profile([s for s in frame["smiles"] if s])
+    assert frame["valid"].all() and frame["novel"].mean() > 0.9
+    assert profile["sane"].mean() > 0.9 and not profile["radicals"].any()
+
+
 def test_bundled_model_samples_encodes_and_reconstructs():
     model = MolVAE.load()
     samples = model.sample(50, seed=0)
