@@ -76,6 +76,9 @@ ARMS: dict[str, Arm] = {
     "v3_e6": Arm("the same run after epoch 6 (copy of last.pt)", train_rows=0, run_dir="v3_ckpts/e6"),
     "sampler_e12": Arm("the same run at its best.pt (epoch 12 of 13 by validation loss), shipped as "
                        "zinc250k_selfies_sampler", train_rows=0, bundled="zinc250k_selfies_sampler"),
+    "sampler_cont": Arm("the shipped sampler warm-started again: 6 more epochs, lr 1.5e-4 -> 1.5e-5 (100 warm-up "
+                        "steps), otherwise scripts/zinc250k_sampler.toml; judged at its best.pt", train_rows=0,
+                        run_dir="v3b"),
 }
 
 
