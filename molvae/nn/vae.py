@@ -139,7 +139,6 @@ class SequenceVAE(nn.Module):
         return out
 
     @torch.no_grad()
-    @torch.no_grad()
     def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
                  generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
                  guidance: float = 1.0, prefix: torch.Tensor | None = None,
