@@ -15,14 +15,14 @@ from molvae.errors import InputError
 from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
                        write_table)
 from molvae.model import MolVAE
-from molvae.pretrained import default_model_path
+from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str = "latent") -> None:
     """--model, --device, --seed, -v/--verbose, -q/--quiet. ``purpose``: which bundled model is the
     default (:func:`molvae.pretrained.default_model_path`)."""
     if model:
-        default = "zinc250k_selfies_sampler" if purpose == "sample" else "zinc250k_selfies"
+        default = (SAMPLER_MODEL if purpose == "sample" else BUNDLED_MODEL).stem
         parser.add_argument("--model", metavar="PATH", default=None,
                             help="checkpoint written by 'molvae train', or the name of a bundled model "
                                  f"shipped in molvae/pretrained (default: {default})")

@@ -35,17 +35,18 @@ class GRUDecoder(nn.Module):
         returns logits ``batch x time x vocab`` and the new hidden state."""
         if hidden is None:
             hidden = self.initial_state(z)
-        emb = self.dropout(self.embedding(inputs))
-        zz = z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(emb.dtype)
-        output, hidden = self.gru(torch.cat([emb, zz], dim=-1), hidden)
+        output, hidden = self.gru(self._gru_input(inputs, z), hidden)
         return self.out(self.dropout(output)), hidden
+
+    def _gru_input(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``[embedding, z]`` at every position (``batch x time x (embedding + latent)``)."""
+        emb = self.dropout(self.embedding(inputs))
+        return torch.cat([emb, z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(emb.dtype)], dim=-1)
 
     def states(self, inputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The top layer's hidden state after each input (``batch x time x hidden``), teacher-forced
         in one pass of the sequence kernel; with one layer, the whole recurrent state."""
-        emb = self.embedding(inputs)
-        zz = z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(emb.dtype)
-        return self.gru(torch.cat([emb, zz], dim=-1), self.initial_state(z))[0]
+        return self.gru(self._gru_input(inputs, z), self.initial_state(z))[0]
 
     def step_weights(self, dtype: torch.dtype | None = None) -> StepWeights:
         """What one-token steps (:meth:`step`) reuse for a whole decode: the first layer's input-gate
