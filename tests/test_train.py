@@ -7,7 +7,7 @@ import torch
 
 from molvae import MolVAE
 from molvae.config import RunConfig, TrainConfig
-from molvae.errors import InputError
+from molvae.errors import ConfigError, InputError
 from molvae.metrics import reconstruction_accuracy
 from molvae.train import kl_weight, learning_rate, masked_mse, train, vae_loss
 
@@ -140,3 +140,30 @@ def test_vocabulary_comes_from_train_rows_only(tmp_path, sample_smiles):
     assert "[I]" not in model.vocab
     longest_train = max(len(model.prepare([s]).tokens[0]) for s in sample_smiles[:30])
     assert model.config.max_length == longest_train + 2
+
+
+def test_grown_decoder_computes_what_the_initial_model_did(tiny_model):
+    from dataclasses import replace
+
+    width = tiny_model.config.decoder_hidden_dim
+    wide = MolVAE(replace(tiny_model.config, decoder_hidden_dim=width + 24), tiny_model.vocab, tiny_model.scaler,
+                  dict(tiny_model.metadata))
+    wide.warm_start_from(tiny_model)
+    tiny_model.eval(), wide.eval()
+    tokens = torch.randint(3, len(tiny_model.vocab), (5, 12), generator=torch.Generator().manual_seed(0))
+    z = torch.randn(5, tiny_model.config.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before, _ = tiny_model.decoder(tokens, z)
+        after, hidden = wide.decoder(tokens, z)
+    assert hidden.shape[-1] == width + 24
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
+    assert wide.decoder.gru.weight_hh_l0[width:].abs().sum() > 0  # the new units are live, just not read yet
+
+
+def test_decoder_cannot_shrink(tiny_model):
+    from dataclasses import replace
+
+    narrow = MolVAE(replace(tiny_model.config, decoder_hidden_dim=tiny_model.config.decoder_hidden_dim - 8),
+                    tiny_model.vocab, tiny_model.scaler, {})
+    with pytest.raises(ConfigError, match="can only grow"):
+        narrow.warm_start_from(tiny_model)

@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", metavar="MODEL", help="warm-start a new run from this checkpoint or bundled model: "
                    "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
                    "use --kl-schedule constant when its KL weight should not ramp up from 0 again")
+    p.add_argument("--grow-decoder", type=int, metavar="UNITS",
+                   help="with --init: widen the initial model's decoder GRU to UNITS units; the new units start "
+                        "unread, so training begins from exactly what the initial model computes")
     add_common(p, model=False)
     p.set_defaults(func=run, seed=None)  # no --seed: the config file's seed (or 0)
 
@@ -91,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device if args.device != "auto" else None, seed=args.seed)
     if args.init and args.resume:
         raise InputError("--init starts a new run and --resume continues one: give one of them")
+    if args.grow_decoder is not None and not args.init:
+        raise InputError("--grow-decoder widens the model given with --init: give --init MODEL")
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
-                   command=command_line(), init=args.init)
+                   command=command_line(), init=args.init, grow_decoder=args.grow_decoder)
     if not distributed_context().is_main:  # torchrun: rank 0 reports
         return 0
     draw_curves(result.output_dir)

@@ -301,7 +301,11 @@ class SequenceVAE(nn.Module):
         """Copy ``other``'s weights into this model (same architecture; vocabularies may differ):
         rows of the token embeddings and the output layer are matched by token name, so a token
         new to this vocabulary keeps its fresh initialization and one this vocabulary lacks is
-        dropped. Returns counts of copied tensors and of shared tokens."""
+        dropped. A wider decoder (``decoder_hidden_dim`` larger than ``other``'s, same layers) is grown
+        without changing what the model computes (Net2Net-style, Chen et al. 2016): the old units keep
+        their weights, the new units start from this model's fresh initialization but nothing reads
+        them yet (their columns in the old units' gates, the next layer and the output layer are zero),
+        and training connects them. Returns counts of copied tensors and of shared tokens."""
         if other.config.representation != self.config.representation:
             raise ConfigError(f"cannot warm-start a {self.config.representation} model from a "
                               f"{other.config.representation} one")
@@ -309,6 +313,13 @@ class SequenceVAE(nn.Module):
         new_rows = torch.tensor([self.vocab.index_of(t) for t in shared])
         old_rows = torch.tensor([other.vocab.index_of(t) for t in shared])
         theirs, mine = other.state_dict(), self.state_dict()
+        old_width, width = other.config.decoder_hidden_dim, self.config.decoder_hidden_dim
+        if width != old_width:
+            if width < old_width or other.config.decoder_layers != self.config.decoder_layers:
+                raise ConfigError(f"cannot warm-start: a decoder of {old_width} units can only grow (asked: {width}) "
+                                  "and keep its number of layers")
+            theirs = {name: _grown_decoder_tensor(name, t, old_width, width, mine[name])
+                      if name.startswith("decoder.") and name in mine else t for name, t in theirs.items()}
         copied = 0
         with torch.no_grad():
             for name, target in mine.items():
@@ -324,3 +335,30 @@ class SequenceVAE(nn.Module):
                                       f"initial model and {tuple(target.shape)} here (architectures differ)")
                 copied += 1
         return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
+
+
+def _grown_decoder_tensor(name: str, old: torch.Tensor, old_width: int, width: int,
+                          fresh: torch.Tensor) -> torch.Tensor:
+    """``old`` (a decoder tensor of a model with ``old_width`` GRU units) laid into the shape of
+    ``fresh`` (the same tensor of a ``width``-unit decoder): rows of the old units (in each of the
+    GRU's stacked r, z, n blocks, or each layer's block of ``z_to_hidden``) take the old values, rows
+    of new units keep ``fresh``'s values, and columns that read new units are zero, so the grown
+    decoder computes what the old one did. The output layer keeps ``old``'s vocabulary rows."""
+    if name == "decoder.out.weight":
+        grown = old.new_zeros(old.shape[0], width)
+        grown[:, :old_width] = old
+        return grown
+    if old.shape == fresh.shape:  # the embedding, the output bias
+        return old
+    blocks = 3 if name.startswith("decoder.gru.") else old.shape[0] // old_width
+    reads_hidden = name.startswith("decoder.gru.weight_hh") or (
+        name.startswith("decoder.gru.weight_ih_l") and not name.endswith("_l0"))
+    grown = fresh.detach().clone()
+    for b in range(blocks):
+        rows, source = slice(b * width, b * width + old_width), old[b * old_width:(b + 1) * old_width]
+        if reads_hidden:
+            grown[rows] = 0.0
+            grown[rows, :old_width] = source
+        else:
+            grown[rows] = source
+    return grown
