@@ -6,6 +6,7 @@ numbers of the README table, beside the published numbers of the anchors.
 
     python benchmarks/zinc250k.py                 # full: 12,473 test molecules, 10,000 prior samples
     python benchmarks/zinc250k.py --quick         # 1,000 test molecules, 1,000 samples (< 2 minutes)
+    python benchmarks/zinc250k.py --model zinc250k_selfies_sampler --merge   # re-measure one model only
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=None, help="prior samples (default 10,000; quick 1,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other models' entries of the results file in --out and replace (or add) only "
+                             "the models measured now (same settings required)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models = args.model or list(dict.fromkeys(str(p) for p in (default_model_path("sample"), default_model_path())
@@ -139,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         train = train.iloc[:20000]  # novelty against a train subset in quick mode (an upper bound)
     test_props = np.stack([pd.to_numeric(test[c], errors="coerce").to_numpy()
                            for c in {"logp": "logP", "qed": "qed", "sa": "SAS"}.values()], axis=1)
+    stem, note, old = "zinc250k_quick" if args.quick else "zinc250k", None, None
+    previous = args.out / f"{stem}.json"
+    if args.merge and previous.exists():  # checked before the long evaluation
+        old = json.loads(previous.read_text())
+        if (old["n_samples"], old["seed"], old["n_test"]) != (n_samples, args.seed, len(test)):
+            parser.error(f"--merge: {previous} was measured with other settings (samples, seed, test rows "
+                         f"{old['n_samples']}, {old['seed']}, {old['n_test']})")
     runs = []
     for name in models:
         model = MolVAE.load(name)
@@ -146,14 +157,21 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         metrics = evaluate_model(model, test["smiles"].tolist(), test_props, train=train["smiles"].tolist(),
                                  n_samples=n_samples, seed=args.seed)
-        runs.append({"model": Path(name).stem, "model_metadata": model.metadata, "seconds": time.perf_counter() - t0,
+        runs.append({"model": Path(name).stem, "model_metadata": model.metadata, "measured": time.strftime("%Y-%m-%d"),
+                     "seconds": time.perf_counter() - t0,
                      "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}})
+    if old is not None:
+        fresh = {r["model"]: r for r in runs}
+        runs = [fresh.pop(r["model"], r) for r in old["models"]] + list(fresh.values())
+        note = "entries measured in separate runs of this script on the same machine (see each entry's 'measured')"
     result = {
         "benchmark": "zinc250k", "quick": args.quick, "molvae_version": __version__, "data": str(args.data.name),
         "n_test": len(test), "n_train_for_novelty": len(train), "n_samples": n_samples, "seed": args.seed,
         "hardware": hardware(), "models": runs, "anchors": ANCHORS, "targets": TARGETS,
     }
-    save_results(args.out, "zinc250k_quick" if args.quick else "zinc250k", result, markdown(result, args.quick))
+    if note:
+        result["note"] = note
+    save_results(args.out, stem, result, markdown(result, args.quick))
     return 0
 
 
