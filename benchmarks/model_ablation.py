@@ -79,6 +79,10 @@ ARMS: dict[str, Arm] = {
     "sampler_cont": Arm("the shipped sampler warm-started again: 6 more epochs, lr 1.5e-4 -> 1.5e-5 (100 warm-up "
                         "steps), otherwise scripts/zinc250k_sampler.toml; judged at its best.pt", train_rows=0,
                         run_dir="v3b"),
+    "wide_e3": Arm("the shipped sampler grown to a 768-unit decoder (train --grow-decoder 768; "
+                   "scripts/zinc250k_sampler_wide.toml: lr 3e-4 -> 2e-5) after epoch 3", train_rows=0,
+                   run_dir="w1_e3"),
+    "wide": Arm("the same run at its best.pt (19 epochs)", train_rows=0, run_dir="w1"),
 }
 
 
