@@ -90,7 +90,9 @@ def markdown(result: dict, quick: bool) -> str:
         lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs)
                      + f" | {ANCHORS[key]} | {TARGETS[key]} |")
     decoding = "; ".join(f"`{r['model']}`: prior {r['metrics'].get('prior')}, temperature "
-                         f"{r['metrics'].get('sampling_temperature')}" for r in runs)
+                         f"{r['metrics'].get('sampling_temperature')}"
+                         + (f" (ring and branch sizes {r['metrics']['sampling_index_temperature']})"
+                            if r["metrics"].get("sampling_index_temperature") is not None else "") for r in runs)
     lines += ["", f"What a chemist sees in the raw samples ({decoding}; each rate over all samples, invalid ones "
               "counted as failures):", "",
               f"| check | {names} | test set itself | target |", "|---|" + "---|" * len(runs) + "---|---|"]

@@ -78,14 +78,15 @@ def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
 def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", temperature: float | None = None,
            condition: Mapping[str, float] | None = None, guidance: float = 1.0, repair: bool = True,
            reference: Molecules | None = None, latents: bool = False,
-           max_ring: int | None = DEFAULT_MAX_RING) -> pd.DataFrame:
+           max_ring: int | None = DEFAULT_MAX_RING, index_temperature: float | None = None) -> pd.DataFrame:
     """``n`` molecules decoded from prior draws: one row per draw (``smiles`` None where invalid) with
     ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
     conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
     the model's packaged default. ``max_ring``: ring closures that would make a ring of more atoms
     are masked while decoding (:mod:`molvae.ring_limit`; the ``ring_masked`` column says which rows
-    needed it); None or 0: no limit.
+    needed it); None or 0: no limit. ``index_temperature``: the temperature of ring and branch sizes
+    (None: the model's packaged choice, else ``temperature``; see ``SequenceVAE.generate``).
 
     Example:
         >>> frame = molvae.sample(model, 1000, seed=0)                     # doctest: +SKIP
@@ -97,8 +98,10 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     z = model.sample_prior(n, seed=seed, prior=prior)
     standardized = model.standardize_condition(dict(condition)) if condition else None
     temperature = model.sampling_temperature if temperature is None else temperature
+    if index_temperature is None:
+        index_temperature = model.sampling_index_temperature
     res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,
-                                repair=repair, max_ring=max_ring)
+                                repair=repair, max_ring=max_ring, index_temperature=index_temperature)
     frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
                           "reason": res.reasons, "repaired": res.repaired})
     if max_ring:

@@ -61,13 +61,14 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
         result.update(property_errors(model, enc.properties, np.asarray(test_properties, dtype=float)))
     t0 = time.perf_counter()
     decoded = model.decode_detailed(model.sample_prior(n_samples, seed), temperature=model.sampling_temperature,
-                                    seed=seed, max_ring=max_ring)
+                                    seed=seed, max_ring=max_ring, index_temperature=model.sampling_index_temperature)
     samples = decoded.smiles
     result["seconds_sampling"] = time.perf_counter() - t0
     result["repaired"] = float(np.mean(decoded.repaired)) if decoded.repaired else 0.0
     result["max_ring"] = max_ring or 0
     result["ring_masked"] = float(np.mean(decoded.ring_masked)) if decoded.ring_masked else 0.0
     result["sampling_temperature"] = model.sampling_temperature
+    result["sampling_index_temperature"] = model.sampling_index_temperature
     result["prior"] = "fitted" if model.prior is not None else "standard"
     t0 = time.perf_counter()
     ref = list(reference) if reference is not None else [s for s in enc.smiles if s is not None]

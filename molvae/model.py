@@ -186,14 +186,15 @@ class MolVAE(SequenceVAE):
                         seed: int | None = None, condition: np.ndarray | None = None,
                         guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
                         avoid: np.ndarray | None = None, max_ring: int | None = None,
-                        precision: str = "auto") -> DecodeResult:
+                        precision: str = "auto", index_temperature: float | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
         (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
         first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them).
         ``max_ring``: ring closures that would make a larger ring are masked (:mod:`molvae.ring_limit`;
         the ``ring_masked`` flags say which rows needed it). ``precision``: "bf16" runs the decoder's
         matrix products in bf16 ("auto": where the hardware has it; "fp32": never); about 2.3x faster
-        on such CPUs, while a near-tie between two tokens may then go the other way."""
+        on such CPUs, while a near-tie between two tokens may then go the other way.
+        ``index_temperature``: the temperature of ring and branch sizes (see ``SequenceVAE.generate``)."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
@@ -216,7 +217,7 @@ class MolVAE(SequenceVAE):
                 part = rows[start:start + batch_size]
                 out += self.generate(z[part].to(self.device), temperature, generator=generator,
                                      condition=None if cond is None else cond[part].to(self.device),
-                                     guidance=guidance, ban=ban, dtype=amp,
+                                     guidance=guidance, ban=ban, dtype=amp, index_temperature=index_temperature,
                                      prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
                                      avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
             return out
@@ -303,6 +304,13 @@ class MolVAE(SequenceVAE):
         validation split when the model was packaged (``metadata["sampling"]``)."""
         return float(self.metadata.get("sampling", {}).get("temperature", 0.0))
 
+    @property
+    def sampling_index_temperature(self) -> float | None:
+        """The temperature of ring and branch sizes this model samples with by default (None: the
+        :attr:`sampling_temperature`), chosen with it (``metadata["sampling"]``)."""
+        value = self.metadata.get("sampling", {}).get("index_temperature")
+        return None if value is None else float(value)
+
     def sample(self, n: int, temperature: float | None = None, seed: int | None = None,
                condition: dict[str, float] | None = None, guidance: float = 1.0,
                prior: str = "auto") -> list[str | None]:
@@ -312,8 +320,9 @@ class MolVAE(SequenceVAE):
         :meth:`generate`."""
         temperature = self.sampling_temperature if temperature is None else temperature
         cond = self.standardize_condition(condition) if condition else None
-        return self.decode(self.sample_prior(n, seed, prior), temperature=temperature, seed=seed, condition=cond,
-                           guidance=guidance)
+        return self.decode_detailed(self.sample_prior(n, seed, prior), temperature=temperature, seed=seed,
+                                    condition=cond, guidance=guidance,
+                                    index_temperature=self.sampling_index_temperature).smiles
 
     def reconstruct(self, smiles: Sequence[str], keep_largest_fragment: bool = False
                     ) -> tuple[EncodeResult, list[str | None]]:
@@ -340,7 +349,9 @@ class MolVAE(SequenceVAE):
                  f"  properties: {', '.join(self.property_names) or 'none'}"
                  + (f"; conditioned on {', '.join(self.conditions)}" if self.conditions else ""),
                  f"  prior: {'fitted mixture (%d components)' % len(self.prior.weights) if self.prior else 'N(0, I)'};"
-                 f" sampling temperature {self.sampling_temperature:g}"]
+                 f" sampling temperature {self.sampling_temperature:g}"
+                 + (f" (ring and branch sizes {self.sampling_index_temperature:g})"
+                    if self.sampling_index_temperature is not None else "")]
         if meta.get("data_file"):
             lines.append(f"  trained on {meta['data_file']} (sha256 {str(meta.get('data_sha256', '?'))[:12]}, "
                          f"{meta.get('n_train', '?')} train molecules)")

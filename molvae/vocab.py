@@ -98,6 +98,11 @@ class Representation:
         Empty where the representation does not say (then no ring limit applies)."""
         return []
 
+    def index_length(self, token: str) -> int:
+        """How many of the following tokens ``token`` reads as a number (a ring's or branch's size)
+        rather than as atoms; 0 for most tokens and for representations without index tokens."""
+        return 0
+
 
 class SelfiesRepresentation(Representation):
     """SELFIES (Krenn et al. 2020): every token sequence decodes to a molecule."""
@@ -119,19 +124,24 @@ class SelfiesRepresentation(Representation):
             raise TokenizeError(REASON_TOKENIZE)
         return list(sf.split_selfies(encoded))
 
-    def ring_closures(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
+    def index_length(self, token: str) -> int:
         # [RingN] and [BranchN] tokens (with a bond prefix such as [=Ring1]) read the next N tokens as
-        # an index, whatever those are; a ring closure spans its token and its index tokens.
+        # an index, whatever those are.
+        if ("Ring" in token or "Branch" in token) and len(token) > 2 and token[-2].isdigit():
+            return int(token[-2])
+        return 0
+
+    def ring_closures(self, tokens: Sequence[str]) -> list[tuple[int, int]]:
+        # A ring closure spans its [RingN] token and its index tokens.
         out: list[tuple[int, int]] = []
         i = 0
         while i < len(tokens):
-            tok = tokens[i]
-            kind = "Ring" if "Ring" in tok else "Branch" if "Branch" in tok else None
-            if kind is None or not tok[-2].isdigit():
+            reads = self.index_length(tokens[i])
+            if not reads:
                 i += 1
                 continue
-            end = i + 1 + int(tok[-2])
-            if kind == "Ring":
+            end = i + 1 + reads
+            if "Ring" in tokens[i]:
                 out.append((i, min(end, len(tokens))))
             i = end
         return out

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=0.0,
                         help="decoding temperature 'molvae sample' uses by default with this model (0: greedy); "
                              "choose it on the valid split (benchmarks/model_ablation.py)")
+    parser.add_argument("--index-temperature", type=float, default=None,
+                        help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
+                             "default: the same as --temperature); chosen on the valid split too")
     parser.add_argument("--prior-components", type=int, default=16,
                         help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)")
     parser.add_argument("--prior-molecules", type=int, default=50000,
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     model.set_training_set([s for s in model.prepare(train).canonical if s])
     model.metadata["packaged_from"] = args.checkpoint.name
     model.metadata["sampling"] = {"temperature": args.temperature}
+    if args.index_temperature is not None:
+        model.metadata["sampling"]["index_temperature"] = args.index_temperature
     if args.prior_components:
         subset = pd.Series(train).sample(n=min(args.prior_molecules, len(train)), random_state=0).tolist()
         model.fit_prior(subset, n_components=args.prior_components, seed=0)

@@ -245,3 +245,58 @@ def test_decoder_steps_compute_the_teacher_forced_pass(layers):
                 assert logits.dtype == torch.float32
                 torch.testing.assert_close(logits, expected[:, t], atol=tol, rtol=tol)
 
+
+
+def _index_positions(model, row):
+    """Positions of ``row`` (token indices) that a ring or branch token reads as its size."""
+    rep, out, reading = model.representation, [], 0
+    for k, i in enumerate(row):
+        if i == model.vocab.eos_index:
+            break
+        if reading:
+            out.append(k)
+            reading -= 1
+        else:
+            reading = rep.index_length(model.vocab.tokens[i])
+    return out
+
+
+@pytest.mark.parametrize("with_prefix", [False, True])
+def test_index_temperature_zero_writes_ring_and_branch_sizes_greedily(tiny_model, sample_smiles, with_prefix):
+    n, width = 64, tiny_model.config.max_length
+    z = torch.randn(n, tiny_model.latent_dim, generator=torch.Generator().manual_seed(0))
+    prefix = None
+    if with_prefix:  # rows continue after a prefix that ends inside a ring's size or not
+        tokens = [tiny_model.vocab.index_of(t) for t in tiny_model.prepare(["c1ccc2ccccc2c1"]).tokens[0]]
+        cut = next(k for k, t in enumerate(tokens) if tiny_model.representation.index_length(
+            tiny_model.vocab.tokens[t])) + 1
+        prefix = torch.full((n, width), -1, dtype=torch.long)
+        for i in range(n):
+            prefix[i, :cut - i % 2] = torch.tensor(tokens[:cut - i % 2])
+    rows = tiny_model.generate(z, temperature=3.0, index_temperature=0.0, prefix=prefix,
+                               generator=torch.Generator().manual_seed(1))
+    checked = 0
+    for i, row in enumerate(rows):
+        positions = [k for k in _index_positions(tiny_model, row) if prefix is None or k >= int((prefix[i] >= 0).sum())]
+        if not positions:
+            continue
+        inputs = torch.tensor([[tiny_model.vocab.bos_index] + row[:max(positions)]])
+        with torch.no_grad():
+            logits, _ = tiny_model.decoder(inputs, z[i:i + 1])
+        for k in positions:
+            assert row[k] == int(logits[0, k].argmax())
+            checked += 1
+    assert checked >= 10
+    same = tiny_model.generate(z, temperature=3.0, index_temperature=3.0, prefix=prefix,
+                               generator=torch.Generator().manual_seed(1))
+    plain = tiny_model.generate(z, temperature=3.0, prefix=prefix, generator=torch.Generator().manual_seed(1))
+    assert same == plain != rows  # the same temperature changes nothing; a greedy size changes decodes
+
+
+def test_index_length_reads_selfies_ring_and_branch_sizes():
+    from molvae.vocab import get_representation
+
+    selfies, smiles = get_representation("selfies"), get_representation("smiles")
+    assert [selfies.index_length(t) for t in ["[Ring1]", "[=Branch2]", "[#Branch1]", "[-/Ring2]", "[C]", "[=C]"]] \
+        == [1, 2, 1, 2, 0, 0]
+    assert smiles.index_length("1") == 0

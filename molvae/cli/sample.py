@@ -27,6 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=None,
                    help="0 = greedy decoding; > 0 samples tokens from softmax(logits / T) (default: the model's own "
                         "choice, made on the validation split and stored in it; the bundled model's is in its model card)")
+    p.add_argument("--index-temperature", type=float, default=None, metavar="T",
+                   help="with --temperature > 0: the temperature of the tokens that give a ring's or branch's size "
+                        "(SELFIES index tokens; 0 = greedy), where a wrong pick breaks a ring (default: the model's "
+                        "own choice, else the same as --temperature)")
     p.add_argument("--prior", choices=PRIOR_KINDS, default="auto",
                    help="where latent points are drawn: 'fitted' = the Gaussian mixture fitted to where the encoder "
                         "puts training molecules (stored in the model), 'standard' = N(0, I), 'auto' = fitted when "
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     frame = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior, temperature=args.temperature,
                        condition=requested, guidance=args.guidance, repair=not args.no_repair,
-                       reference=args.train, latents=args.latents, max_ring=args.max_ring)
+                       reference=args.train, latents=args.latents, max_ring=args.max_ring,
+                       index_temperature=args.index_temperature)
     smiles = [s if ok else None for s, ok in zip(frame["smiles"], frame["valid"])]
     report = f"validity {validity(smiles):.4f}, uniqueness {uniqueness(smiles):.4f}"
     if not args.no_repair:
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         # the same prior draws decoded at the training-average condition: what the request changed
         reference = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior,
                                temperature=args.temperature, repair=not args.no_repair,
-                               max_ring=args.max_ring)["smiles"].tolist()
+                               max_ring=args.max_ring, index_temperature=args.index_temperature)["smiles"].tolist()
         values = _property_values(smiles, list(requested))
         base = _property_values(reference, list(requested))
         for j, (name, target) in enumerate(requested.items()):

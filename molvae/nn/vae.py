@@ -4,7 +4,7 @@ pass the training loss needs, and autoregressive decoding of token indices.
 Example:
     >>> from molvae.config import ModelConfig
     >>> from molvae.data import PropertyScaler
-    >>> from molvae.vocab import Vocabulary
+    >>> from molvae.vocab import Vocabulary, get_representation
     >>> vae = SequenceVAE(ModelConfig(latent_dim=8), Vocabulary.build([["[C]", "[O]"]]), PropertyScaler((), (), ()))
     >>> len(vae.generate(torch.zeros(2, 8), max_length=5))
     2
@@ -23,7 +23,7 @@ from molvae.errors import ConfigError, InputError
 from molvae.nn.decoder import GRUDecoder
 from molvae.nn.encoder import GRUEncoder
 from molvae.nn.heads import PropertyHead
-from molvae.vocab import Vocabulary
+from molvae.vocab import Vocabulary, get_representation
 
 
 # Parameters with one row per vocabulary token (warm starts match their rows by token name).
@@ -143,7 +143,7 @@ class SequenceVAE(nn.Module):
                  generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
                  guidance: float = 1.0, prefix: torch.Tensor | None = None,
                  avoid: torch.Tensor | None = None, ban: torch.Tensor | None = None,
-                 dtype: torch.dtype | None = None) -> list[list[int]]:
+                 dtype: torch.dtype | None = None, index_temperature: float | None = None) -> list[list[int]]:
         """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
         else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
         ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): those tokens are written
@@ -156,13 +156,17 @@ class SequenceVAE(nn.Module):
         ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
         where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
         towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022).
-        ``dtype`` bf16: the decoder's matrix products in bf16 (see ``GRUDecoder.step_weights``)."""
+        ``dtype`` bf16: the decoder's matrix products in bf16 (see ``GRUDecoder.step_weights``).
+        ``index_temperature`` (with ``temperature`` > 0): the temperature of the tokens a ring or branch
+        token reads as its size (SELFIES' index tokens; 0: greedy); None: ``temperature``. A wrong size
+        breaks a ring (a benzene written as a 7-ring), while the atoms carry the diversity."""
         max_length = max_length or self.config.max_length
+        sizes = self._index_reader(temperature, index_temperature)
         guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
         z_ref = self.with_condition(z, None) if guided else None
         z = self.with_condition(z, condition)
         if prefix is not None and z_ref is None and self.decoder.layers == 1 and self.fast_prefix:
-            return self._generate_after_prefix(z, temperature, max_length, generator, prefix, avoid, ban, dtype)
+            return self._generate_after_prefix(z, temperature, max_length, generator, prefix, avoid, ban, dtype, sizes)
         n = z.shape[0]
         weights = self.decoder.step_weights(dtype)
         inputs = torch.full((n,), self.vocab.bos_index, dtype=torch.long, device=z.device)
@@ -173,21 +177,20 @@ class SequenceVAE(nn.Module):
         # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
         # (their lengths vary about twofold on ZINC) rather than n x the longest one.
         active = torch.arange(n)
+        reading = torch.zeros(n, dtype=torch.long) if sizes is not None else None  # index tokens still to come
         plen = (prefix >= 0).sum(1).cpu() if prefix is not None else None
         for t in range(max_length):
             logits, hidden = self.decoder.step(inputs, gates, hidden, weights)
             if z_ref is not None:
                 ref, hidden_ref = self.decoder.step(inputs, gates_ref, hidden_ref, weights)
                 logits = ref + guidance * (logits - ref)
-            if temperature > 0:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(z.device)
-            else:
-                nxt = logits.argmax(dim=-1)
+            nxt = _pick(logits, temperature, generator, sizes, reading)
             if plen is not None:
                 nxt = self._follow_prefix(t, nxt, logits, active, prefix, plen, avoid, generator)
                 if ban is not None:
                     nxt = self._ban_after_prefix(t, nxt, logits, plen[active], ban, temperature, generator)
+            if sizes is not None:
+                reading = sizes.next_state(reading, nxt.cpu())
             out[active, t] = nxt.cpu()
             going = (nxt != self.vocab.eos_index).cpu()
             if not bool(going.any()):
@@ -196,16 +199,28 @@ class SequenceVAE(nn.Module):
                 keep = torch.nonzero(going).squeeze(1)
                 keep = keep.to(z.device)
                 active, nxt, gates, hidden = active[keep.cpu()], nxt[keep], gates[keep], hidden[:, keep]
+                if reading is not None:
+                    reading = reading[keep.cpu()]
                 if z_ref is not None:
                     gates_ref, hidden_ref = gates_ref[keep], hidden_ref[:, keep]
             inputs = nxt
         return [row.tolist() for row in out]
 
+    def _index_reader(self, temperature: float, index_temperature: float | None) -> _IndexReader | None:
+        """What tracks index tokens during a decode, when their temperature differs from the rest."""
+        if temperature <= 0 or index_temperature is None or index_temperature == temperature:
+            return None
+        if index_temperature < 0:
+            raise InputError(f"the index temperature must be >= 0, not {index_temperature}")
+        rep = get_representation(self.config.representation)
+        lengths = torch.tensor([rep.index_length(t) for t in self.vocab.tokens], dtype=torch.long)
+        return _IndexReader(lengths, float(index_temperature)) if bool(lengths.any()) else None
+
     fast_prefix = True  # generate() with a prefix: teacher-force it in one pass (False: step through it)
 
     def _generate_after_prefix(self, z: torch.Tensor, temperature: float, max_length: int, generator,
                                prefix: torch.Tensor, avoid: torch.Tensor | None, ban: torch.Tensor | None,
-                               dtype: torch.dtype | None) -> list[list[int]]:
+                               dtype: torch.dtype | None, sizes: _IndexReader | None = None) -> list[list[int]]:
         """:meth:`generate` with a prefix, for a one-layer decoder: the prefixes go through the GRU's
         sequence kernel in one teacher-forced pass, and only the tokens after them are decoded step
         by step (each row from its own position), instead of stepping every row through its prefix.
@@ -228,25 +243,28 @@ class SequenceVAE(nn.Module):
         gates = self.decoder.z_gates(weights, z[active.to(device)])
         logits = F.linear(hidden[0].to(weights.w_out.dtype), weights.w_out, weights.b_out).float()
         pos = plen.clone()
-
-        def pick(logits: torch.Tensor, temp: float) -> torch.Tensor:
-            if temp > 0:
-                probs = torch.softmax(logits / temp, dim=-1)
-                return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(device)
-            return logits.argmax(dim=-1)
+        reading = None
+        if sizes is not None:  # where each prefix leaves off: inside a ring's or branch's size or not
+            reading = torch.zeros(n, dtype=torch.long)
+            for t in range(width):
+                inside = plen > t
+                reading[inside] = sizes.next_state(reading[inside], out[inside, t])
+            reading = reading[active]
 
         # The first free position: `ban` masks tokens there; `avoid` bans one token and samples at T = 1.
         if ban is not None:
             logits = logits.masked_fill(ban.to(device), -float("inf"))
-        nxt = pick(logits, temperature)
+        nxt = _pick(logits, temperature, generator, sizes, reading)
         if avoid is not None:
             banned = avoid.cpu()[active]
             branch = torch.nonzero(banned >= 0).squeeze(1)
             if len(branch):
                 rows = logits[branch.to(device)].clone()
                 rows[torch.arange(len(branch)), banned[branch].to(device)] = -float("inf")
-                nxt[branch.to(device)] = pick(rows, 1.0)
+                nxt[branch.to(device)] = _pick(rows, 1.0, generator)
         while len(active):
+            if reading is not None:
+                reading = sizes.next_state(reading, nxt.cpu())
             out[active, pos[active]] = nxt.cpu()
             pos[active] += 1
             going = ((nxt != self.vocab.eos_index).cpu() & (pos[active] < max_length))
@@ -254,10 +272,12 @@ class SequenceVAE(nn.Module):
                 keep = torch.nonzero(going).squeeze(1)
                 active, nxt, gates, hidden = active[keep], nxt[keep.to(device)], gates[keep.to(device)], \
                     hidden[:, keep.to(device)]
+                if reading is not None:
+                    reading = reading[keep]
                 if not len(active):
                     break
             logits, hidden = self.decoder.step(nxt, gates, hidden, weights)
-            nxt = pick(logits, temperature)
+            nxt = _pick(logits, temperature, generator, sizes, reading)
         return [row.tolist() for row in out]
 
     @staticmethod
@@ -335,6 +355,35 @@ class SequenceVAE(nn.Module):
                                       f"initial model and {tuple(target.shape)} here (architectures differ)")
                 copied += 1
         return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
+
+
+class _IndexReader:
+    """Per row of a decode: how many of the coming tokens are read as a ring's or branch's size
+    (``next_state``), and the temperature those are sampled at."""
+
+    def __init__(self, lengths: torch.Tensor, temperature: float) -> None:
+        self.lengths, self.temperature = lengths, temperature
+
+    def next_state(self, reading: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
+        return torch.where(reading > 0, reading - 1, self.lengths[written])
+
+
+def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None,
+          sizes: _IndexReader | None = None, reading: torch.Tensor | None = None) -> torch.Tensor:
+    """The next token of each row: greedy at temperature 0, else sampled from softmax(logits / T);
+    rows whose next token is an index (``reading`` > 0) use ``sizes.temperature`` instead."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    scaled = logits / temperature
+    index_rows = None
+    if sizes is not None and reading is not None:
+        index_rows = torch.nonzero(reading > 0).squeeze(1).to(logits.device)
+        if len(index_rows) and sizes.temperature > 0:
+            scaled[index_rows] = logits[index_rows] / sizes.temperature
+    nxt = torch.multinomial(torch.softmax(scaled, dim=-1).cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    if index_rows is not None and len(index_rows) and sizes.temperature == 0:
+        nxt[index_rows] = logits[index_rows].argmax(dim=-1)
+    return nxt
 
 
 def _grown_decoder_tensor(name: str, old: torch.Tensor, old_width: int, width: int,
