@@ -124,7 +124,7 @@ def load_arm(name: str, runs: Path) -> MolVAE:
 def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[str], n: int, seed: int,
                  ref_profile: dict, ring_limits: tuple[int, ...] = (), shipped_only: bool = False,
                  temperatures: tuple[float, ...] = (0.0, 1.0), priors: tuple[str, ...] = ("standard", "fitted"),
-                 raw: bool = True) -> dict:
+                 raw: bool = True, index_temperatures: tuple[float | None, ...] = (None,)) -> dict:
     out: dict = {"arm": name, "description": ARMS[name].description}
     t0 = time.perf_counter()
     enc, decoded = model.reconstruct(valid[:1000])
@@ -136,27 +136,30 @@ def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[
     out["variants"] = {}
     for prior in ("fitted",) if shipped_only else priors:
         z = model.sample_prior(n, seed=seed, prior=prior)
-        for temperature in (0.0,) if shipped_only else temperatures:
+        for temperature, index_t in [(0.0, None)] if shipped_only else \
+                [(t, i) for t in temperatures for i in (index_temperatures if t > 0 else (None,))]:
             t1 = time.perf_counter()
             versions, ring_seconds = {}, {}
             seconds = 1.0
+            name_t = f"T={temperature:g}" + ("" if index_t is None else f",sizes T={index_t:g}")
             if raw:
-                res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False)
+                res = model.decode_detailed(z, temperature=temperature, seed=seed, repair=False,
+                                            index_temperature=index_t)
                 seconds = time.perf_counter() - t1
                 versions[""] = res.smiles
                 versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]  # under-bonded atoms read as plain
             for limit in ring_limits:  # decoded again with larger rings masked (molvae.ring_limit)
                 t1 = time.perf_counter()
                 versions[f"+repair+rings<={limit}"] = model.decode_detailed(
-                    z, temperature=temperature, seed=seed, max_ring=limit).smiles
+                    z, temperature=temperature, seed=seed, max_ring=limit, index_temperature=index_t).smiles
                 ring_seconds[f"+repair+rings<={limit}"] = time.perf_counter() - t1
             for suffix, samples in versions.items():
                 valid_samples = [s for s in samples if s is not None]
                 row = {"validity": len(valid_samples) / n, "unique": unique_at(samples, n),
                        "fcd": fcd(valid_samples, valid[:n]), "decode_mol_per_s": n / ring_seconds.get(suffix, seconds)}
                 row.update(chemistry_metrics(samples, reference_profile=ref_profile))
-                out["variants"][f"{prior}/T={temperature:g}{suffix}"] = row
-                logging.info("%s %s T=%g%s: %s", name, prior, temperature, suffix,
+                out["variants"][f"{prior}/{name_t}{suffix}"] = row
+                logging.info("%s %s %s%s: %s", name, prior, name_t, suffix,
                              {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -191,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                         "variants; the arm's other rows are kept from the results file")
     p.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 1.0], metavar="T",
                    help="decoding temperatures to judge (0 = greedy; default: 0 1)")
+    p.add_argument("--index-temperatures", type=lambda v: None if v == "same" else float(v), nargs="+",
+                   default=[None], metavar="T",
+                   help="with a temperature > 0, judge each of these temperatures of ring and branch sizes "
+                        "(SELFIES index tokens; 'same': the temperature itself; default: same)")
     p.add_argument("--priors", nargs="+", default=["standard", "fitted"], choices=["standard", "fitted"],
                    help="where latent points are drawn (default: both)")
     p.add_argument("--shipped-decoding-only", action="store_true",
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_profile = chem.chemistry_profile(valid[:args.samples])
     results = [evaluate_arm(a, load_arm(a, Path(args.runs)), valid, train_sample, args.samples, args.seed, ref_profile,
                             tuple(args.ring_limits), args.greedy_fitted_only, tuple(args.temperatures),
-                            tuple(args.priors), not args.shipped_decoding_only)
+                            tuple(args.priors), not args.shipped_decoding_only, tuple(args.index_temperatures))
                for a in args.arms]
     previous = RESULTS / f"{args.stem}.json"
     merged = {r["arm"]: r for r in (json.loads(previous.read_text())["arms"] if previous.exists() else [])}
