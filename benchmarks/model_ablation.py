@@ -77,12 +77,11 @@ ARMS: dict[str, Arm] = {
     "sampler_e12": Arm("the same run at its best.pt (epoch 12 of 13 by validation loss), shipped as "
                        "zinc250k_selfies_sampler", train_rows=0, bundled="zinc250k_selfies_sampler"),
     "sampler_cont": Arm("the shipped sampler warm-started again: 6 more epochs, lr 1.5e-4 -> 1.5e-5 (100 warm-up "
-                        "steps), otherwise scripts/zinc250k_sampler.toml; judged at its best.pt", train_rows=0,
-                        run_dir="v3b"),
-    "wide_e3": Arm("the shipped sampler grown to a 768-unit decoder (train --grow-decoder 768; "
-                   "scripts/zinc250k_sampler_wide.toml: lr 3e-4 -> 2e-5) after epoch 3", train_rows=0,
-                   run_dir="w1_e3"),
-    "wide": Arm("the same run at its best.pt (19 epochs)", train_rows=0, run_dir="w1"),
+                        "steps), otherwise scripts/zinc250k_sampler.toml; judged at its best.pt, packaged as "
+                        "zinc250k_selfies_sampler in molvae 0.3", train_rows=0, bundled="zinc250k_selfies_sampler"),
+    "wide": Arm("that sampler grown to a 768-unit decoder (train --grow-decoder 768; "
+                "scripts/zinc250k_sampler_wide.toml: 16 epochs, lr 3e-4 -> 2e-5), judged at its best.pt",
+                train_rows=0, run_dir="w2"),
 }
 
 

@@ -98,6 +98,9 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     z = model.sample_prior(n, seed=seed, prior=prior)
     standardized = model.standardize_condition(dict(condition)) if condition else None
     temperature = model.sampling_temperature if temperature is None else temperature
+    if index_temperature is not None and (index_temperature < 0 or temperature <= 0):
+        raise InputError(f"an index temperature ({index_temperature:g}) needs a temperature above 0 and must be "
+                         f">= 0 (temperature: {temperature:g})")
     if index_temperature is None:
         index_temperature = model.sampling_index_temperature
     res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from molvae.config import RunConfig
 from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, resolve_workers
 from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
-from molvae.errors import InputError, MolvaeError
+from molvae.errors import ConfigError, InputError, MolvaeError
 from molvae.training_data import PreparedData, prepare_training_data
 from molvae.io import read_molecules, write_table
 from molvae import checkpoint, runs
@@ -217,6 +217,9 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     ``init``) widens the initial model's decoder to that many GRU units without changing what it
     computes, so training can use the added capacity from where the initial model stands."""
     run = run or RunConfig()
+    if grow_decoder is not None and (init is None or grow_decoder < 1):
+        raise ConfigError(f"grow_decoder ({grow_decoder}) widens the model given as init to that many units: give "
+                          "both, with at least one unit")
     out = Path(output_dir)
     last_path = out / runs.LAST
     state: dict[str, Any] | None = None

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior-molecules", type=int, default=50000,
                         help="training molecules (seeded random subset) encoded to fit the prior")
     args = parser.parse_args(argv)
+    if args.index_temperature is not None and (args.index_temperature < 0 or args.temperature <= 0):
+        parser.error("--index-temperature must be >= 0 and needs --temperature > 0")
     model = MolVAE.load(args.checkpoint)
     data = pd.read_csv(args.data, keep_default_na=False, na_filter=False)
     train = data[data["split"] == "train"]["smiles"].tolist() if "split" in data else data["smiles"].tolist()

@@ -116,3 +116,10 @@ def test_encode_file_writes_the_columns_of_encode(model, tiny_csv, tmp_path):
     assert written.columns.tolist() == molvae.encode(model, str(tiny_csv)).columns.tolist()
     with pytest.raises(molvae.InputError, match="engine"):
         molvae.encode_file(model, tiny_csv, tmp_path / "x.csv", engine="spark")
+
+
+@pytest.mark.parametrize("kwargs", [{"temperature": 0.0, "index_temperature": 0.3},
+                                    {"temperature": 0.8, "index_temperature": -1.0}])
+def test_sample_rejects_an_index_temperature_it_cannot_use(model, kwargs):
+    with pytest.raises(molvae.InputError, match="index temperature"):
+        molvae.sample(model, 4, **kwargs)

@@ -160,6 +160,27 @@ def test_grown_decoder_computes_what_the_initial_model_did(tiny_model):
     assert wide.decoder.gru.weight_hh_l0[width:].abs().sum() > 0  # the new units are live, just not read yet
 
 
+def test_grown_decoder_keeps_shared_tokens_when_the_vocabulary_differs(tiny_model):
+    from dataclasses import replace
+
+    from molvae.vocab import Vocabulary
+
+    old_vocab = tiny_model.vocab
+    vocab = Vocabulary(old_vocab.tokens + ("[Xe]", "[Kr]"))  # two new tokens, after the shared ones
+    width = tiny_model.config.decoder_hidden_dim
+    wide = MolVAE(replace(tiny_model.config, decoder_hidden_dim=width + 16), vocab, tiny_model.scaler, {})
+    counts = wide.warm_start_from(tiny_model)
+    assert counts["new_tokens"] == 2
+    keep = torch.arange(len(old_vocab))  # the shared tokens sit at the same indices in both vocabularies
+    wide.eval()
+    tokens = torch.randint(3, len(old_vocab), (4, 10), generator=torch.Generator().manual_seed(0))
+    z = torch.randn(4, tiny_model.config.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before, _ = tiny_model.decoder(tokens, z)
+        after, _ = wide.decoder(tokens, z)
+    torch.testing.assert_close(after[..., keep], before[..., keep], atol=1e-5, rtol=0)
+
+
 def test_decoder_cannot_shrink(tiny_model):
     from dataclasses import replace
 
@@ -167,3 +188,9 @@ def test_decoder_cannot_shrink(tiny_model):
                     tiny_model.vocab, tiny_model.scaler, {})
     with pytest.raises(ConfigError, match="can only grow"):
         narrow.warm_start_from(tiny_model)
+
+
+@pytest.mark.parametrize("init, units", [(None, 768), ("zinc250k_selfies_sampler", 0)])
+def test_grow_decoder_needs_an_initial_model_and_units(tmp_path, tiny_csv, init, units):
+    with pytest.raises(ConfigError, match="grow_decoder"):
+        train(tiny_csv, tmp_path / "run", init=init, grow_decoder=units)

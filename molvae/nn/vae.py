@@ -397,11 +397,14 @@ def _grown_decoder_tensor(name: str, old: torch.Tensor, old_width: int, width: i
         grown = old.new_zeros(old.shape[0], width)
         grown[:, :old_width] = old
         return grown
-    if old.shape == fresh.shape:  # the embedding, the output bias
-        return old
-    blocks = 3 if name.startswith("decoder.gru.") else old.shape[0] // old_width
+    if name in VOCABULARY_TENSORS or old.shape == fresh.shape:  # the embedding, the output bias: rows per
+        return old  # token, matched by name in warm_start_from
     reads_hidden = name.startswith("decoder.gru.weight_hh") or (
         name.startswith("decoder.gru.weight_ih_l") and not name.endswith("_l0"))
+    if not reads_hidden and old.shape[1:] != fresh.shape[1:]:
+        raise ConfigError(f"cannot grow {name}: it has shape {tuple(old.shape)} in the initial model and "
+                          f"{tuple(fresh.shape)} here (architectures differ beyond the decoder's width)")
+    blocks = 3 if name.startswith("decoder.gru.") else old.shape[0] // old_width
     grown = fresh.detach().clone()
     for b in range(blocks):
         rows, source = slice(b * width, b * width + old_width), old[b * old_width:(b + 1) * old_width]
