@@ -78,9 +78,11 @@ ARMS: dict[str, Arm] = {
                        "zinc250k_selfies_sampler", train_rows=0, bundled="zinc250k_selfies_sampler"),
     "sampler_cont": Arm("the shipped sampler warm-started again: 6 more epochs, lr 1.5e-4 -> 1.5e-5 (100 warm-up "
                         "steps), otherwise scripts/zinc250k_sampler.toml; judged at its best.pt, packaged as "
-                        "zinc250k_selfies_sampler in molvae 0.3", train_rows=0, bundled="zinc250k_selfies_sampler"),
+                        "zinc250k_selfies_sampler in molvae 0.3 (git show e9a6bc4:molvae/pretrained/"
+                        "zinc250k_selfies_sampler.pt)", train_rows=0, run_dir="v3b"),
     "wide": Arm("that sampler grown to a 768-unit decoder (train --grow-decoder 768; "
-                "scripts/zinc250k_sampler_wide.toml: 16 epochs, lr 3e-4 -> 2e-5), judged at its best.pt",
+                "scripts/zinc250k_sampler_wide.toml, lr 3e-4 -> 2e-5; a 16-epoch run resumed after epoch 5 with "
+                "--epochs 12), judged at its best.pt",
                 train_rows=0, run_dir="w2"),
 }
 
