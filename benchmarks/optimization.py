@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--molecules", type=int, help="constrained task: starting molecules (default 800; quick 30)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="zinc250k.csv.gz (shared data)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--add-seeds", action="store_true",
+                        help="constrained task: keep the results file's runs of other seeds and report the mean "
+                             "over all of them (e.g. --tasks constrained --seeds 2 --add-seeds after seeds 0 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
@@ -244,7 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         result["plogp"] = run_plogp(model, zinc, budget, seeds)
         save()
     if "constrained" in args.tasks:
-        result["constrained"] = run_constrained(model, zinc, n_molecules, seeds)
+        new = run_constrained(model, zinc, n_molecules, seeds)
+        earlier = result.get("constrained", {})
+        if args.add_seeds and earlier.get("n_molecules") == new["n_molecules"]:
+            runs = sorted({r["seed"]: r for r in earlier["runs"] + new["runs"]}.values(), key=lambda r: r["seed"])
+            new = {**new, "runs": runs, "improvement": mean_sd([r["improvement_mean"] for r in runs]),
+                   "success_rate": mean_sd([r["success_rate"] for r in runs])}
+        result["constrained"] = new
         save()
     print(markdown(result))
     return 0
