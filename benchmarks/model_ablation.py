@@ -84,6 +84,9 @@ ARMS: dict[str, Arm] = {
                 "scripts/zinc250k_sampler_wide.toml, lr 3e-4 -> 2e-5; a 16-epoch run resumed after epoch 5 with "
                 "--epochs 12), judged at its best.pt",
                 train_rows=0, run_dir="w2"),
+    "wide_cont": Arm("the 768-unit sampler as packaged in molvae 0.4 warm-started again (--init): 4 epochs of "
+                     "scripts/zinc250k_sampler_wide.toml with lr 1e-4 -> 1e-5 (100 warm-up steps), judged at its best.pt",
+                     train_rows=0, run_dir="w3"),
 }
 
 
