@@ -94,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device if args.device != "auto" else None, seed=args.seed)
     if args.init and args.resume:
         raise InputError("--init starts a new run and --resume continues one: give one of them")
-    if args.grow_decoder is not None and args.grow_decoder < 1:
-        raise InputError(f"--grow-decoder takes the decoder's new number of units, not {args.grow_decoder}")
     if args.grow_decoder is not None and not args.init:
         raise InputError("--grow-decoder widens the model given with --init: give --init MODEL")
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
