@@ -98,11 +98,7 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     z = model.sample_prior(n, seed=seed, prior=prior)
     standardized = model.standardize_condition(dict(condition)) if condition else None
     temperature = model.sampling_temperature if temperature is None else temperature
-    if index_temperature is not None and (index_temperature < 0 or temperature <= 0):
-        raise InputError(f"an index temperature ({index_temperature:g}) needs a temperature above 0 and must be "
-                         f">= 0 (temperature: {temperature:g})")
-    if index_temperature is None:
-        index_temperature = model.sampling_index_temperature
+    index_temperature = _index_temperature(model, temperature, index_temperature)
     res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,
                                 repair=repair, max_ring=max_ring, index_temperature=index_temperature)
     frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
@@ -127,9 +123,22 @@ def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecu
     return np.array([s is not None and s not in known for s in smiles])
 
 
-def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0) -> pd.DataFrame:
+def _index_temperature(model: MolVAE, temperature: float, index_temperature: float | None) -> float | None:
+    """The temperature of ring and branch sizes to decode with: the one asked for (checked), else the
+    model's packaged choice when tokens are sampled (greedy decoding has none)."""
+    if index_temperature is not None and (index_temperature < 0 or temperature <= 0):
+        raise InputError(f"an index temperature ({index_temperature:g}) needs a temperature above 0 and must be "
+                         f">= 0 (temperature: {temperature:g})")
+    if index_temperature is None and temperature > 0:
+        return model.sampling_index_temperature
+    return index_temperature
+
+
+def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0,
+           index_temperature: float | None = None) -> pd.DataFrame:
     """Molecules at latent points ``z`` (``n x latent_dim``): ``row``, ``smiles``, ``valid``, ``reason``
-    and the raw ``decoded_string``.
+    and the raw ``decoded_string``. Greedy by default; ``temperature`` > 0 samples tokens, with ring and
+    branch sizes at ``index_temperature`` (None: the model's packaged choice, as :func:`sample`).
 
     Example:
         >>> molvae.decode(model, np.zeros((2, model.latent_dim)))          # doctest: +SKIP
@@ -137,7 +146,8 @@ def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int 
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise InputError(f"latent points must be n x {model.latent_dim}, not {'x'.join(map(str, z.shape))}")
-    res = model.decode_detailed(z, temperature=temperature, seed=seed)
+    res = model.decode_detailed(z, temperature=temperature, seed=seed,
+                                index_temperature=_index_temperature(model, temperature, index_temperature))
     return pd.DataFrame({"row": np.arange(len(z)), "smiles": res.smiles, "valid": [s is not None for s in res.smiles],
                          "reason": res.reasons, "decoded_string": res.raw})
 

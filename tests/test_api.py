@@ -123,3 +123,12 @@ def test_encode_file_writes_the_columns_of_encode(model, tiny_csv, tmp_path):
 def test_sample_rejects_an_index_temperature_it_cannot_use(model, kwargs):
     with pytest.raises(molvae.InputError, match="index temperature"):
         molvae.sample(model, 4, **kwargs)
+
+
+def test_decode_samples_sizes_at_the_packaged_index_temperature(model, monkeypatch):
+    z = model.sample_prior(16, seed=0)
+    monkeypatch.setattr(model, "metadata", {**model.metadata, "sampling": {"temperature": 1.0, "index_temperature": 0.0}})
+    packaged = molvae.decode(model, z, temperature=1.5, seed=2)["decoded_string"].tolist()
+    assert packaged == molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=0.0)["decoded_string"].tolist()
+    with pytest.raises(molvae.InputError, match="index temperature"):
+        molvae.decode(model, z, index_temperature=0.3)

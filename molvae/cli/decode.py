@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(e.g. the output of 'molvae encode')")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples tokens")
+    p.add_argument("--index-temperature", type=float, default=None, metavar="T",
+                   help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
+                        "0 = greedy; default: the model's own choice, as 'molvae sample', else --temperature)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -25,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     z = read_latents(args.latents)
-    frame = api.decode(model, z, temperature=args.temperature, seed=args.seed)
+    frame = api.decode(model, z, temperature=args.temperature, seed=args.seed,
+                       index_temperature=args.index_temperature)
     valid = frame["valid"].to_numpy()
     write_output(frame, args.output)
     print(f"decoded {len(z)} latent points: {int(valid.sum())} valid ({valid.mean():.1%}) -> {args.output}")
