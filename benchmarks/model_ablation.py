@@ -87,6 +87,9 @@ ARMS: dict[str, Arm] = {
     "wide_cont": Arm("the 768-unit sampler as packaged in molvae 0.4 warm-started again (--init): 4 epochs of "
                      "scripts/zinc250k_sampler_wide.toml with lr 1e-4 -> 1e-5 (100 warm-up steps), judged at its best.pt",
                      train_rows=0, run_dir="w3"),
+    "xl": Arm("the shipped 768-unit sampler grown to a 1024-unit decoder (train --grow-decoder 1024; "
+              "scripts/zinc250k_sampler_xl.toml: 12 epochs, lr 3e-4 -> 2e-5), judged at its best.pt",
+              train_rows=0, run_dir="x1"),
 }
 
 

@@ -300,3 +300,20 @@ def test_index_length_reads_selfies_ring_and_branch_sizes():
     assert [selfies.index_length(t) for t in ["[Ring1]", "[=Branch2]", "[#Branch1]", "[-/Ring2]", "[C]", "[=C]"]] \
         == [1, 2, 1, 2, 0, 0]
     assert smiles.index_length("1") == 0
+
+
+def test_a_banned_pick_after_a_prefix_takes_sizes_at_the_index_temperature():
+    from molvae.nn.vae import SequenceVAE, _IndexReader
+
+    n = 64
+    logits = torch.tensor([[0.0, 2.0, 1.9, 5.0]]).repeat(n, 1)
+    ban = torch.tensor([False, False, False, True])
+    sizes = _IndexReader(torch.zeros(4, dtype=torch.long), 0.0)  # index tokens greedy
+
+    def pick(reading):
+        return SequenceVAE._ban_after_prefix(0, torch.zeros(n, dtype=torch.long), logits, torch.zeros(n, dtype=torch.long),
+                                             ban, 5.0, torch.Generator().manual_seed(0), sizes, reading).tolist()
+
+    assert pick(torch.ones(n, dtype=torch.long)) == [1] * n  # a size: greedy among the allowed tokens
+    free = pick(torch.zeros(n, dtype=torch.long))  # not a size: sampled at T = 5, never the banned token
+    assert 3 not in free and len(set(free)) == 3

@@ -188,7 +188,8 @@ class SequenceVAE(nn.Module):
             if plen is not None:
                 nxt = self._follow_prefix(t, nxt, logits, active, prefix, plen, avoid, generator)
                 if ban is not None:
-                    nxt = self._ban_after_prefix(t, nxt, logits, plen[active], ban, temperature, generator)
+                    nxt = self._ban_after_prefix(t, nxt, logits, plen[active], ban, temperature, generator,
+                                                 sizes, reading)
             if sizes is not None:
                 reading = sizes.next_state(reading, nxt.cpu())
             out[active, t] = nxt.cpu()
@@ -302,19 +303,17 @@ class SequenceVAE(nn.Module):
 
     @staticmethod
     def _ban_after_prefix(t: int, nxt: torch.Tensor, logits: torch.Tensor, lengths: torch.Tensor, ban: torch.Tensor,
-                          temperature: float, generator) -> torch.Tensor:
-        """Step ``t`` of :meth:`generate`: rows whose prefix ends here pick a token outside ``ban``."""
+                          temperature: float, generator, sizes: _IndexReader | None = None,
+                          reading: torch.Tensor | None = None) -> torch.Tensor:
+        """Step ``t`` of :meth:`generate`: rows whose prefix ends here pick a token outside ``ban``
+        (as :func:`_pick` would: an index token at the index temperature)."""
         rows = torch.nonzero(lengths == t).squeeze(1).to(logits.device)
         if not len(rows):
             return nxt
         masked = logits[rows].masked_fill(ban.to(logits.device), -float("inf"))
-        if temperature > 0:
-            pick = torch.multinomial(torch.softmax(masked / temperature, dim=-1).cpu(), 1,
-                                     generator=generator).squeeze(1).to(nxt.device)
-        else:
-            pick = masked.argmax(dim=-1).to(nxt.device)
+        pick = _pick(masked, temperature, generator, sizes, None if reading is None else reading[rows.cpu()])
         nxt = nxt.clone()
-        nxt[rows.to(nxt.device)] = pick
+        nxt[rows.to(nxt.device)] = pick.to(nxt.device)
         return nxt
 
     def warm_start_from(self, other: SequenceVAE) -> dict[str, int]:
