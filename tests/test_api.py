@@ -130,5 +130,6 @@ def test_decode_samples_sizes_at_the_packaged_index_temperature(model, monkeypat
     monkeypatch.setattr(model, "metadata", {**model.metadata, "sampling": {"temperature": 1.0, "index_temperature": 0.0}})
     packaged = molvae.decode(model, z, temperature=1.5, seed=2)["decoded_string"].tolist()
     assert packaged == molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=0.0)["decoded_string"].tolist()
+    assert packaged != molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=1.5)["decoded_string"].tolist()
     with pytest.raises(molvae.InputError, match="index temperature"):
         molvae.decode(model, z, index_temperature=0.3)
