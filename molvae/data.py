@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 
 from molvae import chem
+from molvae.utils import process_pool
 from molvae.vocab import (REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation, TokenizeError,
                           Vocabulary)
 
@@ -109,8 +108,7 @@ def prepare_molecules(
         chunks = [list(smiles[i:i + PARALLEL_CHUNK]) for i in range(0, len(smiles), PARALLEL_CHUNK)]
         job = functools.partial(prepare_serial, representation=representation, vocab=vocab,
                                 max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with process_pool(workers) as pool:
             parts = list(pool.map(job, chunks))
         return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
                                  [r for p in parts for r in p.reasons])

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import multiprocessing as mp
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from molvae.errors import InputError
 from molvae.io import MoleculeTable, iter_molecule_chunks
 from molvae.model import MolVAE
 from molvae.stream_output import PartialEncode, check_output_format, encode_identity
+from molvae.utils import process_pool
 
 logger = logging.getLogger(__name__)
 
@@ -144,9 +144,8 @@ def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: Str
         for table in chunks:
             yield table, prepare_chunk(table.smiles, spec)
         return
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     pending: collections.deque[tuple[MoleculeTable, Future]] = collections.deque()
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with process_pool(workers) as pool:
         try:
             for table in chunks:
                 pending.append((table, pool.submit(prepare_chunk, table.smiles, spec)))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import multiprocessing as mp
 import os
 import random
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,13 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for RDKit/SELFIES work: forked where the platform can (nothing to import
+    again, and the children never run torch), else started the platform's default way."""
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
 def seed_everything(seed: int) -> None:
