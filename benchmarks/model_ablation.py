@@ -90,6 +90,8 @@ ARMS: dict[str, Arm] = {
     "xl": Arm("the shipped 768-unit sampler grown to a 1024-unit decoder (train --grow-decoder 1024; "
               "scripts/zinc250k_sampler_xl.toml: 12 epochs, lr 3e-4 -> 2e-5), judged at its best.pt",
               train_rows=0, run_dir="x1"),
+    "xl_cont": Arm("the xl arm's best.pt warm-started again (--init): 12 epochs of scripts/zinc250k_sampler_xl.toml "
+                   "with lr 1.5e-4 -> 1e-5, seed 1, judged at its best.pt", train_rows=0, run_dir="x2"),
 }
 
 
