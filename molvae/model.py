@@ -16,7 +16,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,12 @@ from molvae.errors import CheckpointError, ConfigError, InputError
 from molvae.nn.vae import SequenceVAE
 from molvae.prior import PRIOR_KINDS, MixturePrior
 from molvae.runs import versions
-from molvae.utils import autocast_dtype, process_pool, resolve_device, smiles_hash, smiles_hashes
+from molvae.utils import autocast_dtype, resolve_device, smiles_hash, smiles_hashes
 from molvae.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
 
 REASON_BAD_LATENT = "non_finite_latent"
-PIPELINE_MIN_ROWS = 4096  # decode_detailed: below this, a worker process costs more than it saves
 
 
 @dataclass
@@ -70,18 +69,6 @@ class DecodeResult:
     repaired: list[bool] = dataclasses.field(default_factory=list)
     ring_masked: list[bool] = dataclasses.field(default_factory=list)  # decoded again under a ring limit
     max_ring: list[int] = dataclasses.field(default_factory=list)  # largest ring of each molecule (with repair)
-
-
-def molecules_from_tokens(representation, token_lists: Sequence[Sequence[str]], repair: bool = True) -> DecodeResult:
-    """Token lists -> raw strings -> RDKit-validated canonical SMILES (see
-    :meth:`MolVAE.tokens_to_molecules`); module-level so that worker processes can run it."""
-    raw = representation.detokenize_many(token_lists)
-    rings: list[int] = []
-    if repair:
-        smiles, reasons, repaired = chem.canonicalize_decoded(raw, ring_sizes=rings)
-    else:
-        (smiles, reasons), repaired = chem.canonicalize_many(raw), [False] * len(raw)
-    return DecodeResult(smiles, reasons, raw, repaired, max_ring=rings)
 
 
 class MolVAE(SequenceVAE):
@@ -177,27 +164,13 @@ class MolVAE(SequenceVAE):
         """Index sequences -> raw strings -> RDKit-validated canonical SMILES (None + reason if invalid).
         ``repair``: read under-bonded bracket atoms (a stereocentre written with too few neighbours,
         which RDKit would see as a radical) as plain atoms; see :func:`molvae.chem.canonicalize_decoded`."""
-        return molecules_from_tokens(self.representation, [self.vocab.decode(seq) for seq in sequences], repair)
-
-    def _molecules_pipelined(self, batches: Iterator[list[list[int]]], repair: bool, workers: int) -> DecodeResult:
-        """:meth:`tokens_to_molecules` of each batch of index sequences as it comes; with ``workers``,
-        in worker processes while the decoder writes the next batches (SELFIES decoding and RDKit
-        are about half of sampling time on CPUs), results in order."""
-        if workers < 1:
-            parts = [self.tokens_to_molecules(seqs, repair) for seqs in batches]
+        raw = self.representation.detokenize_many(self.vocab.decode(seq) for seq in sequences)
+        rings: list[int] = []
+        if repair:
+            smiles, reasons, repaired = chem.canonicalize_decoded(raw, ring_sizes=rings)
         else:
-            with process_pool(workers) as pool:
-                futures = [pool.submit(molecules_from_tokens, self.representation,
-                                       [self.vocab.decode(seq) for seq in seqs], repair) for seqs in batches]
-                parts = [f.result() for f in futures]
-        out = DecodeResult([], [], [], [], max_ring=[])
-        for part in parts:
-            out.smiles += part.smiles
-            out.reasons += part.reasons
-            out.raw += part.raw
-            out.repaired += part.repaired
-            out.max_ring += part.max_ring
-        return out
+            (smiles, reasons), repaired = chem.canonicalize_many(raw), [False] * len(raw)
+        return DecodeResult(smiles, reasons, raw, repaired, max_ring=rings)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
@@ -213,8 +186,7 @@ class MolVAE(SequenceVAE):
                         seed: int | None = None, condition: np.ndarray | None = None,
                         guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
                         avoid: np.ndarray | None = None, max_ring: int | None = None,
-                        precision: str = "auto", index_temperature: float | None = None,
-                        workers: int | None = None) -> DecodeResult:
+                        precision: str = "auto", index_temperature: float | None = None) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
         (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
         first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them).
@@ -222,9 +194,7 @@ class MolVAE(SequenceVAE):
         the ``ring_masked`` flags say which rows needed it). ``precision``: "bf16" runs the decoder's
         matrix products in bf16 ("auto": where the hardware has it; "fp32": never); about 2.3x faster
         on such CPUs, while a near-tie between two tokens may then go the other way.
-        ``index_temperature``: the temperature of ring and branch sizes (see ``SequenceVAE.generate``).
-        ``workers``: processes that turn decoded tokens into molecules while the decoder goes on (0:
-        none; None: one on CPU for at least ``PIPELINE_MIN_ROWS`` points); the results are the same."""
+        ``index_temperature``: the temperature of ring and branch sizes (see ``SequenceVAE.generate``)."""
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
@@ -240,35 +210,23 @@ class MolVAE(SequenceVAE):
                                                    (z.shape[0], len(self.conditions))).copy())[ok]
         n, z = z.shape[0], z[ok]
 
-        def batches(rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None,
-                    ban: torch.Tensor | None = None) -> Iterator[list[list[int]]]:
-            for start in range(0, len(rows), batch_size):
-                part = rows[start:start + batch_size]
-                yield self.generate(z[part].to(self.device), temperature, generator=generator,
-                                    condition=None if cond is None else cond[part].to(self.device),
-                                    guidance=guidance, ban=ban, dtype=amp, index_temperature=index_temperature,
-                                    prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
-                                    avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
-
         def run(rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None,
                 ban: torch.Tensor | None = None) -> list[list[int]]:
-            return [seq for part in batches(rows, prefix, avoid, ban) for seq in part]
+            out: list[list[int]] = []
+            for start in range(0, len(rows), batch_size):
+                part = rows[start:start + batch_size]
+                out += self.generate(z[part].to(self.device), temperature, generator=generator,
+                                     condition=None if cond is None else cond[part].to(self.device),
+                                     guidance=guidance, ban=ban, dtype=amp, index_temperature=index_temperature,
+                                     prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
+                                     avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
+            return out
 
         was_training = self.training
         self.eval()
         rows = torch.arange(len(z))
-        seqs: list[list[int]] = []
-
-        def kept(parts: Iterator[list[list[int]]]) -> Iterator[list[list[int]]]:
-            for part in parts:
-                seqs.extend(part)
-                yield part
-
-        if workers is None:
-            workers = 1 if len(z) >= PIPELINE_MIN_ROWS and self.device.type == "cpu" else 0
-        decoded = self._molecules_pipelined(
-            kept(batches(rows, None if prefix is None else prefix[ok.numpy()],
-                         None if avoid is None else avoid[ok.numpy()])), repair, workers)
+        seqs = run(rows, None if prefix is None else prefix[ok.numpy()], None if avoid is None else avoid[ok.numpy()])
+        decoded = self.tokens_to_molecules(seqs, repair=repair)
         if max_ring:
             from molvae.ring_limit import limit_rings
 
