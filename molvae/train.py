@@ -206,7 +206,8 @@ def _write_config(path: Path, run: RunConfig, command: str | None) -> None:
 def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None = None, resume: bool = False,
           progress: bool = True, command: str | None = None,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-          init: str | Path | None = None, grow_decoder: int | None = None) -> TrainResult:
+          init: str | Path | None = None, grow_decoder: int | None = None,
+          dropout: float | None = None) -> TrainResult:
     """Train a MolVAE on a molecule file and write ``best.pt``, ``last.pt``, ``metrics.csv`` and
     ``config.toml`` into ``output_dir``. With ``resume``, continue from ``output_dir/last.pt``
     (its config, optimizer, schedule position and metrics), to the same result as an uninterrupted
@@ -215,8 +216,13 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     from that model's weights: its architecture replaces ``run.model`` (tokens are matched by name,
     see :meth:`MolVAE.warm_start_from`); optimizer and schedules start afresh. ``grow_decoder`` (with
     ``init``) widens the initial model's decoder to that many GRU units without changing what it
-    computes, so training can use the added capacity from where the initial model stands."""
+    computes, so training can use the added capacity from where the initial model stands. ``dropout``
+    (with ``init``): the new run's dropout rate instead of the initial model's (a regularizer for a
+    model that has begun to overfit)."""
     run = run or RunConfig()
+    if dropout is not None and (init is None or not 0.0 <= dropout < 1.0):
+        raise ConfigError(f"dropout ({dropout}) replaces the dropout of the model given as init: give both, "
+                          "with a rate in [0, 1)")
     if grow_decoder is not None and (init is None or grow_decoder < 1):
         raise ConfigError(f"grow_decoder ({grow_decoder}) widens the model given as init to that many units: give "
                           "both, with at least one unit")
@@ -242,12 +248,12 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     if not threads and ctx.enabled:  # processes on one machine share its cores
         threads = max(1, resolve_workers(0) // int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size)))
     with torch_threads(threads):  # the caller's thread count is restored afterwards
-        return _train(data_path, out, run, state, ctx, progress, command, on_epoch_end, init, grow_decoder)
+        return _train(data_path, out, run, state, ctx, progress, command, on_epoch_end, init, grow_decoder, dropout)
 
 
 def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, Any] | None, ctx: Any,
            progress: bool, command: str | None, on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
-           init: str | Path | None, grow_decoder: int | None = None) -> TrainResult:
+           init: str | Path | None, grow_decoder: int | None = None, dropout: float | None = None) -> TrainResult:
     """The body of :func:`train`, with the run config resolved and the resume checkpoint read."""
     tcfg = run.train
     last_path, best_path = out / runs.LAST, out / runs.BEST
@@ -268,7 +274,8 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         if init is not None:
             initial = MolVAE.load(resolve_model(str(init)))
             run = replace(run, model=replace(initial.config, max_length=max_len, conditions=run.model.conditions,
-                                             decoder_hidden_dim=grow_decoder or initial.config.decoder_hidden_dim))
+                                             decoder_hidden_dim=grow_decoder or initial.config.decoder_hidden_dim,
+                                             dropout=initial.config.dropout if dropout is None else dropout))
         run = replace(run, model=replace(run.model, max_length=max_len))
     if len(data.rejects) and ctx.is_main:
         write_table(data.rejects, out / runs.REJECTS)

@@ -141,6 +141,7 @@ def test_train_seed_flag_overrides_the_config_file_even_when_zero(tmp_path, tiny
     (["encode", "{csv}", "-o", "x.xlsx"], "unsupported output format"),
     (["sample", "-o", "x.csv", "--model", "nope.pt"], "model file not found"),
     (["train", "{csv}", "-o", "{tmp}/r", "--properties", "toxicity"], "unknown property"),
+    (["train", "{csv}", "-o", "{tmp}/r", "--dropout", "0.1"], "--dropout sets the dropout of a model warm-started"),
 ])
 def test_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

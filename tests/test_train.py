@@ -119,9 +119,10 @@ def test_warm_start_copies_weights_by_token_name(tmp_path, tiny_csv, tiny_model,
     cfg = RunConfig.from_dict({"data": {"properties": ["logp", "qed"], "valid_fraction": 0.0},
                                "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9,
                                          "min_learning_rate": 0.0, "recon_eval_size": 5, "num_threads": 2}})
-    result = train(path, tmp_path / "run", cfg, progress=False, init=tiny_model_path)
+    result = train(path, tmp_path / "run", cfg, progress=False, init=tiny_model_path, dropout=0.3)
     warm = MolVAE.load(result.last_path)
     assert warm.config.decoder_hidden_dim == tiny_model.config.decoder_hidden_dim  # the initial architecture
+    assert (warm.config.dropout, warm.decoder.dropout.p) == (0.3, 0.3) != (tiny_model.config.dropout,) * 2
     assert "[I]" in warm.vocab and "[I]" not in tiny_model.vocab
     assert warm.metadata["warm_start"]["new_tokens"] == 1
     old, new = tiny_model.state_dict(), warm.state_dict()
@@ -194,3 +195,9 @@ def test_decoder_cannot_shrink(tiny_model):
 def test_grow_decoder_needs_an_initial_model_and_units(tmp_path, tiny_csv, init, units):
     with pytest.raises(ConfigError, match="grow_decoder"):
         train(tiny_csv, tmp_path / "run", init=init, grow_decoder=units)
+
+
+@pytest.mark.parametrize("init, rate", [(None, 0.2), ("zinc250k_selfies_sampler", 1.0)])
+def test_dropout_override_needs_an_initial_model_and_a_rate(tmp_path, tiny_csv, init, rate):
+    with pytest.raises(ConfigError, match="dropout"):
+        train(tiny_csv, tmp_path / "run", init=init, dropout=rate)

@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grow-decoder", type=int, metavar="UNITS",
                    help="with --init: widen the initial model's decoder GRU to UNITS units; the new units start "
                         "unread, so training begins from exactly what the initial model computes")
+    p.add_argument("--dropout", type=float, metavar="P",
+                   help="with --init: dropout rate of the new run instead of the initial model's (a regularizer "
+                        "when the initial model has begun to overfit); without --init set [model] dropout in --config")
     add_common(p, model=False)
     p.set_defaults(func=run, seed=None)  # no --seed: the config file's seed (or 0)
 
@@ -94,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
                        device=args.device if args.device != "auto" else None, seed=args.seed)
     if args.init and args.resume:
         raise InputError("--init starts a new run and --resume continues one: give one of them")
+    if args.dropout is not None and not args.init:
+        raise InputError("--dropout sets the dropout of a model warm-started with --init; for a new model set "
+                         "[model] dropout in --config")
     if args.grow_decoder is not None and not args.init:
         raise InputError("--grow-decoder widens the model given with --init: give --init MODEL")
     result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
-                   command=command_line(), init=args.init, grow_decoder=args.grow_decoder)
+                   command=command_line(), init=args.init, grow_decoder=args.grow_decoder, dropout=args.dropout)
     if not distributed_context().is_main:  # torchrun: rank 0 reports
         return 0
     draw_curves(result.output_dir)
