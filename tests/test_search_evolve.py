@@ -80,6 +80,15 @@ def test_settings_are_checked_and_evolve_is_the_default_method():
         EvolveConfig(batch_size=10, pool_size=5)
 
 
+def test_start_population_and_generation_size_scale_with_the_budget():
+    sizes = {budget: (EvolveConfig(budget=budget).n_init, EvolveConfig(budget=budget).batch_size)
+             for budget in (10, 300, 1000, 10_000)}
+    assert sizes == {10: (2, 1), 300: (50, 25), 1000: (100, 50), 10_000: (100, 50)}
+    assert EvolveConfig(budget=300, n_init=7, batch_size=3).n_init == 7  # given values are kept
+    config = OptimizeConfig(budget=300, pool_size=10).evolve_config()
+    assert (config.n_init, config.batch_size, config.pool_size) == (50, 25, 25)  # the pool holds a generation
+
+
 def test_ctrl_c_keeps_what_was_evaluated(model, tmp_path, monkeypatch):
     (tmp_path / "impatient.py").write_text(
         "CALLS = []\n"

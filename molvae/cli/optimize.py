@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     # Method settings default to None: unset, the method's default applies; set for a method that does
     # not use it, OptimizeConfig refuses it.
     p.add_argument("--budget", type=int, help="evolve, bo, gradient: oracle calls, initial data included (default: 300)")
-    p.add_argument("--batch-size", type=int, help="evolve: oracle calls per generation (default: 50); bo: proposals per step (default: 10)")
+    p.add_argument("--batch-size", type=int, help="evolve: oracle calls per generation (default: a twelfth of the budget, at most 50); bo: proposals per step (default: 10)")
     p.add_argument("--acquisition", choices=ACQUISITIONS, help="bo: acquisition function (default: qlognei)")
     p.add_argument("--proposals", choices=PROPOSALS,
                    help="bo: pool: choose among decoded latent points around the best molecules, so each proposal "
@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: 512)")
     p.add_argument("--trust-region", action="store_true", default=None,
                    help="bo: TuRBO-style trust region around the incumbent")
-    p.add_argument("--n-init", type=int, help="evolve, bo: prior molecules to start from without --init (default: 100 for evolve, 50 for bo)")
+    p.add_argument("--n-init", type=int, help="evolve, bo: prior molecules to start from without --init (default: evolve a sixth of the budget, at most 100; bo 50)")
     p.add_argument("--min-similarity", type=float,
                    help="improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library; for improve, the molecules to "

@@ -103,8 +103,8 @@ class OptimizeConfig:
 
     def evolve_config(self) -> EvolveConfig:
         given = {name: getattr(self, name) for name in ("budget", *EVOLVE_SETTINGS) if getattr(self, name) is not None}
-        defaults = EvolveConfig()
-        given["pool_size"] = max(given.get("pool_size", defaults.pool_size), given.get("batch_size", defaults.batch_size))
+        batch_size = given.get("batch_size") or EvolveConfig(budget=given.get("budget", EvolveConfig.budget)).batch_size
+        given["pool_size"] = max(given.get("pool_size", EvolveConfig.pool_size), batch_size)
         return EvolveConfig(**given, seed=self.seed)
 
     def improve_config(self, gradient: bool) -> ConstrainedConfig:
