@@ -75,6 +75,17 @@ def canonicalize(smiles: str, *, keep_largest_fragment: bool = False) -> tuple[s
         return Chem.MolToSmiles(mol), None
 
 
+def random_smiles(smiles: Sequence[str], seeds: Sequence[int]) -> list[str | None]:
+    """One randomized (non-canonical) SMILES of each molecule, a seeded random atom order and start
+    (the augmentation of Bjerrum 2017 and Arus-Pous et al. 2019); None where RDKit cannot read it."""
+    out: list[str | None] = []
+    for smi, seed in zip(smiles, seeds):
+        mol = mol_from_smiles(smi)
+        with quiet_rdkit():
+            out.append(None if mol is None else Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(seed))[0])
+    return out
+
+
 def canonicalize_many(
     smiles: Sequence[str], *, keep_largest_fragment: bool = False
 ) -> tuple[list[str | None], list[str | None]]:

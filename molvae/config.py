@@ -40,9 +40,13 @@ class DataConfig:
     keep_largest_fragment: bool = False
     max_tokens: int = 0  # 0: no limit; otherwise longer molecules are rejected with a reason
     workers: int = 0  # processes for RDKit/SELFIES preparation; 0: all cores
+    # share of the training molecules shown each epoch written from a random SMILES instead of the
+    # canonical one (SMILES enumeration: Bjerrum 2017; Arus-Pous et al. 2019), a regularizer
+    augment_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", tuple(self.properties))
+        _check(0.0 <= self.augment_fraction <= 1.0, "data.augment_fraction must be in [0, 1]")
         _check(0.0 <= self.valid_fraction < 1.0, "data.valid_fraction must be in [0, 1)")
         _check(self.max_tokens >= 0, "data.max_tokens must be >= 0")
         _check(self.workers >= 0, "data.workers must be >= 0")

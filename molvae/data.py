@@ -118,6 +118,38 @@ def prepare_molecules(
 PARALLEL_CHUNK = 5000
 
 
+def randomized_sequences(smiles: Sequence[str], seeds: Sequence[int], representation: Representation,
+                         vocab: Vocabulary, max_tokens: int) -> list[list[int] | None]:
+    """Index sequences of one random SMILES of each molecule (:func:`molvae.chem.random_smiles`,
+    seeded per molecule); None where the variant has a token outside ``vocab`` or more than
+    ``max_tokens`` tokens, or cannot be tokenized (the caller keeps the canonical sequence)."""
+    out: list[list[int] | None] = []
+    with representation.context():
+        for variant in chem.random_smiles(smiles, seeds):
+            try:
+                toks = representation._tokenize(variant) if variant else None
+            except TokenizeError:
+                toks = None
+            ok = bool(toks) and not vocab.unknown_tokens(toks) and len(toks) <= max_tokens
+            out.append(vocab.encode(toks) if ok else None)
+    return out
+
+
+def randomized_many(smiles: Sequence[str], seeds: Sequence[int], representation: Representation,
+                    vocab: Vocabulary, max_tokens: int, workers: int = 1) -> list[list[int] | None]:
+    """:func:`randomized_sequences` spread over ``workers`` processes (0: all cores) for large inputs;
+    the result depends only on the seeds, not on the number of workers."""
+    workers = resolve_workers(workers)
+    if workers <= 1 or len(smiles) < 4 * PARALLEL_CHUNK:
+        return randomized_sequences(smiles, seeds, representation, vocab, max_tokens)
+    starts = range(0, len(smiles), PARALLEL_CHUNK)
+    job = functools.partial(randomized_sequences, representation=representation, vocab=vocab, max_tokens=max_tokens)
+    with process_pool(workers) as pool:
+        parts = pool.map(job, [list(smiles[i:i + PARALLEL_CHUNK]) for i in starts],
+                         [list(seeds[i:i + PARALLEL_CHUNK]) for i in starts])
+        return [seq for part in parts for seq in part]
+
+
 def resolve_workers(workers: int) -> int:
     """0 means every core this process may use."""
     if workers > 0:

@@ -32,7 +32,7 @@ from molvae.config import RunConfig
 from molvae.data import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, resolve_workers
 from molvae.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
 from molvae.errors import ConfigError, InputError, MolvaeError
-from molvae.training_data import PreparedData, prepare_training_data
+from molvae.training_data import PreparedData, epoch_training_set, prepare_training_data
 from molvae.io import read_molecules, write_table
 from molvae import checkpoint, runs
 from molvae.model import MolVAE
@@ -319,6 +319,7 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         # Every random draw of an epoch follows from (seed, epoch): resume reproduces it exactly.
         torch.manual_seed(tcfg.seed * 100_003 + epoch + 7919 * ctx.rank)
         sampler.set_epoch(epoch)
+        train_set = epoch_training_set(data, run, epoch)  # batches keep the canonical lengths' buckets
         model.train()
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
         seen = 0
@@ -327,7 +328,7 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
                    leave=False, unit="batch", file=sys.stderr)
         beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)
         for batch_number, batch_idx in enumerate(bar, 1):
-            batch = collate([data.train[i] for i in batch_idx])
+            batch = collate([train_set[i] for i in batch_idx])
             tokens, lengths = batch["tokens"].to(device), batch["lengths"]
             targets = batch["targets"].to(device)
             beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)

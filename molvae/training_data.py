@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.config import RunConfig
-from molvae.data import PropertyScaler, SequenceDataset, prepare_molecules, property_labels
+from molvae.data import PropertyScaler, SequenceDataset, prepare_molecules, property_labels, randomized_many
 from molvae.errors import InputError
 from molvae.io import MoleculeTable
 from molvae.vocab import Vocabulary, get_representation
@@ -101,3 +101,28 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         train_smiles=[prep.canonical[i] for i in train_idx],  # type: ignore[misc]
         valid_raw_props=raw[valid_idx],
         scaler=scaler, max_tokens=max_tokens, rejects=rejects, n_rows=n)
+
+
+def epoch_training_set(data: PreparedData, run: RunConfig, epoch: int) -> SequenceDataset:
+    """The training set of one epoch: with ``run.data.augment_fraction`` > 0, that share of the
+    molecules (drawn anew each epoch) is written from a random SMILES of the molecule, where its
+    tokens fit the vocabulary and the model's length limit. Every draw follows from (seed, epoch), so
+    a resumed run sees the same epochs; the targets and the canonical rows are unchanged."""
+    share = run.data.augment_fraction
+    if share <= 0:
+        return data.train
+    rng = np.random.default_rng([run.train.seed, epoch, 0x5EED])
+    chosen = np.flatnonzero(rng.random(len(data.train)) < share)
+    seeds = rng.integers(2 ** 31, size=len(chosen))
+    variants = randomized_many([data.train_smiles[i] for i in chosen], seeds.tolist(),
+                               get_representation(run.model.representation), data.vocab,
+                               run.model.max_length - 2, workers=run.data.workers)
+    sequences = list(data.train.sequences)
+    used = 0
+    for i, seq in zip(chosen, variants):
+        if seq is not None:
+            sequences[i] = seq
+            used += 1
+    logger.info("epoch %d: %d of %d training molecules written from a random SMILES (%d kept canonical: "
+                "outside the vocabulary or the length limit)", epoch + 1, used, len(sequences), len(chosen) - used)
+    return SequenceDataset(sequences, data.train.targets)

@@ -121,3 +121,10 @@ def test_graph_edits_make_distinct_canonical_children_and_are_seeded():
     assert all(chem.canonicalize(s) == (s, None) for s in children)
     assert set(children) - set(parents)  # edits, not copies
     assert chem.graph_edits(parents, 20, seed=3) == children
+
+
+def test_random_smiles_are_seeded_and_write_the_same_molecule():
+    first = chem.random_smiles(["CC(=O)Nc1ccc(O)cc1", "not a molecule"], [1, 1])
+    assert first == chem.random_smiles(["CC(=O)Nc1ccc(O)cc1", "not a molecule"], [1, 1]) and first[1] is None
+    variants = set(chem.random_smiles(["CC(=O)Nc1ccc(O)cc1"] * 8, range(8)))
+    assert len(variants) > 1 and {chem.canonicalize(v)[0] for v in variants} == {"CC(=O)Nc1ccc(O)cc1"}

@@ -1,15 +1,18 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from molvae import MolVAE
+from molvae import MolVAE, chem
 from molvae.config import RunConfig, TrainConfig
 from molvae.errors import ConfigError, InputError
 from molvae.metrics import reconstruction_accuracy
 from molvae.train import kl_weight, learning_rate, masked_mse, train, vae_loss
+from molvae.training_data import prepare_training_data
+from molvae.vocab import get_representation
 
 from conftest import TINY_MODEL
 
@@ -116,7 +119,7 @@ def test_warm_start_copies_weights_by_token_name(tmp_path, tiny_csv, tiny_model,
     path = tmp_path / "more.csv"
     frame = pd.read_csv(tiny_csv)
     pd.concat([frame, pd.DataFrame({"id": ["new"], "smiles": ["CC(=O)Nc1ccc(I)cc1"]})]).to_csv(path, index=False)
-    cfg = RunConfig.from_dict({"data": {"properties": ["logp", "qed"], "valid_fraction": 0.0},
+    cfg = RunConfig.from_dict({"data": {"properties": ["logp", "qed"], "valid_fraction": 0.0, "augment_fraction": 0.5},
                                "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9,
                                          "min_learning_rate": 0.0, "recon_eval_size": 5, "num_threads": 2}})
     result = train(path, tmp_path / "run", cfg, progress=False, init=tiny_model_path, dropout=0.3)
@@ -201,3 +204,24 @@ def test_grow_decoder_needs_an_initial_model_and_units(tmp_path, tiny_csv, init,
 def test_dropout_override_needs_an_initial_model_and_a_rate(tmp_path, tiny_csv, init, rate):
     with pytest.raises(ConfigError, match="dropout"):
         train(tiny_csv, tmp_path / "run", init=init, dropout=rate)
+
+
+def test_augmented_epochs_show_random_smiles_of_the_same_molecules(tiny_csv):
+    from molvae.io import read_molecules
+    from molvae.training_data import epoch_training_set
+
+    cfg = RunConfig.from_dict({"data": {"augment_fraction": 0.5, "valid_fraction": 0.1}, "train": {"seed": 3}})
+    data = prepare_training_data(read_molecules(tiny_csv), cfg)
+    cfg = replace(cfg, model=replace(cfg.model, max_length=data.max_tokens + 2))
+    assert epoch_training_set(data, replace(cfg, data=replace(cfg.data, augment_fraction=0.0)), 0) is data.train
+    first, again, second = (epoch_training_set(data, cfg, epoch) for epoch in (0, 0, 1))
+    assert first.sequences == again.sequences  # (seed, epoch) decides: a resumed run sees the same epochs
+    changed = [i for i, (a, b) in enumerate(zip(first.sequences, data.train.sequences)) if a != b]
+    assert 0 < len(changed) < len(data.train) and first.sequences != second.sequences
+    rep = get_representation("selfies")
+    for i in changed:  # another string, the same molecule, tokens the model knows, within its length
+        seq = first.sequences[i]
+        assert len(seq) - 2 <= data.max_tokens and data.vocab.unk_index not in seq
+        written = rep.detokenize(data.vocab.decode(seq))
+        assert chem.canonicalize(written)[0] == data.train_smiles[i]
+    np.testing.assert_array_equal(first.targets, data.train.targets)

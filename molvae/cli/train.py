@@ -53,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, help="auto uses bf16 autocast where supported (default: auto)")
     p.add_argument("--keep-largest-fragment", action="store_true", default=None,
                    help="strip salts: keep the largest fragment of multi-fragment SMILES")
+    p.add_argument("--augment", type=float, metavar="FRACTION",
+                   help="share of the training molecules shown each epoch written from a random SMILES instead of "
+                        "the canonical one (SMILES enumeration, a regularizer; default: 0)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
     p.add_argument("--init", metavar="MODEL", help="warm-start a new run from this checkpoint or bundled model: "
                    "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = RunConfig.from_toml(args.config) if args.config else RunConfig()
     cfg = cfg.override("data", smiles_column=args.smiles_column, id_column=args.id_column,
                        properties=tuple(args.properties) if args.properties is not None else None,
-                       keep_largest_fragment=args.keep_largest_fragment)
+                       keep_largest_fragment=args.keep_largest_fragment, augment_fraction=args.augment)
     if args.condition:
         extra = tuple(c for c in args.condition if c not in cfg.data.properties)
         cfg = cfg.override("data", properties=tuple(cfg.data.properties) + extra)
