@@ -82,7 +82,9 @@ def random_smiles(smiles: Sequence[str], seeds: Sequence[int]) -> list[str | Non
     for smi, seed in zip(smiles, seeds):
         mol = mol_from_smiles(smi)
         with quiet_rdkit():
-            out.append(None if mol is None else Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(seed))[0])
+            # RDKit reads randomSeed 0 as "unseeded": every seed is mapped to 1 .. 2**31 - 1
+            seeded = int(seed) % (2 ** 31 - 1) + 1
+            out.append(None if mol is None else Chem.MolToRandomSmilesVect(mol, 1, randomSeed=seeded)[0])
     return out
 
 

@@ -103,19 +103,26 @@ def prepare_molecules(
     with ``max_tokens`` > 0, longer token lists are rejected (``too_long``). ``workers`` > 1 spreads
     large inputs over processes (0: all cores); results keep input order.
     """
-    workers = resolve_workers(workers)
-    if workers > 1 and len(smiles) >= 4 * PARALLEL_CHUNK:
-        chunks = [list(smiles[i:i + PARALLEL_CHUNK]) for i in range(0, len(smiles), PARALLEL_CHUNK)]
-        job = functools.partial(prepare_serial, representation=representation, vocab=vocab,
-                                max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
-        with process_pool(workers) as pool:
-            parts = list(pool.map(job, chunks))
-        return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
-                                 [r for p in parts for r in p.reasons])
-    return prepare_serial(smiles, representation, vocab, max_tokens, keep_largest_fragment)
+    job = functools.partial(prepare_serial, representation=representation, vocab=vocab,
+                            max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
+    parts = _in_chunks(job, workers, smiles)
+    return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
+                             [r for p in parts for r in p.reasons])
 
 
 PARALLEL_CHUNK = 5000
+
+
+def _in_chunks(job: functools.partial, workers: int, *columns: Sequence) -> list:
+    """``job`` on chunks of ``PARALLEL_CHUNK`` rows of the columns, over ``workers`` processes (0: all
+    cores) when the input is large enough to repay them, else once in this process; its results in order."""
+    workers = resolve_workers(workers)
+    n = len(columns[0])
+    if workers <= 1 or n < 4 * PARALLEL_CHUNK:
+        return [job(*columns)]
+    starts = range(0, n, PARALLEL_CHUNK)
+    with process_pool(workers) as pool:
+        return list(pool.map(job, *([list(c[i:i + PARALLEL_CHUNK]) for i in starts] for c in columns)))
 
 
 def randomized_sequences(smiles: Sequence[str], seeds: Sequence[int], representation: Representation,
@@ -139,15 +146,8 @@ def randomized_many(smiles: Sequence[str], seeds: Sequence[int], representation:
                     vocab: Vocabulary, max_tokens: int, workers: int = 1) -> list[list[int] | None]:
     """:func:`randomized_sequences` spread over ``workers`` processes (0: all cores) for large inputs;
     the result depends only on the seeds, not on the number of workers."""
-    workers = resolve_workers(workers)
-    if workers <= 1 or len(smiles) < 4 * PARALLEL_CHUNK:
-        return randomized_sequences(smiles, seeds, representation, vocab, max_tokens)
-    starts = range(0, len(smiles), PARALLEL_CHUNK)
     job = functools.partial(randomized_sequences, representation=representation, vocab=vocab, max_tokens=max_tokens)
-    with process_pool(workers) as pool:
-        parts = pool.map(job, [list(smiles[i:i + PARALLEL_CHUNK]) for i in starts],
-                         [list(seeds[i:i + PARALLEL_CHUNK]) for i in starts])
-        return [seq for part in parts for seq in part]
+    return [seq for part in _in_chunks(job, workers, smiles, seeds) for seq in part]
 
 
 def resolve_workers(workers: int) -> int:

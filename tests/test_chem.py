@@ -124,6 +124,7 @@ def test_graph_edits_make_distinct_canonical_children_and_are_seeded():
 
 
 def test_random_smiles_are_seeded_and_write_the_same_molecule():
+    assert len({chem.random_smiles(["CC(=O)Nc1ccc(O)cc1"], [0])[0] for _ in range(6)}) == 1  # 0 is a seed too
     first = chem.random_smiles(["CC(=O)Nc1ccc(O)cc1", "not a molecule"], [1, 1])
     assert first == chem.random_smiles(["CC(=O)Nc1ccc(O)cc1", "not a molecule"], [1, 1]) and first[1] is None
     variants = set(chem.random_smiles(["CC(=O)Nc1ccc(O)cc1"] * 8, range(8)))
