@@ -104,6 +104,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast where supported (CPU with bf16, CUDA), else fp32
     num_threads: int = 0  # 0: torch default
+    ema_decay: float = 0.0  # > 0: validate and save best.pt with an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
@@ -118,6 +119,7 @@ class TrainConfig:
         _check(self.kl_cycles >= 1, "train.kl_cycles must be >= 1")
         _check(self.free_bits >= 0, "train.free_bits must be >= 0")
         _check(self.property_weight >= 0, "train.property_weight must be >= 0")
+        _check(0 <= self.ema_decay < 1, "train.ema_decay must be in [0, 1) (0: no weight averaging)")
         _check(self.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}")
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                "train.device must be auto, cpu, cuda or cuda:N")

@@ -168,6 +168,54 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
     return metrics
 
 
+class WeightAverage:
+    """An exponential moving average of a model's parameters (Polyak averaging; the EMA form used for
+    generative models), kept in float32 beside the trained weights. ``decay`` 0 turns it off: every
+    method is then a no-op. The decay ramps up as ``(1 + step) / (10 + step)`` early in a run, so a model
+    trained from scratch is not averaged with its random initialization for thousands of steps."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, saved: list[torch.Tensor] | None = None) -> None:
+        self.decay = decay
+        self.shadow: list[torch.Tensor] = []
+        if decay > 0:
+            params = list(model.parameters())
+            source = saved if saved is not None else [p.detach() for p in params]
+            if len(source) != len(params):
+                raise MolvaeError(f"the checkpoint's weight average has {len(source)} tensors, the model "
+                                  f"{len(params)}")
+            self.shadow = [t.detach().to(p.device, torch.float32).clone() for t, p in zip(source, params)]
+
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        if not self.shadow:
+            return
+        decay = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for a, p in zip(self.shadow, model.parameters()):
+                a.lerp_(p.detach().float(), 1.0 - decay)
+
+    @contextlib.contextmanager
+    def applied(self, model: torch.nn.Module):
+        """Within the block the model holds the averaged weights; its own are restored after."""
+        if not self.shadow:
+            yield
+            return
+        params = list(model.parameters())
+        own = [p.detach().clone() for p in params]
+        with torch.no_grad():
+            for p, a in zip(params, self.shadow):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, o in zip(params, own):
+                    p.copy_(o)
+
+    def state(self) -> dict[str, Any]:
+        """The entries the resume checkpoint keeps (none when averaging is off)."""
+        return {"ema": [t.cpu() for t in self.shadow]} if self.shadow else {}
+
+
 def _stack(ds: SequenceDataset, idx, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     batch = collate([ds[i] for i in idx])
     return batch["tokens"].to(device), batch["lengths"], batch["targets"].to(device)
@@ -308,6 +356,7 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         best_score = float(resume_state["best_score"])
         history = list(resume_state["history"])
         logger.info("resuming from %s at epoch %d (step %d)", last_path, start_epoch, step)
+    ema = WeightAverage(model, tcfg.ema_decay, resume_state.get("ema") if resume_state else None)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %d parameters", n_params)
     net: torch.nn.Module = model
@@ -346,6 +395,7 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             optimizer.step()
             step += 1
+            ema.update(model, step)
             b = tokens.shape[0]
             seen += b
             for k in sums:
@@ -369,7 +419,8 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         if not ctx.is_main:  # rank 0 validates and writes; the others wait for it
             barrier()
             continue
-        row.update(evaluate(model, data, run, beta, amp))
+        with ema.applied(model):  # validation and best.pt see the averaged weights when averaging is on
+            row.update(evaluate(model, data, run, beta, amp))
         row["train_seconds"] = elapsed
         row["train_mol_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
         history.append(row)
@@ -379,10 +430,11 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         improved = score < best_score
         if improved:
             best_score = score
-            model.save(best_path, run={"epoch": epoch + 1, "run_config": run.to_dict()})
+            with ema.applied(model):
+                model.save(best_path, run={"epoch": epoch + 1, "run_config": run.to_dict()})
         model.save(last_path, run={"epoch": epoch + 1, "run_config": run.to_dict()}, training={
             "epoch": epoch + 1, "step": step, "best_score": best_score, "history": checkpoint.plain(history),
-            "optimizer": optimizer.state_dict(), "run_config": run.to_dict()})
+            "optimizer": optimizer.state_dict(), "run_config": run.to_dict(), **ema.state()})
         _write_metrics(out / runs.METRICS, history)
         if epoch == start_epoch:  # the run directory now has its metrics: it is a run directory
             runs.write_manifest(out, "train", run, shlex.split(command) if command else None)

@@ -10,7 +10,7 @@ from molvae import MolVAE, chem
 from molvae.config import RunConfig, TrainConfig
 from molvae.errors import ConfigError, InputError
 from molvae.metrics import reconstruction_accuracy
-from molvae.train import kl_weight, learning_rate, masked_mse, train, vae_loss
+from molvae.train import WeightAverage, kl_weight, learning_rate, masked_mse, train, vae_loss
 from molvae.training_data import prepare_training_data
 from molvae.vocab import get_representation
 
@@ -98,6 +98,57 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
     assert resumed.metrics[-1]["train_recon"] == pytest.approx(full.metrics[-1]["train_recon"], rel=1e-5)
+
+
+def test_weight_average_tracks_and_swaps_weights():
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    avg = WeightAverage(net, decay=0.5)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    avg.update(net, step=1000)  # past the ramp: decay 0.5
+    assert avg.shadow[0].tolist() == [[0.5, 0.5]]
+    with avg.applied(net):
+        assert net.weight.tolist() == [[0.5, 0.5]]
+    assert net.weight.tolist() == [[1.0, 1.0]]  # the trained weights are back
+    avg.update(net, step=0)  # the ramp: decay 1/10 at step 0
+    assert avg.shadow[0].tolist() == [[pytest.approx(0.95), pytest.approx(0.95)]]
+    off = WeightAverage(net, decay=0.0)
+    with off.applied(net):
+        assert net.weight.tolist() == [[1.0, 1.0]]
+    assert off.state() == {}
+
+
+def test_weight_average_resumes_and_fills_best(tmp_path, tiny_csv):
+    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3, "ema_decay": 0.9},
+                               "data": {"properties": ["logp"]}})
+    full = train(tiny_csv, tmp_path / "full", cfg, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(tiny_csv, tmp_path / "part", cfg, progress=False, on_epoch_end=stop_after_first)
+    resumed = train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
+    a = torch.load(full.last_path, weights_only=True)
+    b = torch.load(resumed.last_path, weights_only=True)
+    for x, y in zip(a["training"]["ema"], b["training"]["ema"]):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+    assert resumed.metrics[-1]["val_loss"] == pytest.approx(full.metrics[-1]["val_loss"], rel=1e-5)
+    # best.pt holds the average, not the trained weights of last.pt
+    best = torch.load(full.best_path, weights_only=True)["model"]["state_dict"]
+    names = [n for n, _ in MolVAE.load(full.last_path).named_parameters()]
+    averaged = dict(zip(names, a["training"]["ema"]))
+    epoch_of_best = int(np.argmin([r["val_loss"] for r in full.metrics])) + 1
+    assert epoch_of_best == 3  # a deterministic run whose validation loss falls each epoch
+    for n in names:
+        torch.testing.assert_close(best[n].float(), averaged[n])
+    assert any(not torch.equal(a["model"]["state_dict"][n].float(), averaged[n]) for n in names)
 
 
 def test_unknown_property_is_a_clear_error(tmp_path, tiny_csv):

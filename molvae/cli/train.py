@@ -56,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", type=float, metavar="FRACTION",
                    help="share of the training molecules shown each epoch written from a random SMILES instead of "
                         "the canonical one (SMILES enumeration, a regularizer; default: 0)")
+    p.add_argument("--ema-decay", type=float, metavar="D",
+                   help="validate and save best.pt with an exponential moving average of the weights, each step "
+                        "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
     p.add_argument("--init", metavar="MODEL", help="warm-start a new run from this checkpoint or bundled model: "
                    "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                        min_learning_rate=args.min_learning_rate, warmup_steps=args.warmup_steps,
                        beta=args.beta, kl_schedule=args.kl_schedule, free_bits=args.free_bits,
                        kl_warmup_epochs=args.kl_warmup_epochs,
-                       property_weight=args.property_weight, precision=args.precision,
+                       property_weight=args.property_weight, precision=args.precision, ema_decay=args.ema_decay,
                        device=args.device if args.device != "auto" else None, seed=args.seed)
     if args.init and args.resume:
         raise InputError("--init starts a new run and --resume continues one: give one of them")
