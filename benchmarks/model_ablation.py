@@ -96,6 +96,9 @@ ARMS: dict[str, Arm] = {
                       "the training molecules of each epoch from a random SMILES): 16 epochs of "
                       "scripts/zinc250k_sampler_xl.toml with lr 1e-4 -> 5e-6, seed 4, judged at its best.pt "
                       "(epoch 5 of 16 when last evaluated; FCD 3.22 after epoch 2)", train_rows=0, run_dir="x5"),
+    "xl_ema": Arm("the xl_cont arm's best.pt warm-started with weight averaging (--init ... --ema-decay 0.999): 5 "
+                  "epochs of scripts/zinc250k_sampler_xl.toml with lr 5e-5 -> 1e-5, seed 5, judged at its best.pt "
+                  "(the averaged weights)", train_rows=0, run_dir="x6"),
 }
 
 

@@ -247,6 +247,12 @@ def largest_ring_size(smiles: str | None) -> int:
     return max((len(r) for r in rings), default=0)
 
 
+def heavy_atom_counts(smiles: Sequence[str | None]) -> np.ndarray:
+    """Heavy atoms of each molecule (0 where it does not parse)."""
+    mols = (mol_from_smiles(s) if s else None for s in smiles)
+    return np.array([m.GetNumHeavyAtoms() if m is not None else 0 for m in mols], dtype=np.int64)
+
+
 def has_radicals(smiles: str | None) -> bool:
     """True if any atom carries unpaired electrons (decoders can write e.g. ``[CH]`` or ``[O]``)."""
     mol = mol_from_smiles(smiles) if smiles else None

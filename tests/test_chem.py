@@ -129,3 +129,7 @@ def test_random_smiles_are_seeded_and_write_the_same_molecule():
     assert first == chem.random_smiles(["CC(=O)Nc1ccc(O)cc1", "not a molecule"], [1, 1]) and first[1] is None
     variants = set(chem.random_smiles(["CC(=O)Nc1ccc(O)cc1"] * 8, range(8)))
     assert len(variants) > 1 and {chem.canonicalize(v)[0] for v in variants} == {"CC(=O)Nc1ccc(O)cc1"}
+
+
+def test_heavy_atom_counts():
+    assert chem.heavy_atom_counts(["CCO", "c1ccccc1O", None, "not a molecule", "[H][H]"]).tolist() == [3, 7, 0, 0, 0]

@@ -60,6 +60,20 @@ def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, mo
     assert runs[0].evaluated[["smiles", "source"]].equals(runs[1].evaluated[["smiles", "source"]])
 
 
+def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
+    free = evolve(model, make_objective("mw"), EvolveConfig(**SMALL), progress=False)
+    capped = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=24), progress=False)
+    heavy = {name: chem.heavy_atom_counts(run.evaluated.loc[run.evaluated["step"] > 0, "smiles"].tolist())
+             for name, run in (("free", free), ("capped", capped))}
+    assert heavy["free"].max() > 24  # without the limit, the mw objective grows molecules past it
+    assert 10 <= heavy["capped"].min() and heavy["capped"].max() <= 24
+    with pytest.raises(ConfigError, match="max_heavy_atoms"):
+        EvolveConfig(max_heavy_atoms=5)
+    with pytest.raises(InputError, match="method bo does not use max_heavy_atoms"):
+        OptimizeConfig(method="bo", max_heavy_atoms=30)
+    assert OptimizeConfig(max_heavy_atoms=30).evolve_config().max_heavy_atoms == 30
+
+
 def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):
     (tmp_path / "flaky.py").write_text("def score(smiles):\n    return [float('nan') if i % 3 == 0 else len(s) "
                                        "for i, s in enumerate(smiles)]\n")

@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-region", action="store_true", default=None,
                    help="bo: TuRBO-style trust region around the incumbent")
     p.add_argument("--n-init", type=int, help="evolve, bo: prior molecules to start from without --init (default: evolve a sixth of the budget, at most 100; bo 50)")
+    p.add_argument("--max-heavy-atoms", type=int, metavar="N",
+                   help="evolve: never score a molecule with more than N heavy atoms (e.g. 38, ZINC250k's "
+                        "largest; default: no limit, so an objective that rewards size can grow molecules)")
     p.add_argument("--min-similarity", type=float,
                    help="improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library; for improve, the molecules to "
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config = OptimizeConfig(method=args.method, budget=args.budget, n_init=args.n_init, batch_size=args.batch_size,
                             acquisition=args.acquisition, proposals=args.proposals, pool_size=args.pool_size,
-                            trust_region=args.trust_region, min_similarity=args.min_similarity,
+                            trust_region=args.trust_region, max_heavy_atoms=args.max_heavy_atoms,
+                            min_similarity=args.min_similarity,
                             library=args.library, top=args.top, seed=args.seed)
     if args.image:
         check_image_path(args.image, GRID_FORMATS)

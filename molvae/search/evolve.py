@@ -16,7 +16,7 @@ Each generation:
    the best and the most recent when there are more than ``max_gp_points``) ranks the pool by upper
    confidence bound and picks ``batch_size`` of them by GP-BUCB, taking only chemically sane ones
    (:func:`molvae.chem.chemistry_profile` ``sane``: one fragment, no radicals, at least 10 heavy atoms,
-   no ring over 8 atoms, ZINC's elements, no PAINS match);
+   no ring over 8 atoms, ZINC's elements, no PAINS match; and at most ``max_heavy_atoms`` when set);
 4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules, and its
    ``source`` column names the move that made each) and re-encoded, so their own posterior spread
    sets the size of their children's moves.
@@ -90,6 +90,7 @@ class EvolveConfig:
     mutation_max: float = 3.0  # log-uniform between these two
     ucb_beta: float = 1.0  # weight of the GP's standard deviation in the pick
     max_gp_points: int = 1000  # the best half and the most recent half are kept when there are more
+    max_heavy_atoms: int | None = None  # children with more heavy atoms are never scored (None: no limit)
     max_stalled_steps: int = 10  # stop after this many generations without a new molecule
     parallel_edits: bool = True  # graph edits in a worker process while the model decodes (same molecules)
     seed: int = 0
@@ -108,6 +109,8 @@ class EvolveConfig:
             raise ConfigError("crossover, branch, graft and graph fractions must be in [0, 1] and sum to at most 1")
         if not 0 < self.mutation_min <= self.mutation_max:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
+        if self.max_heavy_atoms is not None and self.max_heavy_atoms < 10:
+            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more)")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
             raise ConfigError("max_gp_points must be >= 2 and ucb_beta >= 0")
 
@@ -203,8 +206,11 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
     return z, smiles, moves
 
 
-def _sane(smiles: Sequence[str]) -> np.ndarray:
-    return chem.sane_flags(list(smiles))
+def _sane(smiles: Sequence[str], max_heavy_atoms: int | None = None) -> np.ndarray:
+    ok = chem.sane_flags(list(smiles))
+    if max_heavy_atoms is not None:
+        ok &= chem.heavy_atom_counts(smiles) <= max_heavy_atoms
+    return ok
 
 
 def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None,
@@ -284,7 +290,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
 
             def accept(idx: np.ndarray) -> np.ndarray:
-                ok = _sane([pool[i] for i in idx])
+                ok = _sane([pool[i] for i in idx], config.max_heavy_atoms)
                 insane.update(pool[i] for i, k in zip(idx, ok) if not k)
                 return ok
 
