@@ -237,3 +237,12 @@ def test_resume_refuses_a_changed_input_and_starts_afresh_without_state(tiny_mod
         encode_file(tiny_model, src, tmp_path / "p.parquet", config, resume=True)
     with pytest.raises(InputError, match="interrupted encode"):
         encode_file(tiny_model, src, tmp_path / "p.parquet", config)
+
+
+def test_encoder_threads_leave_cores_to_the_workers(monkeypatch):
+    from molvae import stream
+    monkeypatch.setattr(stream, "resolve_workers", lambda workers: 2 if workers == 0 else workers)
+    assert stream.encoder_threads(2) == 1  # two workers on two cores: one encoder thread
+    assert stream.encoder_threads(1) == 2  # preparation in the main process: every core
+    monkeypatch.setattr(stream, "resolve_workers", lambda workers: 16 if workers == 0 else workers)
+    assert stream.encoder_threads(16) == 8

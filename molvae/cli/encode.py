@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="processes for RDKit canonicalization and SELFIES tokenization (default 0: all "
                         "cores; 1: no extra processes)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
-                   help="torch threads for the encoder (default 0: all cores)")
+                   help="torch threads for the encoder (default 0: half the cores beside --workers processes, "
+                        "all cores without them)")
     p.add_argument("--chunk-size", type=int, default=10_000, metavar="ROWS",
                    help="rows read, prepared and written at a time (default: 10000)")
     p.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass (default: 256)")
