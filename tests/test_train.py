@@ -75,9 +75,9 @@ def test_semi_supervised_labels_and_outputs(tmp_path, sample_smiles):
     assert RunConfig.from_toml(tmp_path / "run" / "config.toml").data.properties == ("activity", "mw")
 
 
-def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
-    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3},
-                               "data": {"properties": ["logp"]}})
+def _full_and_resumed(tmp_path, tiny_csv, cfg):
+    """An uninterrupted run and the same run killed after epoch 1 and resumed (a second start
+    without --resume is refused)."""
     full = train(tiny_csv, tmp_path / "full", cfg, progress=False)
 
     class Killed(Exception):
@@ -91,7 +91,13 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
         train(tiny_csv, tmp_path / "part", cfg, progress=False, on_epoch_end=stop_after_first)
     with pytest.raises(InputError, match="--resume"):
         train(tiny_csv, tmp_path / "part", cfg, progress=False)
-    resumed = train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
+    return full, train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
+    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3},
+                               "data": {"properties": ["logp"]}})
+    full, resumed = _full_and_resumed(tmp_path, tiny_csv, cfg)
     assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
     a = torch.load(full.last_path, weights_only=True)["model"]["state_dict"]
     b = torch.load(resumed.last_path, weights_only=True)["model"]["state_dict"]
@@ -123,18 +129,7 @@ def test_weight_average_tracks_and_swaps_weights():
 def test_weight_average_resumes_and_fills_best(tmp_path, tiny_csv):
     cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3, "ema_decay": 0.9},
                                "data": {"properties": ["logp"]}})
-    full = train(tiny_csv, tmp_path / "full", cfg, progress=False)
-
-    class Killed(Exception):
-        pass
-
-    def stop_after_first(epoch, row):
-        if epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        train(tiny_csv, tmp_path / "part", cfg, progress=False, on_epoch_end=stop_after_first)
-    resumed = train(tiny_csv, tmp_path / "part", cfg, resume=True, progress=False)
+    full, resumed = _full_and_resumed(tmp_path, tiny_csv, cfg)
     a = torch.load(full.last_path, weights_only=True)
     b = torch.load(resumed.last_path, weights_only=True)
     for x, y in zip(a["training"]["ema"], b["training"]["ema"]):
