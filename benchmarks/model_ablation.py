@@ -103,8 +103,11 @@ ARMS: dict[str, Arm] = {
     "deep": Arm("a three-layer 512-unit GRU decoder with dropout 0.2 trained from scratch with a moving average of "
                 "the weights (scripts/zinc250k_sampler_deep.toml: 30 epochs, lr 1e-3 -> 1e-5), judged at its "
                 "best.pt", train_rows=0, run_dir="d1"),
+    "bundled_sampler": Arm("the bundled zinc250k_selfies_sampler as packaged (with its stored decoding settings), "
+                           "judged beside a candidate in the same run", train_rows=0,
+                           bundled="zinc250k_selfies_sampler"),
     "xxl": Arm("the shipped 1024-unit sampler grown to a 1280-unit decoder (train --grow-decoder 1280; "
-               "scripts/zinc250k_sampler_xxl.toml: 8 epochs, lr 2e-4 -> 1e-5, weight averaging 0.999, seed 2), "
+               "scripts/zinc250k_sampler_xxl.toml: 6 epochs, lr 2e-4 -> 1e-5, weight averaging 0.999, seed 2), "
                "judged at its best.pt (the averaged weights)", train_rows=0, run_dir="g1"),
 }
 
