@@ -98,7 +98,7 @@ ARMS: dict[str, Arm] = {
                       "(epoch 5 of 16 when last evaluated; FCD 3.22 after epoch 2)", train_rows=0, run_dir="x5"),
     "xl_ema": Arm("the xl_cont arm's best.pt warm-started with weight averaging (--init ... --ema-decay 0.999): "
                   "scripts/zinc250k_sampler_xl.toml with lr 5e-5 -> 1e-5 over 5 epochs, seed 5, stopped after 3 "
-                  "(validation loss 23.684 against 23.676), judged at its best.pt (the averaged weights)",
+                  "(validation loss 23.684 against 23.676), judged at its best.pt (epoch 3, the averaged weights)",
                   train_rows=0, run_dir="x6"),
     "deep": Arm("a three-layer 512-unit GRU decoder with dropout 0.2 trained from scratch with a moving average of "
                 "the weights (scripts/zinc250k_sampler_deep.toml: 30 epochs, lr 1e-3 -> 1e-5), judged at its "
@@ -107,8 +107,9 @@ ARMS: dict[str, Arm] = {
                            "judged beside a candidate in the same run", train_rows=0,
                            bundled="zinc250k_selfies_sampler"),
     "xxl": Arm("the shipped 1024-unit sampler grown to a 1280-unit decoder (train --grow-decoder 1280; "
-               "scripts/zinc250k_sampler_xxl.toml: 6 epochs, lr 2e-4 -> 1e-5, weight averaging 0.999, seed 2), "
-               "judged at its best.pt (the averaged weights)", train_rows=0, run_dir="g1"),
+               "scripts/zinc250k_sampler_xxl.toml: 6 epochs planned, lr 2e-4 -> 1e-5, weight averaging 0.999, "
+               "seed 2; stopped after 4), judged at its best.pt (epoch 3, the averaged weights)",
+               train_rows=0, run_dir="g1"),
 }
 
 
