@@ -4,7 +4,8 @@
 Keeps the weights, config, vocabulary, scaler and metadata; drops optimizer state; stores 64-bit
 hashes of the training molecules (so `molvae sample` reports novelty without the data) and a
 Gaussian-mixture prior fitted to where the encoder puts training molecules (molvae.prior); refuses a
-result over 25 MB.
+result over 25 MB. With --half, floating-point weights are stored as float16 (half the file; loading
+casts them back to float32, and decoding runs its matrix products in bfloat16, coarser still).
 
     python scripts/package_model.py runs/zinc250k/best.pt --data ../shared/data/zinc250k.csv.gz
 """
@@ -16,8 +17,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from molvae import MolVAE
+from molvae import MolVAE, checkpoint
 from molvae.pretrained import BUNDLED_MODEL
 
 MAX_BYTES = 25 * 1024 * 1024
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)")
     parser.add_argument("--prior-molecules", type=int, default=50000,
                         help="training molecules (seeded random subset) encoded to fit the prior")
+    parser.add_argument("--half", action="store_true",
+                        help="store floating-point weights as float16 (loading casts them back to float32)")
     args = parser.parse_args(argv)
     if args.index_temperature is not None and (args.index_temperature < 0 or args.temperature <= 0):
         parser.error("--index-temperature must be >= 0 and needs --temperature > 0")
@@ -53,7 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         subset = pd.Series(train).sample(n=min(args.prior_molecules, len(train)), random_state=0).tolist()
         model.fit_prior(subset, n_components=args.prior_components, seed=0)
         model.metadata["prior"] = {"components": args.prior_components, "molecules": len(subset)}
-    model.save(args.output)
+    ckpt = model.to_checkpoint()
+    if args.half:
+        weights = ckpt["model"]["state_dict"]
+        for name, tensor in weights.items():
+            if tensor.is_floating_point():
+                weights[name] = tensor.to(torch.float16)
+        ckpt["metadata"]["stored_dtype"] = "float16"
+    checkpoint.write(args.output, ckpt)
     size = args.output.stat().st_size
     if size > MAX_BYTES:
         args.output.unlink()
