@@ -114,12 +114,10 @@ ARMS: dict[str, Arm] = {
                        "(scripts/zinc250k_sampler_gru1024.toml through scripts/device_train.py: 31 epochs in 8 "
                        "minutes, lr 1e-3 -> 1e-5, dropout 0.2, weight averaging 0.999), judged at its best.pt",
                        train_rows=0, run_dir="gpu_gru1024"),
-    "gpu_deep768_e27": Arm("a three-layer 768-unit GRU decoder with dropout 0.3 trained from scratch on one H200 GPU "
-                           "(scripts/zinc250k_sampler_deep768.toml through scripts/device_train.py: 27 epochs in 8 "
-                           "minutes, lr 1e-3 -> 1e-5, weight averaging 0.999), judged at its best.pt (epoch 27)",
-                           train_rows=0, run_dir="gpu_deep768_e27"),
-    "gpu_deep768": Arm("gpu_deep768_e27 resumed for 12 more epochs (--epochs 39: the cosine schedule stretched "
-                       "to 39 epochs from epoch 27), judged at its best.pt (epoch 39)",
+    "gpu_deep768": Arm("a three-layer 768-unit GRU decoder with dropout 0.3 trained from scratch on one H200 GPU "
+                       "(scripts/zinc250k_sampler_deep768.toml through scripts/device_train.py: 27 epochs in 8 "
+                       "minutes, lr 1e-3 -> 1e-5, weight averaging 0.999; then resumed with --epochs 39, the cosine "
+                       "stretched from epoch 27), judged at its best.pt (epoch 39); shipped as the 0.5 sampler",
                        train_rows=0, run_dir="gpu_deep768"),
 }
 
