@@ -17,8 +17,9 @@ to what fits in the budget (at most the config's ``epochs``), so the learning-ra
 when the time does; training itself is :func:`molvae.train.train`, unchanged. Greedy reconstruction
 during validation needs RDKit and is switched off there (``recon_eval_size = 0``); the selection
 score (validation loss) is the same as in any run. What comes back: ``runs.tar.gz`` (each run's
-metrics, config and log) and the best checkpoints, best validation loss first, split into parts
-that fit the transfer limits (``NAME.best.pt.partNN``; join them with ``cat``).
+metrics, config and log) and the best checkpoints, best validation loss first, with float16 weights
+(``--full-precision`` for float32), split into parts that fit the transfer limits
+(``NAME.best.pt.partNN``; join them with ``cat``).
 """
 
 from __future__ import annotations
@@ -219,11 +220,30 @@ def run_all(args: argparse.Namespace) -> None:
             proc.kill()
             proc.wait()
         logger.info("%s: exit %s, best validation loss %.4f", name, proc.returncode, _best_score(procs[name][1]))
-    collect(runs_dir, Path(args.out), [out for _, out in procs.values()])
+    collect(runs_dir, Path(args.out), [out for _, out in procs.values()], half=not args.full_precision)
     logger.info("done in %.0f s", time.time() - start)
 
 
-def collect(runs_dir: Path, out: Path, run_dirs: list[Path]) -> None:
+def _half_copy(best: Path) -> Path:
+    """A copy of a checkpoint with its floating-point weights in float16 (half the transfer; they load
+    as float32, as ``scripts/package_model.py --half`` stores the bundled models)."""
+    import torch
+
+    ckpt = torch.load(best, map_location="cpu", weights_only=True)
+    weights = ckpt["model"]["state_dict"]
+    for name, tensor in weights.items():
+        if tensor.is_floating_point():
+            weights[name] = tensor.to(torch.float16)
+    ckpt["metadata"]["stored_dtype"] = "float16"
+    path = best.with_name("best.half.pt")
+    torch.save(ckpt, path)
+    return path
+
+
+def collect(runs_dir: Path, out: Path, run_dirs: list[Path], half: bool = True) -> None:
+    """Into ``out``: the runs' logs, metrics and configs as ``runs.tar.gz``, then each run's ``best.pt``
+    (best validation loss first, float16 weights unless ``half`` is False) in parts, while the
+    transfer limits leave room."""
     out.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out / "runs.tar.gz", "w:gz") as tar:
         for path in sorted(runs_dir.rglob("*")):
@@ -234,6 +254,8 @@ def collect(runs_dir: Path, out: Path, run_dirs: list[Path]) -> None:
         best = run_dir / "best.pt"
         if not best.exists():
             continue
+        if half:
+            best = _half_copy(best)
         size = best.stat().st_size
         parts = math.ceil(size / PART_BYTES)
         if files + parts > MAX_FILES or used + size > MAX_BYTES:
@@ -263,6 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", default="/tmp/device_runs")
     p.add_argument("--out", required=True, help="where the results go ($OUT on the device machine)")
     p.add_argument("--device", default="cuda")
+    p.add_argument("--full-precision", action="store_true",
+                   help="bring best.pt back with float32 weights (default: float16, half the transfer, so more "
+                        "runs fit; they load as float32)")
     p = sub.add_parser("worker")
     for flag in ("--prepared", "--config", "--output", "--deadline", "--device", "--name"):
         p.add_argument(flag, required=True)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from molvae.config import RunConfig
 from molvae.utils import file_sha256
@@ -49,7 +50,10 @@ def test_run_without_rdkit_brings_back_a_loadable_model(prepared, tiny_csv):
     assert parts and (out / "runs.tar.gz").exists()
     joined = base / "best.pt"
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    stored = torch.load(joined, weights_only=True)["model"]["state_dict"]
+    assert all(t.dtype == torch.float16 for t in stored.values() if t.is_floating_point())  # half the transfer
     model = MolVAE.load(joined)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     assert model.metadata["data_sha256"] == file_sha256(tiny_csv)  # as if trained on the file itself
     assert model.metadata["n_train"] > 0
     log = (base / "runs" / "tiny.log").read_text()
