@@ -11,7 +11,9 @@ the machine gets the prepared data instead:
     python scripts/device_train.py run .devdata --config scripts/zinc250k_sampler_deep.toml \
         --config scripts/zinc250k_sampler_gru1024.toml --seconds 470 --out $OUT
 
-``run`` starts one process per config on the GPU. Each first times a few training steps (all
+``--init CONFIG=MODEL`` warm-starts that config's run from a checkpoint or bundled model (as
+``molvae train --init``), e.g. ``--init zinc250k_sampler_deep768=zinc250k_selfies_sampler`` to train
+the bundled sampler on. ``run`` starts one process per config on the GPU. Each first times a few training steps (all
 processes at once, so the timing includes their sharing of the GPU) and sets its number of epochs
 to what fits in the budget (at most the config's ``epochs``), so the learning-rate schedule ends
 when the time does; training itself is :func:`molvae.train.train`, unchanged. Greedy reconstruction
@@ -158,6 +160,14 @@ def worker(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.config}: its [data] table differs from the one the data was prepared with")
     run = run.override("train", device=args.device, recon_eval_size=0)
     run = run.override("model", max_length=(run.data.max_tokens or data.max_tokens) + 2)
+    if args.init:  # the architecture is the initial model's, as train(init=...) makes it (for the timing)
+        from dataclasses import replace
+
+        from molvae.model import MolVAE
+        from molvae.pretrained import resolve_model
+
+        initial = MolVAE.load(resolve_model(args.init)).config
+        run = replace(run, model=replace(initial, max_length=run.model.max_length, conditions=run.model.conditions))
     if run.train.device.startswith("cuda"):
         import torch
 
@@ -184,8 +194,9 @@ def worker(args: argparse.Namespace) -> None:
     with mock.patch.object(train_module, "read_molecules", lambda *a, **k: None), \
             mock.patch.object(train_module, "prepare_training_data", prepared), \
             mock.patch.object(train_module, "file_sha256", lambda _p: meta["data_sha256"]):
-        train_module.train(meta["data_file"], args.output, run, progress=False,
-                           command=f"scripts/device_train.py ({args.config}, {epochs} epochs)")
+        train_module.train(meta["data_file"], args.output, run, progress=False, init=args.init or None,
+                           command=f"scripts/device_train.py ({args.config}, {epochs} epochs"
+                                   + (f", from {args.init})" if args.init else ")"))
 
 
 def _best_score(run_dir: Path) -> float:
@@ -203,13 +214,18 @@ def run_all(args: argparse.Namespace) -> None:
     deadline = start + args.seconds
     runs_dir = Path(args.runs)
     runs_dir.mkdir(parents=True, exist_ok=True)
+    inits = dict(item.split("=", 1) for item in args.init)
+    unknown = set(inits) - {Path(c).stem for c in args.config}
+    if unknown:
+        raise SystemExit(f"--init names a config that is not given: {', '.join(sorted(unknown))}")
     procs = {}
     for config in args.config:
         name = Path(config).stem
         out = runs_dir / name
         log = (runs_dir / f"{name}.log").open("w")
         cmd = [sys.executable, __file__, "worker", "--prepared", args.prepared, "--config", config,
-               "--output", str(out), "--deadline", str(deadline), "--device", args.device, "--name", name]
+               "--output", str(out), "--deadline", str(deadline), "--device", args.device, "--name", name,
+               "--init", inits.get(name, "")]
         procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "4"}), out)
     while time.time() < deadline + args.grace and any(p.poll() is None for p, _ in procs.values()):
@@ -222,6 +238,8 @@ def run_all(args: argparse.Namespace) -> None:
         logger.info("%s: exit %s, best validation loss %.4f", name, proc.returncode, _best_score(procs[name][1]))
     collect(runs_dir, Path(args.out), [out for _, out in procs.values()], half=not args.full_precision)
     logger.info("done in %.0f s", time.time() - start)
+    if not any((out / "best.pt").exists() for _, out in procs.values()):
+        raise SystemExit(f"no run wrote a best.pt: see the logs in {runs_dir} (and runs.tar.gz in {args.out})")
 
 
 def _half_copy(best: Path) -> Path:
@@ -285,12 +303,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", default="/tmp/device_runs")
     p.add_argument("--out", required=True, help="where the results go ($OUT on the device machine)")
     p.add_argument("--device", default="cuda")
+    p.add_argument("--init", action="append", default=[], metavar="CONFIG=MODEL",
+                   help="warm-start the run of CONFIG (its file name without .toml) from MODEL (a checkpoint or "
+                        "bundled model name), as `molvae train --init` does; the config's [train] table applies")
     p.add_argument("--full-precision", action="store_true",
                    help="bring best.pt back with float32 weights (default: float16, half the transfer, so more "
                         "runs fit; they load as float32)")
     p = sub.add_parser("worker")
     for flag in ("--prepared", "--config", "--output", "--deadline", "--device", "--name"):
         p.add_argument(flag, required=True)
+    p.add_argument("--init", default="")
     args = parser.parse_args(argv)
     if args.verb != "prepare":
         _stub_rdkit()

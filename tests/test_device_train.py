@@ -31,7 +31,7 @@ def _script():
 def prepared(tmp_path_factory, tiny_csv):
     base = tmp_path_factory.mktemp("device")
     config = base / "tiny.toml"
-    config.write_text(RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["logp"]}}).to_toml())
+    config.write_text(RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["logp", "qed"]}}).to_toml())
     _script().main(["prepare", str(tiny_csv), str(config), "-o", str(base / "prepared")])
     return base, config
 
@@ -68,3 +68,23 @@ def test_rdkit_stub_imports_but_refuses_calls():
                             env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "refused RDKit is not installed here (rdkit.Chem.MolFromSmiles)" in result.stdout
+
+
+def test_run_warm_starts_a_config_from_a_model(prepared, tiny_model_path):
+    from molvae import MolVAE
+
+    base, config = prepared
+    out = base / "out_init"
+    result = subprocess.run([sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config),
+                             "--init", f"tiny={tiny_model_path}", "--seconds", "20", "--grace", "30",
+                             "--runs", str(base / "runs_init"), "--out", str(out), "--device", "cpu"],
+                            env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    joined = base / "init.pt"
+    joined.write_bytes(b"".join(p.read_bytes() for p in sorted(out.glob("tiny.best.pt.part*"))))
+    assert MolVAE.load(joined).metadata["warm_start"]["from"] == str(tiny_model_path)
+    bad = subprocess.run([sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config),
+                          "--init", "other=x.pt", "--seconds", "5", "--out", str(base / "o")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--init names a config that is not given: other" in bad.stderr
