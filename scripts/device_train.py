@@ -297,12 +297,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-o", "--output", required=True)
     p = sub.add_parser("run", help="train every --config at once on the device within --seconds")
     p.add_argument("prepared", help="the folder `prepare` wrote")
-    p.add_argument("--config", action="append", required=True)
+    p.add_argument("--config", action="append", required=True,
+                   help="a TOML config to train (repeat for several runs at once; same [data] as `prepare`)")
     p.add_argument("--seconds", type=float, required=True, help="wall-clock budget for the training")
     p.add_argument("--grace", type=float, default=30.0, help="seconds past the budget before a run is stopped")
-    p.add_argument("--runs", default="/tmp/device_runs")
+    p.add_argument("--runs", default="/tmp/device_runs", help="where the run directories go (default: %(default)s)")
     p.add_argument("--out", required=True, help="where the results go ($OUT on the device machine)")
-    p.add_argument("--device", default="cuda")
+    p.add_argument("--device", default="cuda", help="torch device (default: cuda; cpu to try it out)")
     p.add_argument("--init", action="append", default=[], metavar="CONFIG=MODEL",
                    help="warm-start the run of CONFIG (its file name without .toml) from MODEL (a checkpoint or "
                         "bundled model name), as `molvae train --init` does; the config's [train] table applies")
