@@ -214,6 +214,9 @@ def run_all(args: argparse.Namespace) -> None:
     deadline = start + args.seconds
     runs_dir = Path(args.runs)
     runs_dir.mkdir(parents=True, exist_ok=True)
+    malformed = [item for item in args.init if "=" not in item]
+    if malformed:
+        raise SystemExit(f"--init takes CONFIG=MODEL, not {malformed[0]!r}")
     inits = dict(item.split("=", 1) for item in args.init)
     unknown = set(inits) - {Path(c).stem for c in args.config}
     if unknown:
