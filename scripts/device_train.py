@@ -248,16 +248,10 @@ def run_all(args: argparse.Namespace) -> None:
 def _half_copy(best: Path) -> Path:
     """A copy of a checkpoint with its floating-point weights in float16 (half the transfer; they load
     as float32, as ``scripts/package_model.py --half`` stores the bundled models)."""
-    import torch
+    from molvae import checkpoint
 
-    ckpt = torch.load(best, map_location="cpu", weights_only=True)
-    weights = ckpt["model"]["state_dict"]
-    for name, tensor in weights.items():
-        if tensor.is_floating_point():
-            weights[name] = tensor.to(torch.float16)
-    ckpt["metadata"]["stored_dtype"] = "float16"
     path = best.with_name("best.half.pt")
-    torch.save(ckpt, path)
+    checkpoint.write(path, checkpoint.half_precision(checkpoint.read(best)))
     return path
 
 

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from molvae import MolVAE, checkpoint
 from molvae.pretrained import BUNDLED_MODEL
@@ -58,13 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         model.fit_prior(subset, n_components=args.prior_components, seed=0)
         model.metadata["prior"] = {"components": args.prior_components, "molecules": len(subset)}
     ckpt = model.to_checkpoint()
-    if args.half:
-        weights = ckpt["model"]["state_dict"]
-        for name, tensor in weights.items():
-            if tensor.is_floating_point():
-                weights[name] = tensor.to(torch.float16)
-        ckpt["metadata"]["stored_dtype"] = "float16"
-    checkpoint.write(args.output, ckpt)
+    checkpoint.write(args.output, checkpoint.half_precision(ckpt) if args.half else ckpt)
     size = args.output.stat().st_size
     if size > MAX_BYTES:
         args.output.unlink()
