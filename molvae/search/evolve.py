@@ -16,7 +16,9 @@ Each generation:
    the best and the most recent when there are more than ``max_gp_points``) ranks the pool by upper
    confidence bound and picks ``batch_size`` of them by GP-BUCB, taking only chemically sane ones
    (:func:`molvae.chem.chemistry_profile` ``sane``: one fragment, no radicals, at least 10 heavy atoms,
-   no ring over 8 atoms, ZINC's elements, no PAINS match; and at most ``max_heavy_atoms`` when set);
+   no ring over 8 atoms, ZINC's elements, no PAINS match) and *familiar* ones (every atom environment
+   occurs in a reference set of real molecules, ZINC250k's by default: :func:`molvae.chem.familiar_flags`;
+   ``familiar_only``), and at most ``max_heavy_atoms`` when set;
 4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules, and its
    ``source`` column names the move that made each) and re-encoded, so their own posterior spread
    sets the size of their children's moves.
@@ -91,6 +93,8 @@ class EvolveConfig:
     ucb_beta: float = 1.0  # weight of the GP's standard deviation in the pick
     max_gp_points: int = 1000  # the best half and the most recent half are kept when there are more
     max_heavy_atoms: int | None = None  # children with more heavy atoms are never scored (None: no limit)
+    familiar_only: bool = True  # score only molecules whose atom environments all occur in `environments`
+    environments: str | None = None  # .npy reference set (scripts/atom_environments.py); None: ZINC250k's
     max_stalled_steps: int = 10  # stop after this many generations without a new molecule
     parallel_edits: bool = True  # graph edits in a worker process while the model decodes (same molecules)
     seed: int = 0
@@ -111,6 +115,8 @@ class EvolveConfig:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
         if self.max_heavy_atoms is not None and self.max_heavy_atoms < 10:
             raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more)")
+        if self.environments is not None and not self.familiar_only:
+            raise ConfigError("environments is the reference of familiar_only; it has no use with familiar_only off")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
             raise ConfigError("max_gp_points must be >= 2 and ucb_beta >= 0")
 
@@ -206,10 +212,15 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
     return z, smiles, moves
 
 
-def _sane(smiles: Sequence[str], max_heavy_atoms: int | None = None) -> np.ndarray:
+def _sane(smiles: Sequence[str], config: EvolveConfig) -> np.ndarray:
+    """Which molecules the run may score: sane, familiar (``config.familiar_only``), small enough."""
     ok = chem.sane_flags(list(smiles))
-    if max_heavy_atoms is not None:
-        ok &= chem.heavy_atom_counts(smiles) <= max_heavy_atoms
+    if config.familiar_only and ok.any():
+        rows = np.flatnonzero(ok)
+        known = chem.reference_environments(config.environments)
+        ok[rows] = chem.familiar_flags([smiles[i] for i in rows], known)
+    if config.max_heavy_atoms is not None:
+        ok &= chem.heavy_atom_counts(smiles) <= config.max_heavy_atoms
     return ok
 
 
@@ -235,7 +246,7 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
         z = model.sample_prior(2 * config.n_init, seed=int(rng.integers(2 ** 31))).astype(np.float64)
         decoded = decode_checked(model, z).smiles
         fresh = [i for i, s in enumerate(decoded) if s is not None and s not in seen]
-        fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh])) if s]
+        fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh], config)) if s]
         for i in fresh:
             if decoded[i] not in seen and len(smiles) < config.n_init:
                 seen.add(decoded[i])
@@ -244,7 +255,8 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
         if len(smiles) >= config.n_init:
             break
     if len(smiles) < 2:
-        raise InputError("the model's prior decodes to fewer than 2 sane molecules; give an initial library")
+        raise InputError("the model's prior decodes to fewer than 2 sane (and familiar) molecules; give an "
+                         "initial library")
     z = np.array(z_kept)
     ledger.evaluate(smiles, z, 0, "prior")
     return smiles, z, _posterior(model, smiles, np.ones_like(z))[1]
@@ -290,7 +302,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
 
             def accept(idx: np.ndarray) -> np.ndarray:
-                ok = _sane([pool[i] for i in idx], config.max_heavy_atoms)
+                ok = _sane([pool[i] for i in idx], config)
                 insane.update(pool[i] for i, k in zip(idx, ok) if not k)
                 return ok
 

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("evolve", "bo", "gradient", "improve")
 DEFAULT_METHOD = "evolve"
 BO_SETTINGS = ("n_init", "batch_size", "acquisition", "proposals", "pool_size", "trust_region")
-EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size", "max_heavy_atoms")
+EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size", "max_heavy_atoms", "familiar_only", "environments")
 METHOD_SETTINGS = {"evolve": ("budget", "library", *EVOLVE_SETTINGS),
                    "bo": ("budget", "library", *BO_SETTINGS),
                    "gradient": ("budget", "library"),
@@ -71,6 +71,8 @@ class OptimizeConfig:
     pool_size: int | None = None  # evolve, bo: latent points decoded per step (raised to batch_size if smaller)
     trust_region: bool | None = None  # bo
     max_heavy_atoms: int | None = None  # evolve: molecules larger than this are never scored
+    familiar_only: bool | None = None  # evolve: score only molecules whose atom environments occur in the reference (default True)
+    environments: str | None = None  # evolve: the reference (.npy, scripts/atom_environments.py); default ZINC250k's
     min_similarity: float | None = None  # improve: Tanimoto similarity to the start a result must keep
     library: str | Path | None = None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
     top: int = 10  # best molecules reported, drawn and looked up in the library
