@@ -221,6 +221,7 @@ def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] 
     ``radicals``, ``sanity`` (see :func:`molvae.chem.chemistry_profile`: one fragment, no radicals,
     >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS), ``moses_filters`` (MOSES's
     "Filters"), ``pains``, ``fragments`` (more than one piece), ``large_rings`` (a ring over 8 atoms),
+    ``familiar`` (every atom environment occurs in ZINC250k: :func:`molvae.chem.familiar_flags`),
     ``heavy_atoms`` (mean over valid molecules), ``sanity_ratio`` (sanity / the reference's sanity).
     ``reference_profile`` saves recomputing the reference's profile."""
     prof = chem.chemistry_profile(list(generated))
@@ -231,6 +232,7 @@ def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] 
         "sanity": float(prof["sane"].sum() / n),
         "moses_filters": float(prof["moses_filters"].sum() / n),
         "pains": float(prof["pains"].sum() / n),
+        "familiar": float(prof["familiar"].sum() / n),
         "fragments": float((prof["fragments"] > 1).sum() / n),
         "large_rings": float((prof["max_ring"] > chem.SANITY_MAX_RING).sum() / n),
         "heavy_atoms": float(prof["heavy_atoms"][valid].mean()) if valid.any() else float("nan"),
@@ -244,6 +246,7 @@ def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] 
             "ref_sanity": float(ref["sane"].sum() / m),
             "ref_moses_filters": float(ref["moses_filters"].sum() / m),
             "ref_pains": float(ref["pains"].sum() / m),
+            "ref_familiar": float(ref["familiar"].sum() / m),
             "ref_heavy_atoms": float(ref["heavy_atoms"][ref["valid"]].mean()),
         })
         out["sanity_ratio"] = out["sanity"] / out["ref_sanity"] if out["ref_sanity"] else float("nan")

@@ -84,3 +84,15 @@ def test_run_and_write_a_gradient_optimization(tiny_model, tmp_path):
 def test_improve_needs_molecules(tiny_model):
     with pytest.raises(InputError, match="needs initial molecules"):
         run_optimization(tiny_model, make_objective("logp"), OptimizeConfig(method="improve"), progress=False)
+
+
+@pytest.mark.parametrize("flags", [("--allow-unfamiliar",), ("--environments", "own.npy")])
+def test_cli_refuses_familiar_flags_with_bo(flags, capsys):
+    assert main(["optimize", "--method", "bo", *flags]) == 2  # the familiar check is evolve's
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "method bo does not use" in err
+
+
+def test_cli_refuses_environments_with_allow_unfamiliar(capsys):
+    assert main(["optimize", "--allow-unfamiliar", "--environments", "own.npy"]) == 2
+    assert "environments" in capsys.readouterr().err
