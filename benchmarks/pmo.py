@@ -352,10 +352,12 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
     if "auc_top10_familiar" in table:
         by_method = table.groupby("method")
         sums_f, share = by_method["auc_top10_familiar"].sum(), by_method["top10_familiar_share"].mean()
+        # rows of runs older than the familiar check (merged with --combine) have no such numbers
+        measured = by_method["auc_top10_familiar"].count() == by_method["task"].count()
         lines.append("| **sum, unfamiliar molecules scored 0** | " + " | ".join(
-            f"**{sums_f.get(m, float('nan')):.3f}**" for m in methods) + " |")
+            f"**{sums_f[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods) + " |")
         lines.append("| familiar share of the top-10 | " + " | ".join(
-            f"{share.get(m, float('nan')):.2f}" for m in methods) + " |")
+            f"{share[m]:.2f}" if measured.get(m, False) else "not measured" for m in methods) + " |")
     lines += ["", "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
               "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + "."]
     wide = table.pivot(index="task", columns="method", values="auc_mean")
@@ -374,22 +376,34 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def combine(paths: list[str], stem: str | None, parser: argparse.ArgumentParser) -> int:
-    """Merge earlier results files (same budget; a task, method and seed twice is an error)."""
+def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.ArgumentParser) -> int:
+    """Merge earlier results files of one budget.
+
+    A task, method and seed found in two files is an error, unless ``replace``: then the later file's
+    row wins (a re-run of one method beside the peers' rows of an earlier run) and the JSON says so.
+    """
     parts = [json.loads(Path(p).read_text()) for p in paths]
     budgets = {part["budget"] for part in parts}
     if len(budgets) != 1:
         parser.error(f"the files have different budgets: {sorted(budgets)}")
-    rows = [row for part in parts for row in part["rows"]]
-    keys = [(r["task"], r["method"], r["seed"]) for r in rows]
-    if len(set(keys)) < len(keys):
-        parser.error("a task, method and seed appears in more than one file")
+    merged: dict[tuple, dict] = {}
+    replaced = []
+    for path, part in zip(paths, parts):
+        for row in part["rows"]:
+            key = (row["task"], row["method"], row["seed"])
+            if key in merged:
+                if not replace:
+                    parser.error(f"{key} appears in more than one file (--replace keeps the later file's row)")
+                replaced.append({"task": key[0], "method": key[1], "seed": key[2], "from": Path(path).name,
+                                 "replaced": merged[key]["from_file"]})
+            merged[key] = {**row, "from_file": row.get("from_file", Path(path).name)}
+    rows = list(merged.values())
     budget = budgets.pop()
     methods = list(dict.fromkeys(r["method"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
     save_results(RESULTS, stem or f"pmo_{budget}", {
         "budget": budget, "seeds": seeds, "hardware": parts[0]["hardware"], "model": parts[0]["model"],
-        "combined_from": [Path(p).name for p in paths], "rows": rows,
+        "combined_from": [Path(p).name for p in paths], "replaced": replaced, "rows": rows,
         "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS}, markdown(rows, budget, methods))
     return 0
 
@@ -408,10 +422,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--combine", nargs="+", metavar="JSON", default=None,
                    help="run nothing: merge the rows of earlier results files of one budget (e.g. runs of "
                         "different seeds) into --stem")
+    p.add_argument("--replace", action="store_true",
+                   help="with --combine: a task, method and seed in two files keeps the later file's row "
+                        "(e.g. one method re-run beside the peers' rows of an earlier run)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.replace and not args.combine:
+        p.error("--replace only applies to --combine")
     if args.combine:
-        return combine(args.combine, args.stem, p)
+        return combine(args.combine, args.stem, args.replace, p)
     if args.quick:
         args.tasks, args.budget, args.seeds = list(QUICK_TASKS), QUICK_BUDGET, [0]
     import molvae
