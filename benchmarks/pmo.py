@@ -353,7 +353,7 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
         by_method = table.groupby("method")
         sums_f, share = by_method["auc_top10_familiar"].sum(), by_method["top10_familiar_share"].mean()
         # rows of runs older than the familiar check (merged with --combine) have no such numbers
-        measured = by_method["auc_top10_familiar"].count() == by_method["task"].count()
+        measured = pd.DataFrame(rows).groupby("method")["auc_top10_familiar"].apply(lambda v: v.notna().all())
         lines.append("| **sum, unfamiliar molecules scored 0** | " + " | ".join(
             f"**{sums_f[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods) + " |")
         lines.append("| familiar share of the top-10 | " + " | ".join(
@@ -389,8 +389,12 @@ def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.
     merged: dict[tuple, dict] = {}
     replaced = []
     for path, part in zip(paths, parts):
+        here = set()
         for row in part["rows"]:
             key = (row["task"], row["method"], row["seed"])
+            if key in here:
+                parser.error(f"{key} appears twice in {path}")
+            here.add(key)
             if key in merged:
                 if not replace:
                     parser.error(f"{key} appears in more than one file (--replace keeps the later file's row)")
@@ -403,6 +407,7 @@ def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.
     seeds = sorted({r["seed"] for r in rows})
     save_results(RESULTS, stem or f"pmo_{budget}", {
         "budget": budget, "seeds": seeds, "hardware": parts[0]["hardware"], "model": parts[0]["model"],
+        "hardware_by_file": {Path(p).name: part["hardware"] for p, part in zip(paths, parts)},
         "combined_from": [Path(p).name for p in paths], "replaced": replaced, "rows": rows,
         "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS}, markdown(rows, budget, methods))
     return 0

@@ -400,7 +400,7 @@ def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
     for i, mol in enumerate(mols):
         if mol is not None:
             with quiet_rdkit():
-                out["familiar"][i] = _environments(mol) <= known
+                out["familiar"][i] = _is_familiar(mol, known)
             out["pains"][i] = _has_pains(mol, pats)
             with_h = Chem.AddHs(mol)  # some MCF patterns name their hydrogens
             out["mcf"][i] = any(with_h.HasSubstructMatch(p) for p in pats["mcf"])
@@ -459,7 +459,7 @@ def _structure_profile(smiles: Sequence[str | None]) -> tuple[dict[str, np.ndarr
 # its 12,473 validation molecules have one it lacks (scripts/atom_environments.py builds it).
 ENVIRONMENT_RADIUS = 1
 ZINC_ENVIRONMENTS = Path(__file__).parent / "pretrained" / "zinc250k_atom_environments.npy"
-_environment_sets: dict[str, frozenset[int]] = {}
+_environment_sets: dict[tuple[str, int], frozenset[int]] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -476,6 +476,18 @@ def _environments(mol: Chem.Mol) -> set[int]:
     return set(generator.GetSparseCountFingerprint(uncharger.uncharge(mol)).GetNonzeroElements())
 
 
+def _is_familiar(mol: Chem.Mol | None, known: frozenset[int]) -> bool:
+    """The one test of familiarity: a non-empty molecule whose environments are all in ``known``
+    (one that RDKit cannot neutralize or fingerprint is not familiar)."""
+    if mol is None or mol.GetNumAtoms() == 0:
+        return False
+    try:
+        return _environments(mol) <= known
+    except (RuntimeError, ValueError) as exc:  # RDKit errors surface as these
+        logger.debug("no atom environments for %s: %s", Chem.MolToSmiles(mol), exc)
+        return False
+
+
 def environment_counts(smiles: Sequence[str | None]) -> dict[int, int]:
     """How many of the valid molecules hold each atom environment (a reference set's raw material)."""
     counts: dict[int, int] = {}
@@ -489,15 +501,21 @@ def environment_counts(smiles: Sequence[str | None]) -> dict[int, int]:
 
 
 def reference_environments(path: str | Path | None = None) -> frozenset[int]:
-    """A reference set of atom environments: an ``.npy`` file of identifiers (``None``: ZINC250k's,
-    shipped with the package). Loaded once per process and path."""
-    key = str(path or ZINC_ENVIRONMENTS)
-    if key not in _environment_sets:
-        try:
-            ids = np.load(key, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read atom environments from {key}: {exc}") from None
-        _environment_sets[key] = frozenset(int(i) for i in ids)
+    """A reference set of atom environments: a non-empty one-dimensional integer ``.npy`` array of
+    identifiers (``None``: ZINC250k's, shipped with the package). Loaded once per process and file
+    version (a file rebuilt in place is read again)."""
+    where = Path(path or ZINC_ENVIRONMENTS).expanduser().resolve()
+    try:
+        key = (str(where), where.stat().st_mtime_ns)
+        if key not in _environment_sets:
+            ids = np.load(where, allow_pickle=False)
+            if not isinstance(ids, np.ndarray) or ids.ndim != 1 or ids.size == 0 \
+                    or not np.issubdtype(ids.dtype, np.integer):
+                raise ValueError("expected a non-empty one-dimensional integer array "
+                                 "(scripts/atom_environments.py writes one)")
+            _environment_sets[key] = frozenset(int(i) for i in ids)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read atom environments from {path or where}: {exc}") from None
     return _environment_sets[key]
 
 
@@ -509,7 +527,7 @@ def familiar_flags(smiles: Sequence[str | None], reference: frozenset[int] | Non
     with quiet_rdkit():
         for i, s in enumerate(smiles):
             mol = mol_from_smiles(s) if s else None
-            out[i] = mol is not None and mol.GetNumAtoms() > 0 and _environments(mol) <= known
+            out[i] = _is_familiar(mol, known)
     return out
 
 

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = chem.environment_counts(smiles)
     ids = np.array(sorted(e for e, c in counts.items() if c >= args.min_count), dtype=np.int64)
     np.save(args.output, ids)
-    logger.info("%d atom environments from %d molecules written to %s", len(ids), len(smiles), args.output)
+    logger.info("%d atom environments from %d SMILES (ones RDKit cannot read add none) written to %s",
+                len(ids), len(smiles), args.output)
     return 0
 
 

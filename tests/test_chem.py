@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -164,3 +166,23 @@ def test_random_smiles_are_seeded_and_write_the_same_molecule():
 
 def test_heavy_atom_counts():
     assert chem.heavy_atom_counts(["CCO", "c1ccccc1O", None, "not a molecule", "[H][H]"]).tolist() == [3, 7, 0, 0, 0]
+
+
+def test_a_reference_of_atom_environments_must_be_a_flat_integer_array(tmp_path):
+    bad = {"flat.npy": np.array([[1, 2], [3, 4]]), "float.npy": np.array([1.7, 2.2]),
+           "empty.npy": np.array([], dtype=np.int64)}
+    for name, array in bad.items():
+        np.save(tmp_path / name, array)
+        with pytest.raises(InputError, match="cannot read atom environments"):
+            chem.reference_environments(tmp_path / name)
+    np.savez(tmp_path / "archive.npz", ids=np.array([1, 2]))
+    for name in ("archive.npz", "missing.npy"):
+        with pytest.raises(InputError, match="cannot read atom environments"):
+            chem.reference_environments(tmp_path / name)
+    path = tmp_path / "ok.npy"
+    np.save(path, np.array([5, 7], dtype=np.int64))
+    assert chem.reference_environments(path) == {5, 7}
+    first = path.stat().st_mtime_ns
+    np.save(path, np.array([9], dtype=np.int64))  # rebuilt in place: read again
+    os.utime(path, ns=(first + 10**9, first + 10**9))
+    assert chem.reference_environments(path) == {9}

@@ -7,7 +7,7 @@ from molvae import MolVAE, chem
 from molvae.errors import ConfigError, InputError
 from molvae.search.evolve import MOVES, EvolveConfig, evolve
 from molvae.search.objectives import make_objective
-from molvae.search.optimization import OptimizeConfig
+from molvae.search.optimization import OptimizeConfig, run_optimization
 
 SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3)
 
@@ -75,13 +75,17 @@ def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     assert OptimizeConfig(max_heavy_atoms=30).evolve_config().max_heavy_atoms == 30
 
 
-def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path):
+def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path, monkeypatch):
     # a reference holding only the environments of a few molecules: almost nothing the run makes is familiar
     narrow = tmp_path / "narrow.npy"
     np.save(narrow, np.array(sorted(chem.environment_counts(["CCCCCCCCCCCC", "c1ccccc1CCCCCC"])), dtype=np.int64))
     with pytest.raises(InputError, match="fewer than 2 sane \\(and familiar\\)"):
         evolve(model, make_objective("qed"), EvolveConfig(**SMALL, environments=str(narrow)), progress=False)
+    monkeypatch.setattr(chem, "ZINC_ENVIRONMENTS", narrow)  # the narrow set becomes the default reference
+    with pytest.raises(InputError, match="fewer than 2 sane \\(and familiar\\)"):
+        evolve(model, make_objective("qed"), EvolveConfig(**SMALL), progress=False)
     free = evolve(model, make_objective("qed"), EvolveConfig(**SMALL, familiar_only=False), progress=False)
+    assert len(free.evaluated) == SMALL["budget"]
     assert not chem.familiar_flags(free.evaluated["smiles"].tolist(), chem.reference_environments(narrow)).all()
     with pytest.raises(ConfigError, match="environments"):
         EvolveConfig(familiar_only=False, environments=str(narrow))
@@ -89,6 +93,21 @@ def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path):
     assert not config.familiar_only and OptimizeConfig().evolve_config().familiar_only
     with pytest.raises(InputError, match="method bo does not use familiar_only"):
         OptimizeConfig(method="bo", familiar_only=False)
+
+
+def test_a_bad_reference_file_fails_before_any_oracle_call(model, tmp_path, monkeypatch):
+    (tmp_path / "counting.py").write_text("CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n"
+                                          "    return [1.0] * len(smiles)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import counting
+
+    missing = str(tmp_path / "missing.npy")
+    with pytest.raises(InputError, match="cannot read atom environments"):
+        evolve(model, make_objective("counting:score"), EvolveConfig(**SMALL, environments=missing),
+               ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+    with pytest.raises(InputError, match="cannot read atom environments"):
+        run_optimization(model, make_objective("counting:score"), OptimizeConfig(environments=missing), progress=False)
+    assert counting.CALLS == []
 
 
 def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-unfamiliar", dest="familiar_only", action="store_const", const=False, default=None,
                    help="evolve: also score molecules with an atom environment (an atom and its neighbours) that "
                         "no reference molecule has, such as O-F bonds, peroxides or a carbon with two [O-] "
-                        "(default: never scored)")
+                        "(default: never scored; an --init library is scored as given)")
     p.add_argument("--environments", metavar="FILE.npy",
                    help="evolve: the reference atom environments (built from your own library by "
                         "scripts/atom_environments.py; default: ZINC250k's, shipped)")

@@ -94,6 +94,7 @@ class EvolveConfig:
     max_gp_points: int = 1000  # the best half and the most recent half are kept when there are more
     max_heavy_atoms: int | None = None  # children with more heavy atoms are never scored (None: no limit)
     familiar_only: bool = True  # score only molecules whose atom environments all occur in `environments`
+    # (the molecules it makes; an init_smiles library is scored as given)
     environments: str | None = None  # .npy reference set (scripts/atom_environments.py); None: ZINC250k's
     max_stalled_steps: int = 10  # stop after this many generations without a new molecule
     parallel_edits: bool = True  # graph edits in a worker process while the model decodes (same molecules)
@@ -268,6 +269,8 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
     by a Tanimoto GP (see the module docstring). Ctrl-C stops the run and returns what was evaluated
     so far (``result.extra["interrupted"]``)."""
     config = config or EvolveConfig()
+    if config.familiar_only:  # a bad reference file fails before any oracle call
+        chem.reference_environments(config.environments)
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.io import write_table
 from molvae.model import MolVAE
@@ -152,6 +153,8 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     else prior samples) or the molecules to improve (improve: required)."""
     config = config or OptimizeConfig()
     library = LatentLibrary.from_file(config.library) if config.library else None  # a bad file fails first
+    if config.environments is not None:
+        chem.reference_environments(config.environments)  # so does a bad reference of familiar molecules
     if config.method == "improve":
         if init_smiles is None:
             raise InputError("method improve needs initial molecules: the ones to improve")
