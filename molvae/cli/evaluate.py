@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help=HELP, description=(
         HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
         "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
-        "MOSES's Filters; PAINS; mean heavy atoms; each rate over all entries, with the same rate of --reference "
+        "MOSES's Filters; PAINS; familiar: every atom environment occurs in ZINC250k; mean heavy atoms; each rate over all entries, with the same rate of --reference "
         "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
         "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
         "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
