@@ -2,7 +2,8 @@
 """Latent-space optimization benchmarks on the bundled model (issue 4); trains nothing.
 
 Tasks (each over several seeds, mean ± sd):
-  qed          best QED of a molecule not in ZINC250k within 300 oracle calls (the default optimizer)
+  qed          best QED of a molecule not in ZINC250k within 300 oracle calls (the default optimizer, and
+               the same with --start prior: the search model's own prior draws start it)
   plogp        top-3 penalized logP within 500 calls: the default optimizer on molecules of at most 38
                heavy atoms (ZINC250k's largest; larger molecules score as failures: sized_plogp), the
                same with the optimizer's own cap (--max-heavy-atoms 38: larger molecules are never
@@ -85,11 +86,12 @@ def size(smiles: str) -> dict:
 MAX_HEAVY_ATOMS = 38  # the largest ZINC250k molecule
 
 
-def default_method(model, objective, budget: int, seed: int, max_heavy_atoms: int | None = None):
-    """What `molvae optimize --objective OBJECTIVE --budget BUDGET --seed SEED [--max-heavy-atoms N]`
-    runs (``objective``: a spec or an Objective)."""
+def default_method(model, objective, budget: int, seed: int, max_heavy_atoms: int | None = None,
+                   start: str | None = None):
+    """What `molvae optimize --objective OBJECTIVE --budget BUDGET --seed SEED [--max-heavy-atoms N]
+    [--start START]` runs (``objective``: a spec or an Objective)."""
     objective = make_objective(objective) if isinstance(objective, str) else objective
-    config = OptimizeConfig(budget=budget, seed=seed, max_heavy_atoms=max_heavy_atoms)
+    config = OptimizeConfig(budget=budget, seed=seed, max_heavy_atoms=max_heavy_atoms, start=start)
     return run_optimization(model, objective, config, progress=False).result
 
 
@@ -100,16 +102,18 @@ def sized_plogp(smiles: list[str]) -> np.ndarray:
     return np.where(heavy <= MAX_HEAVY_ATOMS, penalized_logp(smiles), np.nan)
 
 
-def run_qed(model, zinc, budget, seeds) -> dict:
+def run_qed(model, zinc, budget, seeds, start: str | None = None) -> dict:
+    """Best novel QED of the default optimizer; ``start``: its --start (None: the default, auto)."""
     runs = []
     for seed in seeds:
-        r = default_method(model, "qed", budget, seed)
+        r = default_method(model, "qed", budget, seed, start=start)
         ev = r.evaluated[np.isfinite(r.evaluated["score"])]
         ev = ev[zinc.novel(ev["smiles"])]
         best = ev.loc[ev["score"].idxmax()]
         runs.append({"seed": seed, "best_novel_qed": round(float(best.score), 4), "smiles": best.smiles,
                      "found_at_call": int(best.call), "calls": len(r.evaluated), "seconds": round(r.seconds, 1)})
-        logging.info("qed seed %d: %.4f %s (%.0f s)", seed, best.score, best.smiles, r.seconds)
+        logging.info("qed (start %s) seed %d: %.4f %s (%.0f s)", start or "auto", seed, best.score, best.smiles,
+                     r.seconds)
     return {"runs": runs, "best_novel_qed": mean_sd([r["best_novel_qed"] for r in runs])}
 
 
@@ -177,6 +181,9 @@ def markdown(result: dict) -> str:
     if "qed" in result:
         rows.append(f"| QED: best novel molecule within {result['qed_budget']} calls ({DEFAULT_METHOD}) | "
                     f"{result['qed']['best_novel_qed']} | {ANCHORS['qed']} |")
+    if "qed_prior_start" in result:
+        rows.append(f"| QED: the same, {DEFAULT_METHOD} --start prior (the search model's own prior draws start it) | "
+                    f"{result['qed_prior_start']['best_novel_qed']} | {ANCHORS['qed']} |")
     if "plogp" in result:
         labels = {"sized": f"{DEFAULT_METHOD}, <= {MAX_HEAVY_ATOMS} heavy atoms",
                   "capped": f"{DEFAULT_METHOD} --max-heavy-atoms {MAX_HEAVY_ATOMS}",
@@ -202,7 +209,7 @@ def markdown(result: dict) -> str:
 
 def _task_runs(result: dict) -> dict[str, list[dict]]:
     """Every task's runs (the plogP variants each), for the seeds each was run with."""
-    out = {task: result[task]["runs"] for task in ("qed", "constrained") if task in result}
+    out = {task: result[task]["runs"] for task in ("qed", "qed_prior_start", "constrained") if task in result}
     out.update({f"plogp {label}": v["runs"] for label, v in result.get("plogp", {}).items()})
     return out
 
@@ -241,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = args.out / f"{stem}.json"
     if set(args.tasks) != {"qed", "plogp", "constrained"} and previous.exists():
         kept = json.loads(previous.read_text())  # a run of some tasks keeps the others' results
-        result = {**{k: v for k, v in kept.items() if k in ("qed", "plogp", "constrained")}, **result}
+        result = {**{k: v for k, v in kept.items() if k in ("qed", "qed_prior_start", "plogp", "constrained")},
+                  **result}
 
     def save() -> None:  # after every task, so a long run that is stopped keeps what it finished
         runs = [r for r in result.get("qed", {}).get("runs", [])]
@@ -255,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "qed" in args.tasks:
         result["qed"] = run_qed(model, zinc, qed_budget, seeds)
+        result["qed_prior_start"] = run_qed(model, zinc, qed_budget, seeds, start="prior")
         save()
     if "plogp" in args.tasks:
         result["plogp"] = {**result.get("plogp", {}), **run_plogp(model, zinc, budget, seeds, args.plogp_variants)}

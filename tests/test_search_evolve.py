@@ -5,7 +5,7 @@ import pytest
 
 from molvae import MolVAE, chem
 from molvae.errors import ConfigError, InputError
-from molvae.search.evolve import MOVES, EvolveConfig, evolve
+from molvae.search.evolve import MOVES, EvolveConfig, evolve, start_source
 from molvae.search.objectives import make_objective
 from molvae.search.optimization import OptimizeConfig, run_optimization
 
@@ -18,7 +18,7 @@ def model():
 
 
 def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twice(model):
-    result = evolve(model, make_objective("mw"), EvolveConfig(**SMALL), progress=False)
+    result = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, start="prior"), progress=False)
     ev = result.evaluated
     assert len(ev) == 60 and ev["smiles"].is_unique
     assert ev.loc[ev["step"] == 0, "source"].eq("prior").all() and len(ev[ev["step"] == 0]) == 20
@@ -50,6 +50,41 @@ def test_evolution_starts_from_a_library_and_is_seeded(model, sample_smiles):
     assert len(first) == 30 and first["source"].eq("init").all()
     with pytest.raises(InputError, match="fewer than 2"):
         evolve(model, make_objective("qed"), config, init_smiles=["CCO", "not a molecule"], progress=False)
+
+
+def test_without_a_library_the_sampler_of_the_same_data_starts_the_run(model, tiny_model, tmp_path, monkeypatch):
+    sampler = start_source(model)  # auto: the bundled sampler, trained on the bundled model's data
+    assert sampler is not None and sampler.metadata["data_sha256"] == model.metadata["data_sha256"]
+    assert start_source(model, "prior") is None
+    assert start_source(tiny_model) is None  # trained on other data: its own prior
+    config = EvolveConfig(**{**SMALL, "budget": 30})
+    auto = evolve(model, make_objective("qed"), config, progress=False)
+    named = evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "start": "zinc250k_selfies_sampler"}),
+                   progress=False)
+    first = auto.evaluated[auto.evaluated["step"] == 0]
+    assert len(first) == 20 and first["source"].eq("sampler").all()
+    profile = chem.chemistry_profile(first["smiles"].tolist())
+    assert profile["sane"].all() and profile["familiar"].all()
+    assert auto.evaluated["smiles"].tolist() == named.evaluated["smiles"].tolist()
+    prior = evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "start": "prior"}), progress=False)
+    assert set(first["smiles"]).isdisjoint(prior.evaluated["smiles"][:20])
+    (tmp_path / "counting.py").write_text("CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n"
+                                          "    return [1.0] * len(smiles)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import counting
+
+    with pytest.raises(InputError, match="start model .* not found"):
+        run_optimization(model, make_objective("counting:score"), OptimizeConfig(start=str(tmp_path / "no.pt")),
+                         progress=False)
+    with pytest.raises(InputError, match="without initial ones"):
+        run_optimization(model, make_objective("counting:score"), OptimizeConfig(start="prior"),
+                         init_smiles=["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+    with pytest.raises(ConfigError, match="without an initial library"):
+        evolve(model, make_objective("counting:score"), EvolveConfig(**SMALL, start="prior"),
+               ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+    with pytest.raises(InputError, match="method bo does not use start"):
+        OptimizeConfig(method="bo", start="prior")
+    assert counting.CALLS == []
 
 
 def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, monkeypatch):

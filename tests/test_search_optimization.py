@@ -26,7 +26,7 @@ def test_a_setting_the_method_does_not_use_is_an_error(method, setting, value):
 def test_each_method_takes_the_settings_it_uses():
     values = {"budget": 20, "library": "lib.parquet", "n_init": 5, "batch_size": 4, "acquisition": "ucb",
               "proposals": "continuous", "pool_size": 32, "trust_region": True, "min_similarity": 0.5,
-              "max_heavy_atoms": 30, "familiar_only": True, "environments": "zinc.npy"}
+              "max_heavy_atoms": 30, "familiar_only": True, "environments": "zinc.npy", "start": "prior"}
     for method, used in METHOD_SETTINGS.items():
         OptimizeConfig(method=method, **{name: values[name] for name in used})
 

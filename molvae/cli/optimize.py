@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: 512)")
     p.add_argument("--trust-region", action="store_true", default=None,
                    help="bo: TuRBO-style trust region around the incumbent")
-    p.add_argument("--n-init", type=int, help="evolve, bo: prior molecules to start from without --init (default: evolve a sixth of the budget, at most 100; bo 50)")
+    p.add_argument("--n-init", type=int, help="evolve, bo: molecules to start from without --init (default: evolve a sixth of the budget, at most 100; bo 50)")
     p.add_argument("--max-heavy-atoms", type=int, metavar="N",
                    help="evolve: never score a molecule with more than N heavy atoms (e.g. 38, ZINC250k's "
                         "largest; default: no limit, so an objective that rewards size can grow molecules)")
@@ -53,10 +53,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--environments", metavar="FILE.npy",
                    help="evolve: the reference atom environments (built from your own library by "
                         "scripts/atom_environments.py; default: ZINC250k's, shipped)")
+    p.add_argument("--start", metavar="FROM",
+                   help="evolve without --init: where the start molecules come from: auto (default: the bundled "
+                        "sampler's samples when it was trained on the model's data, which read like that data, "
+                        "else the model's prior), prior (the model's own prior draws), or a model (a checkpoint "
+                        "or bundled name) whose samples, encoded by the search model, start the run")
     p.add_argument("--min-similarity", type=float,
                    help="improve: Tanimoto similarity to the start a result must keep (default: 0.4)")
     p.add_argument("--init", metavar="FILE", help="initial molecules (a library; for improve, the molecules to "
-                   "improve); default: prior samples")
+                   "improve); default: see --start")
     p.add_argument("--top", type=int, default=10, help="molecules to print (default: 10)")
     p.add_argument("-o", "--output", metavar="OUT", help="every evaluated molecule (.csv/.tsv/.parquet); the "
                    "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png")
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                             acquisition=args.acquisition, proposals=args.proposals, pool_size=args.pool_size,
                             trust_region=args.trust_region, max_heavy_atoms=args.max_heavy_atoms,
                             familiar_only=args.familiar_only, environments=args.environments,
-                            min_similarity=args.min_similarity,
+                            start=args.start, min_similarity=args.min_similarity,
                             library=args.library, top=args.top, seed=args.seed)
     if args.image:
         check_image_path(args.image, GRID_FORMATS)

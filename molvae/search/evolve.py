@@ -29,8 +29,10 @@ rule, decides which kind of move is worth a call on a given task (``result.evalu
 The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory. The graph edits
 (the costliest move) run in a worker process while the model decodes (``parallel_edits``; the same
 molecules as inline, about 1.3x less optimizer time on 2 cores). The start
-population is the initial library when one is given (all of it is scored), else
-sane molecules decoded from the model's prior.
+population is the initial library when one is given (all of it is scored), else sane (and
+familiar) samples of a start model encoded by the search model (``start``; by default the bundled
+sampler when it was trained on the same data: best novel QED within 300 calls 0.945 ± 0.004 on
+seeds 0-5 against 0.938 ± 0.008 from the search model's own prior draws), or its prior draws.
 
 Example:
     >>> result = evolve(model, make_objective("qed"), EvolveConfig(budget=300))   # doctest: +SKIP
@@ -97,6 +99,11 @@ class EvolveConfig:
     # (the molecules it makes; an init_smiles library is scored as given)
     environments: str | None = None  # .npy reference set (scripts/atom_environments.py); None: ZINC250k's
     max_stalled_steps: int = 10  # stop after this many generations without a new molecule
+    # without an initial library, where the start population comes from: "prior" (the search model's
+    # own prior draws), a checkpoint path or bundled name (that model's samples, encoded by the search
+    # model), or "auto": the bundled sampler when it was trained on the search model's data (same
+    # data_sha256), else "prior" (see start_source)
+    start: str = "auto"
     parallel_edits: bool = True  # graph edits in a worker process while the model decodes (same molecules)
     seed: int = 0
 
@@ -120,6 +127,8 @@ class EvolveConfig:
             raise ConfigError("environments is the reference of familiar_only; it has no use with familiar_only off")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
             raise ConfigError("max_gp_points must be >= 2 and ucb_beta >= 0")
+        if not isinstance(self.start, str) or not self.start:
+            raise ConfigError("start must be 'auto', 'prior' or a model (a checkpoint path or bundled name)")
 
 
 class _Population:
@@ -225,27 +234,62 @@ def _sane(smiles: Sequence[str], config: EvolveConfig) -> np.ndarray:
     return ok
 
 
+def start_source(model: MolVAE, start: str = "auto") -> MolVAE | None:
+    """The model whose samples start a run without an initial library (None: the search model's prior).
+
+    ``start``: "prior"; a checkpoint path or bundled name; or "auto": the bundled sampler
+    (:func:`molvae.pretrained.default_model_path` ``"sample"``) when its metadata names the same
+    training data (``data_sha256``) as ``model``'s, else the prior. A sampler trained to write its
+    data's chemistry starts the search among molecules that read like that data: the bundled v1's
+    greedy prior decodes average QED 0.57 and are 30% familiar, the sampler's read as ZINC."""
+    if start == "prior":
+        return None
+    if start != "auto":
+        return MolVAE.load(start, device=str(model.device))
+    from molvae.pretrained import default_model_path
+
+    path = default_model_path("sample")
+    data = model.metadata.get("data_sha256")
+    if path is None or path == default_model_path() or not data:  # no sampler shipped, or no data to match
+        return None
+    sampler = MolVAE.load(path, device=str(model.device))
+    return sampler if sampler.metadata.get("data_sha256") == data else None
+
+
+def _encoded(model: MolVAE, smiles: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+    """Canonical SMILES, latent centres and posterior sds of the molecules ``model`` can encode, and
+    how many it could not."""
+    enc = model.encode(list(smiles))
+    ok = np.flatnonzero(enc.valid)
+    return ([enc.smiles[i] for i in ok], enc.mu[ok].astype(np.float64),
+            np.exp(0.5 * enc.logvar[ok]).astype(np.float64), len(smiles) - len(ok))
+
+
 def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None,
              rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The start population, scored: canonical SMILES, latent centres and posterior sds."""
+    """The start population, scored: canonical SMILES, latent centres and posterior sds: the initial
+    library when given (all of it), else ``config.n_init`` sane (and familiar) distinct molecules drawn
+    from the start model's samples (:func:`start_source`) or the search model's prior."""
     if init_smiles is not None:
-        enc = model.encode(list(init_smiles))
-        ok = np.flatnonzero(enc.valid)
-        if len(ok) < len(init_smiles):
-            logger.warning("%d of %d initial molecules cannot be encoded and are skipped",
-                           len(init_smiles) - len(ok), len(init_smiles))
-        if len(ok) < 2:
+        smiles, z, sd, failed = _encoded(model, init_smiles)
+        if failed:
+            logger.warning("%d of %d initial molecules cannot be encoded and are skipped", failed, len(init_smiles))
+        if len(smiles) < 2:
             raise InputError("the initial library has fewer than 2 molecules this model can encode")
-        smiles = [enc.smiles[i] for i in ok]
-        z, sd = enc.mu[ok].astype(np.float64), np.exp(0.5 * enc.logvar[ok]).astype(np.float64)
         ledger.evaluate(smiles, z, 0, "init")
         return smiles, z, sd
+    sampler = start_source(model, config.start)
     smiles: list[str] = []
     z_kept: list[np.ndarray] = []
     seen: set[str] = set()
-    for attempt in range(10):  # sane, distinct prior molecules; the fitted prior when the model has one
-        z = model.sample_prior(2 * config.n_init, seed=int(rng.integers(2 ** 31))).astype(np.float64)
-        decoded = decode_checked(model, z).smiles
+    for attempt in range(10):  # sane, distinct molecules; the fitted prior when the model has one
+        seed = int(rng.integers(2 ** 31))
+        if sampler is not None:  # the start model's samples, encoded by the search model
+            drawn = [s for s in sampler.sample(2 * config.n_init, seed=seed) if s is not None]
+            decoded, z, _, _ = _encoded(model, drawn) if drawn else ([], None, None, 0)
+        else:
+            z = model.sample_prior(2 * config.n_init, seed=seed).astype(np.float64)
+            decoded = decode_checked(model, z).smiles
         fresh = [i for i, s in enumerate(decoded) if s is not None and s not in seen]
         fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh], config)) if s]
         for i in fresh:
@@ -255,12 +299,13 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
                 z_kept.append(z[i])
         if len(smiles) >= config.n_init:
             break
+    where = "the start model's samples" if sampler is not None else "the model's prior"
     if len(smiles) < 2:
-        raise InputError("the model's prior decodes to fewer than 2 sane (and familiar) molecules; give an "
-                         "initial library")
+        raise InputError(f"{where} gave fewer than 2 sane (and familiar) molecules; give an initial library")
     z = np.array(z_kept)
-    ledger.evaluate(smiles, z, 0, "prior")
-    return smiles, z, _posterior(model, smiles, np.ones_like(z))[1]
+    ledger.evaluate(smiles, z, 0, "sampler" if sampler is not None else "prior")
+    sd = _posterior(model, smiles, np.ones_like(z))[1]
+    return smiles, z, sd
 
 
 def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = None,
@@ -269,6 +314,8 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
     by a Tanimoto GP (see the module docstring). Ctrl-C stops the run and returns what was evaluated
     so far (``result.extra["interrupted"]``)."""
     config = config or EvolveConfig()
+    if init_smiles is not None and config.start != "auto":
+        raise ConfigError(f"start={config.start!r} is for runs without an initial library; this one has one")
     if config.familiar_only:  # a bad reference file fails before any oracle call
         chem.reference_environments(config.environments)
     t0 = time.perf_counter()

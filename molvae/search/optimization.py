@@ -36,6 +36,7 @@ from molvae.io import write_table
 from molvae.model import MolVAE
 from molvae.drawing import molecule_grid
 from molvae.plots import optimization_trace
+from molvae.pretrained import resolve_model
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
 from molvae.search.evolve import EvolveConfig, evolve
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("evolve", "bo", "gradient", "improve")
 DEFAULT_METHOD = "evolve"
 BO_SETTINGS = ("n_init", "batch_size", "acquisition", "proposals", "pool_size", "trust_region")
-EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size", "max_heavy_atoms", "familiar_only", "environments")
+EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size", "max_heavy_atoms", "familiar_only", "environments", "start")
 METHOD_SETTINGS = {"evolve": ("budget", "library", *EVOLVE_SETTINGS),
                    "bo": ("budget", "library", *BO_SETTINGS),
                    "gradient": ("budget", "library"),
@@ -74,6 +75,7 @@ class OptimizeConfig:
     max_heavy_atoms: int | None = None  # evolve: molecules larger than this are never scored
     familiar_only: bool | None = None  # evolve: score only molecules whose atom environments occur in the reference (default True)
     environments: str | None = None  # evolve: the reference (.npy, scripts/atom_environments.py); default ZINC250k's
+    start: str | None = None  # evolve without initial molecules: "auto" (default), "prior" or a model whose samples start it
     min_similarity: float | None = None  # improve: Tanimoto similarity to the start a result must keep
     library: str | Path | None = None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
     top: int = 10  # best molecules reported, drawn and looked up in the library
@@ -155,6 +157,11 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     library = LatentLibrary.from_file(config.library) if config.library else None  # a bad file fails first
     if config.environments is not None:
         chem.reference_environments(config.environments)  # so does a bad reference of familiar molecules
+    if config.start is not None:  # and a start model that is not there
+        if init_smiles is not None:
+            raise InputError("start (--start) chooses the start molecules of a run without initial ones (--init)")
+        if config.start not in ("auto", "prior") and not resolve_model(config.start).is_file():
+            raise InputError(f"start model {config.start} not found (a checkpoint path, a bundled name, auto or prior)")
     if config.method == "improve":
         if init_smiles is None:
             raise InputError("method improve needs initial molecules: the ones to improve")
