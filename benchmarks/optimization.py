@@ -266,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         result["qed_prior_start"] = run_qed(model, zinc, qed_budget, seeds, start="prior")
         save()
     if "plogp" in args.tasks:
-        result["plogp"] = {**result.get("plogp", {}), **run_plogp(model, zinc, budget, seeds, args.plogp_variants)}
-        save()
+        for variant in args.plogp_variants:  # saved after each, so a stopped run keeps the variants it finished
+            result["plogp"] = {**result.get("plogp", {}), **run_plogp(model, zinc, budget, seeds, [variant])}
+            save()
     if "constrained" in args.tasks:
         new = run_constrained(model, zinc, n_molecules, seeds)
         earlier = result.get("constrained", {})

@@ -31,7 +31,7 @@ The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory.
 molecules as inline, about 1.3x less optimizer time on 2 cores). The start
 population is the initial library when one is given (all of it is scored), else sane (and
 familiar) samples of a start model encoded by the search model (``start``; by default the bundled
-sampler when it was trained on the same data: best novel QED within 300 calls 0.945 ± 0.004 on
+sampler when it was trained on the same data: best novel QED within 300 calls 0.944 ± 0.003 on
 seeds 0-5 against 0.938 ± 0.008 from the search model's own prior draws), or its prior draws.
 
 Example:
