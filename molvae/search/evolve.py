@@ -281,14 +281,15 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
     sampler = start_source(model, config.start)
     smiles: list[str] = []
     z_kept: list[np.ndarray] = []
+    sd_kept: list[np.ndarray] = []  # the start model's path: posterior sds from the same encoding
     seen: set[str] = set()
     for attempt in range(10):  # sane, distinct molecules; the fitted prior when the model has one
         seed = int(rng.integers(2 ** 31))
         if sampler is not None:  # the start model's samples, encoded by the search model
             drawn = [s for s in sampler.sample(2 * config.n_init, seed=seed) if s is not None]
-            decoded, z, _, _ = _encoded(model, drawn) if drawn else ([], None, None, 0)
+            decoded, z, sd, _ = _encoded(model, drawn) if drawn else ([], None, None, 0)
         else:
-            z = model.sample_prior(2 * config.n_init, seed=seed).astype(np.float64)
+            z, sd = model.sample_prior(2 * config.n_init, seed=seed).astype(np.float64), None
             decoded = decode_checked(model, z).smiles
         fresh = [i for i, s in enumerate(decoded) if s is not None and s not in seen]
         fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh], config)) if s]
@@ -297,6 +298,8 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
                 seen.add(decoded[i])
                 smiles.append(decoded[i])
                 z_kept.append(z[i])
+                if sd is not None:
+                    sd_kept.append(sd[i])
         if len(smiles) >= config.n_init:
             break
     where = "the start model's samples" if sampler is not None else "the model's prior"
@@ -304,7 +307,7 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
         raise InputError(f"{where} gave fewer than 2 sane (and familiar) molecules; give an initial library")
     z = np.array(z_kept)
     ledger.evaluate(smiles, z, 0, "sampler" if sampler is not None else "prior")
-    sd = _posterior(model, smiles, np.ones_like(z))[1]
+    sd = np.array(sd_kept) if sampler is not None else _posterior(model, smiles, np.ones_like(z))[1]
     return smiles, z, sd
 
 
