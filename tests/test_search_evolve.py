@@ -6,7 +6,7 @@ import pytest
 from molvae import MolVAE, chem
 from molvae.errors import ConfigError, InputError
 from molvae.search.evolve import MOVES, EvolveConfig, evolve, start_source
-from molvae.search.objectives import make_objective
+from molvae.search.objectives import callable_objective, make_objective
 from molvae.search.optimization import OptimizeConfig, run_optimization
 
 SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3)
@@ -185,3 +185,16 @@ def test_ctrl_c_keeps_what_was_evaluated(model, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     result = evolve(model, make_objective("impatient:score"), EvolveConfig(**SMALL), progress=False)
     assert result.extra["interrupted"] and len(result.evaluated) == 30  # 20 initial + one generation of 10
+
+
+def test_a_plateau_widens_the_parent_set_when_the_best_children_are_used_up(model, sample_smiles):
+    flat = callable_objective(lambda smiles: [1.0] * len(smiles))  # no child ever beats the start
+    config = dict(budget=80, batch_size=10, pool_size=10, parents=2, branch_fraction=0.2, graft_fraction=0.2,
+                  graph_fraction=0.3)
+    runs = {growth: evolve(model, flat, EvolveConfig(**config, max_parent_growth=growth),
+                           init_smiles=sample_smiles[:20], progress=False) for growth in (1, 8)}
+    assert runs[1].extra["widened_generations"] > 0 and runs[1].extra["widest_parents"] == 2  # 1: never wider
+    wide = runs[8].extra
+    assert wide["widened_generations"] > 0 and 2 < wide["widest_parents"] <= 16
+    # wider parents leave more new molecules in each pool: the budget is spent in fewer generations
+    assert len(runs[8].evaluated) == 80 and wide["generations"] < runs[1].extra["generations"]
