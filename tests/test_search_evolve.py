@@ -97,17 +97,22 @@ def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, mo
 
 
 def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
-    free = evolve(model, make_objective("mw"), EvolveConfig(**SMALL), progress=False)
+    free = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=None), progress=False)
     capped = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=24), progress=False)
     heavy = {name: chem.heavy_atom_counts(run.evaluated.loc[run.evaluated["step"] > 0, "smiles"].tolist())
              for name, run in (("free", free), ("capped", capped))}
     assert heavy["free"].max() > 24  # without the limit, the mw objective grows molecules past it
     assert 10 <= heavy["capped"].min() and heavy["capped"].max() <= 24
+    assert capped.extra["oversized_children"] > 0  # the mw objective's GP wanted larger children
     with pytest.raises(ConfigError, match="max_heavy_atoms"):
         EvolveConfig(max_heavy_atoms=5)
     with pytest.raises(InputError, match="method bo does not use max_heavy_atoms"):
         OptimizeConfig(method="bo", max_heavy_atoms=30)
     assert OptimizeConfig(max_heavy_atoms=30).evolve_config().max_heavy_atoms == 30
+    assert OptimizeConfig().evolve_config().max_heavy_atoms == EvolveConfig().max_heavy_atoms == 100
+    assert OptimizeConfig(max_heavy_atoms=0).evolve_config().max_heavy_atoms is None  # the CLI's "any size"
+    with pytest.raises(ConfigError, match="at least 10"):
+        OptimizeConfig(max_heavy_atoms=-3)
 
 
 def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path, monkeypatch):

@@ -44,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="bo: TuRBO-style trust region around the incumbent")
     p.add_argument("--n-init", type=int, help="evolve, bo: molecules to start from without --init (default: evolve a sixth of the budget, at most 100; bo 50)")
     p.add_argument("--max-heavy-atoms", type=int, metavar="N",
-                   help="evolve: never score a molecule with more than N heavy atoms (e.g. 38, ZINC250k's "
-                        "largest; default: no limit, so an objective that rewards size can grow molecules)")
+                   help="evolve: never score a molecule with more than N heavy atoms (default: 100, beyond any "
+                        "small-molecule drug; e.g. 38, ZINC250k's largest; 0: any size, so an objective that "
+                        "rewards size can grow molecules of thousands of atoms)")
     p.add_argument("--allow-unfamiliar", dest="familiar_only", action="store_const", const=False, default=None,
                    help="evolve: also score molecules with an atom environment (an atom and its neighbours) that "
                         "no reference molecule has, such as O-F bonds, peroxides or a carbon with two [O-] "

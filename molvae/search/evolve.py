@@ -22,7 +22,7 @@ Each generation:
    (:func:`molvae.chem.chemistry_profile` ``sane``: one fragment, no radicals, at least 10 heavy atoms,
    no ring over 8 atoms, ZINC's elements, no PAINS match) and *familiar* ones (every atom environment
    occurs in a reference set of real molecules, ZINC250k's by default: :func:`molvae.chem.familiar_flags`;
-   ``familiar_only``), and at most ``max_heavy_atoms`` when set;
+   ``familiar_only``), and of at most ``max_heavy_atoms`` (100 by default; None: any size);
 4. the picks are scored (the :class:`~molvae.search.latent.Ledger` charges only new molecules, and its
    ``source`` column names the move that made each) and re-encoded, so their own posterior spread
    sets the size of their children's moves.
@@ -73,6 +73,12 @@ FINGERPRINT_BITS = 2048
 N_INIT_SHARE, MAX_N_INIT = 6, 100
 BATCH_SHARE, MAX_BATCH = 12, 50
 
+# Default size cap, in heavy atoms: beyond any small-molecule drug (ZINC250k's largest has 38,
+# cyclosporin 85) and below where graph edits start appending chain after chain. Uncapped, an objective
+# that rewards size grows molecules of thousands of atoms (penalized logP), and GuacaMol's scaffold_hop
+# and deco_hop met molecules of 150+ heavy atoms that take up to a minute each to score.
+DEFAULT_MAX_HEAVY_ATOMS = 100
+
 
 def scaled_default(budget: int, share: int, most: int, minimum: int) -> int:
     """``budget // share``, between ``minimum`` and ``most``."""
@@ -102,7 +108,7 @@ class EvolveConfig:
     mutation_max: float = 3.0  # log-uniform between these two
     ucb_beta: float = 1.0  # weight of the GP's standard deviation in the pick
     max_gp_points: int = 1000  # the best half and the most recent half are kept when there are more
-    max_heavy_atoms: int | None = None  # children with more heavy atoms are never scored (None: no limit)
+    max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS  # larger children are never scored (None: no limit)
     familiar_only: bool = True  # score only molecules whose atom environments all occur in `environments`
     # (the molecules it makes; an init_smiles library is scored as given)
     environments: str | None = None  # .npy reference set (scripts/atom_environments.py); None: ZINC250k's
@@ -130,7 +136,7 @@ class EvolveConfig:
         if not 0 < self.mutation_min <= self.mutation_max:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
         if self.max_heavy_atoms is not None and self.max_heavy_atoms < 10:
-            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more)")
+            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more; None: any size)")
         if self.environments is not None and not self.familiar_only:
             raise ConfigError("environments is the reference of familiar_only; it has no use with familiar_only off")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
@@ -236,15 +242,19 @@ def _wider(parents: int, config: EvolveConfig) -> int:
     return min(2 * parents, config.parents * config.max_parent_growth)
 
 
-def _sane(smiles: Sequence[str], config: EvolveConfig) -> np.ndarray:
-    """Which molecules the run may score: sane, familiar (``config.familiar_only``), small enough."""
+def _sane(smiles: Sequence[str], config: EvolveConfig, oversized: set[str] | None = None) -> np.ndarray:
+    """Which molecules the run may score: sane, familiar (``config.familiar_only``), small enough.
+    ``oversized`` collects the sane, familiar ones turned down for size alone."""
     ok = chem.sane_flags(list(smiles))
     if config.familiar_only and ok.any():
         rows = np.flatnonzero(ok)
         known = chem.reference_environments(config.environments)
         ok[rows] = chem.familiar_flags([smiles[i] for i in rows], known)
     if config.max_heavy_atoms is not None:
-        ok &= chem.heavy_atom_counts(smiles) <= config.max_heavy_atoms
+        small = chem.heavy_atom_counts(smiles) <= config.max_heavy_atoms
+        if oversized is not None:
+            oversized.update(s for s, o, k in zip(smiles, ok, small) if o and not k)
+        ok &= small
     return ok
 
 
@@ -350,6 +360,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
         ledger.record(0)
         typical_sd = np.median(pop.sd, axis=0)
         insane: set[str] = set()
+        oversized: set[str] = set()  # sane, familiar children over config.max_heavy_atoms
         parents, widest, widened = config.parents, config.parents, 0
         while ledger.remaining > 0 and stalled < config.max_stalled_steps:
             step += 1
@@ -372,7 +383,7 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
 
             def accept(idx: np.ndarray) -> np.ndarray:
-                ok = _sane([pool[i] for i in idx], config)
+                ok = _sane([pool[i] for i in idx], config, oversized)
                 insane.update(pool[i] for i, k in zip(idx, ok) if not k)
                 return ok
 
@@ -393,5 +404,10 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                 own = ~np.isin(pool_moves[picked], PARENT_POINT_MOVES)[:, None] | ~np.isfinite(z_new)
                 pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
             ledger.record(step)
+    if oversized:
+        logger.info("%d children the GP would have scored had over %d heavy atoms and were skipped "
+                    "(max_heavy_atoms; None, or --max-heavy-atoms 0, allows any size)",
+                    len(oversized), config.max_heavy_atoms)
     return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps, "generations",
-                         generations=step, widened_generations=widened, widest_parents=widest)
+                         generations=step, widened_generations=widened, widest_parents=widest,
+                         oversized_children=len(oversized))

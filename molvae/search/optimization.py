@@ -72,7 +72,7 @@ class OptimizeConfig:
     proposals: str | None = None  # bo: "pool" or "continuous"
     pool_size: int | None = None  # evolve, bo: latent points decoded per step (raised to batch_size if smaller)
     trust_region: bool | None = None  # bo
-    max_heavy_atoms: int | None = None  # evolve: molecules larger than this are never scored
+    max_heavy_atoms: int | None = None  # evolve: molecules larger than this are never scored (default 100; 0: any size)
     familiar_only: bool | None = None  # evolve: score only molecules whose atom environments occur in the reference (default True)
     environments: str | None = None  # evolve: the reference (.npy, scripts/atom_environments.py); default ZINC250k's
     start: str | None = None  # evolve without initial molecules: "auto" (default), "prior" or a model whose samples start it
@@ -109,6 +109,8 @@ class OptimizeConfig:
 
     def evolve_config(self) -> EvolveConfig:
         given = {name: getattr(self, name) for name in ("budget", *EVOLVE_SETTINGS) if getattr(self, name) is not None}
+        if given.get("max_heavy_atoms") == 0:  # the CLI's "no size limit"
+            given["max_heavy_atoms"] = None
         batch_size = given.get("batch_size") or EvolveConfig(budget=given.get("budget", EvolveConfig.budget)).batch_size
         given["pool_size"] = max(given.get("pool_size", EvolveConfig.pool_size), batch_size)
         return EvolveConfig(**given, seed=self.seed)
