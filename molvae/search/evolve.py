@@ -136,7 +136,7 @@ class EvolveConfig:
         if not 0 < self.mutation_min <= self.mutation_max:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
         if self.max_heavy_atoms is not None and self.max_heavy_atoms < 10:
-            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more; None: any size)")
+            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more) or None (any size)")
         if self.environments is not None and not self.familiar_only:
             raise ConfigError("environments is the reference of familiar_only; it has no use with familiar_only off")
         if self.max_gp_points < 2 or self.ucb_beta < 0:
@@ -328,7 +328,8 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
             break
     where = "the start model's samples" if sampler is not None else "the model's prior"
     if len(smiles) < 2:
-        raise InputError(f"{where} gave fewer than 2 sane (and familiar) molecules; give an initial library")
+        size = f", at most {config.max_heavy_atoms} heavy atoms" if config.max_heavy_atoms is not None else ""
+        raise InputError(f"{where} gave fewer than 2 sane (and familiar{size}) molecules; give an initial library")
     z = np.array(z_kept)
     ledger.evaluate(smiles, z, 0, "sampler" if sampler is not None else "prior")
     sd = np.array(sd_kept) if sampler is not None else _posterior(model, smiles, np.ones_like(z))[1]

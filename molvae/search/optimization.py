@@ -93,6 +93,8 @@ class OptimizeConfig:
                              f"{' and '.join(users)} only)")
         if self.budget is not None and self.budget < 1:
             raise InputError("budget must be at least 1")
+        if self.max_heavy_atoms is not None and self.max_heavy_atoms != 0 and self.max_heavy_atoms < 10:
+            raise InputError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more) or 0 (any size)")
         if self.method == "bo":  # out-of-range values fail here, before a model is loaded
             self.bo_config()
         elif self.method == "evolve":
