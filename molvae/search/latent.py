@@ -215,7 +215,24 @@ class Ledger:
         if not self.interrupted and stalled >= max_stalled:
             logger.warning("stopped after %d %s without a new molecule (%d of %d calls used)",
                            stalled, unit, self.calls, self.budget)
-        return self.result(seconds, {"interrupted": self.interrupted, **extra})
+        flat = self.flat_score()
+        if flat is not None:
+            logger.warning("every one of the %d scored molecules scored %g: the objective gave the search nothing "
+                           "to follow, so this run was a blind walk (a substructure or threshold none of them "
+                           "met?); an initial library with molecules that score, or an objective with partial "
+                           "credit, gives it a direction", self.calls - self.failures, flat)
+        return self.result(seconds, {"interrupted": self.interrupted, "flat_objective": flat is not None, **extra})
+
+    @property
+    def failures(self) -> int:
+        return sum(not math.isfinite(r["score"]) for r in self.rows)
+
+    def flat_score(self) -> float | None:
+        """The one score every scored molecule got, when at least two were scored and all got the same
+        (a flat objective: the optimizer had no signal); None otherwise."""
+        finite = {r["score"] for r in self.rows if math.isfinite(r["score"])}
+        scored = self.calls - self.failures
+        return next(iter(finite)) if len(finite) == 1 and scored >= 2 else None
 
     @property
     def calls(self) -> int:
