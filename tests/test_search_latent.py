@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from molvae import chem
+from molvae.data import resolve_workers
 from molvae.errors import InputError
 from molvae.model import DecodeResult
 from molvae.search import explore, interpolate
 from molvae.search.gradient import gradient_ascent
-from molvae.search.latent import (REASON_RADICAL, Ledger, PropertySurrogate, decode_checked, encode_one,
+from molvae.search.latent import (REASON_RADICAL, EditWorkers, Ledger, PropertySurrogate, decode_checked, encode_one,
                                   encode_starts, predictor_estimate)
 from molvae.search.objectives import Objective, make_objective
 
@@ -127,6 +128,22 @@ def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_s
     one = Ledger(flat, budget=5, latent_dim=2)
     one.evaluate(["CCO"], np.zeros((1, 2)), step=0, source="prior")
     assert one.flat_score() is None  # one molecule is not a flat objective
+
+
+def test_edit_workers_give_the_same_results_and_leave_their_cores_to_them_while_they_run():
+    edits = ("CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"), 6, 3
+    inline = EditWorkers(0).submit(chem.graph_edits, *edits).result()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with EditWorkers(1) as workers:
+            assert workers.submit(chem.graph_edits, *edits).result() == inline
+            cores = resolve_workers(0)
+            assert torch.get_num_threads() == (min(2, cores - 1) if workers.pool is not None else 2)  # 2 cores: 1
+            assert (workers.pool is not None) == (cores > 1)
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_property_surrogate_is_the_property_head(tiny_model, sample_smiles):
