@@ -60,6 +60,16 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def compute_threads(threads: int) -> Iterator[None]:
+    """:func:`torch_threads`, and NumPy's and SciPy's BLAS capped at as many threads (threadpoolctl:
+    it finds the BLAS library each loaded package bundles, which NumPy itself cannot set), then both restored."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(threads), threadpool_limits(limits=threads or None, user_api="blas"):
+        yield
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The dtype to autocast to, or None for full fp32.
 

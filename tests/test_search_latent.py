@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 
 from molvae import chem
 from molvae.data import resolve_workers
@@ -133,15 +134,20 @@ def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_s
 def test_edit_workers_give_the_same_results_and_leave_their_cores_to_them_while_they_run():
     edits = ("CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"), 6, 3
     inline = EditWorkers(0).submit(chem.graph_edits, *edits).result()
-    before = torch.get_num_threads()
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before, blas_before = torch.get_num_threads(), blas_threads()
     torch.set_num_threads(2)
     try:
         with EditWorkers(1) as workers:
             assert workers.submit(chem.graph_edits, *edits).result() == inline
             cores = resolve_workers(0)
-            assert torch.get_num_threads() == (min(2, cores - 1) if workers.pool is not None else 2)  # 2 cores: 1
             assert (workers.pool is not None) == (cores > 1)
-        assert torch.get_num_threads() == 2  # restored
+            assert torch.get_num_threads() == (min(2, cores - 1) if workers.pool is not None else 2)  # 2 cores: 1
+            if workers.pool is not None:
+                assert all(n <= cores - 1 for n in blas_threads())
+        assert torch.get_num_threads() == 2 and blas_threads() == blas_before  # restored
     finally:
         torch.set_num_threads(before)
 

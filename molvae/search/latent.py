@@ -40,7 +40,7 @@ from molvae import chem
 from molvae.data import resolve_workers
 from molvae.errors import InputError
 from molvae.model import MolVAE
-from molvae.utils import torch_threads
+from molvae.utils import compute_threads
 
 if TYPE_CHECKING:
     from molvae.search.objectives import Objective
@@ -96,8 +96,8 @@ class EditWorkers:
     that lacks an ``if __name__`` guard. Each job depends only on its arguments, so the results are
     the same either way.
 
-    While workers run, the main process's torch threads leave their cores to them (``cores -
-    workers``, at least 1; restored on exit): torch's threads spin-wait for each other, and sharing a
+    While workers run, the main process's torch and BLAS threads leave their cores to them (``cores -
+    workers``, at least 1; restored on exit): such threads spin-wait for each other, and sharing a
     core with a worker slows them more than the extra thread gains. On 2 cores (PMO, 1,000 calls, four
     tasks, seed 0, the same molecules) 1 thread beside the worker took 136 s of optimizer time against
     149 s with torch's default 2, using two thirds of the CPU time."""
@@ -111,7 +111,7 @@ class EditWorkers:
             # Ctrl-C is the main process's to handle (the optimizers keep what was evaluated)
             self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
-            self.threads = torch_threads(min(torch.get_num_threads(), max(1, cores - workers)))
+            self.threads = compute_threads(min(torch.get_num_threads(), max(1, cores - workers)))
 
     def submit(self, fn: Callable, *args) -> Future:
         if self.pool is not None:
