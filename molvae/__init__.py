@@ -9,7 +9,7 @@ Example:
     >>> molvae.sample(model, 5, seed=0)["smiles"]       # doctest: +SKIP
 """
 
-__version__ = "0.9.1"
+__version__ = "0.9.2"
 
 from molvae.errors import CheckpointError, ConfigError, InputError, MolvaeError  # noqa: E402
 from molvae.model import MolVAE  # noqa: E402

@@ -119,6 +119,15 @@ def test_familiar_flags_strike_out_environments_zinc_lacks(tmp_path):
         chem.reference_environments(tmp_path / "missing.npy")
 
 
+def test_sane_flags_with_a_reference_are_sane_and_familiar_on_one_parse():
+    smiles = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCO", *PAINS_WITH_HYDROGENS, *UNFAMILIAR,
+              "CC(C)Cc1ccc(C(C)C(=O)O)cc1", None, "", "not a molecule"]
+    known = chem.reference_environments()
+    both = chem.sane_flags(smiles, familiar=known)
+    assert both.tolist() == (chem.sane_flags(smiles) & chem.familiar_flags(smiles, known)).tolist()
+    assert both.tolist()[0] and both.tolist()[-4] and not both[3:-4].any()
+
+
 def test_zinc_like_molecules_are_familiar(sample_smiles):
     """The shipped reference (ZINC250k's hashes) still matches this RDKit: MOSES molecules, drawn from
     ZINC too, are nearly all familiar (0.8% of ZINC250k's validation molecules are not)."""

@@ -96,6 +96,22 @@ def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, mo
     assert runs[0].evaluated[["smiles", "source"]].equals(runs[1].evaluated[["smiles", "source"]])
 
 
+def test_checks_made_ahead_count_only_when_consulted():
+    from molvae.search.evolve import _Admission
+
+    pool = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)Nc1ccc(O)cc1",
+            "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
+    config = EvolveConfig(max_heavy_atoms=30)
+    ahead, plain = _Admission(config), _Admission(config)
+    ahead.precheck(pool)
+    assert not ahead.insane and not ahead.oversized  # checked, not consulted: no consequence yet
+    for admission in (ahead, plain):
+        assert admission.consult(pool[:4]).tolist() == [True, False, False, False]
+    assert ahead.insane == plain.insane == set(pool[1:4])
+    assert ahead.oversized == plain.oversized == {pool[2]}
+    assert list(ahead.flags) == pool[4:]  # the unconsulted one is remembered for a later generation
+
+
 def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     free = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=None), progress=False)
     capped = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=24), progress=False)

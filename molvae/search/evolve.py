@@ -32,7 +32,10 @@ count: the moves propose, the GP judges them by what the oracle has said so far.
 rule, decides which kind of move is worth a call on a given task (``result.evaluated["source"]``).
 The GP's cost is bounded (``max_gp_points``), so 10,000-call runs fit in memory. The graph edits
 (the costliest move) run in a worker process while the model decodes (``parallel_edits``; the same
-molecules as inline, about 1.3x less optimizer time on 2 cores). The start
+molecules as inline, about 1.3x less optimizer time on 2 cores), and while they still run the main
+process fits the GP and checks the model's children ahead, best upper confidence bound first, so
+the checks of step 3 are mostly answered from memory (:class:`_Admission`: a check made ahead counts
+only when the GP consults it, so the picks are the same). The start
 population is the initial library when one is given (all of it is scored), else sane (and
 familiar) samples of a start model encoded by the search model (``start``; by default the bundled
 sampler when it was trained on the same data: best novel QED within 300 calls 0.944 ± 0.003 on
@@ -49,6 +52,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,14 +189,42 @@ def _posterior(model: MolVAE, smiles: Sequence[str], fallback_sd: np.ndarray) ->
     return enc.mu.astype(np.float64), np.where(enc.valid[:, None], sd, fallback_sd)
 
 
-MOVES = ("mutation", "crossover", "branch", "graft", "graph")
+MOVES = ("mutation", "crossover", "branch", "graft", "graph")  # graph edits last (_Brood.model_rows)
 PARENT_POINT_MOVES = ("branch", "graft", "graph")  # the child's latent point is not one that decodes to it
 
 
+@dataclass
+class _Brood:
+    """A generation's children: latent points, molecules (None where rejected) and the move that made
+    each (:data:`MOVES`). The graph edits (the last rows, :data:`MOVES` order) may still be running
+    in the edit worker: :meth:`ready` says whether they are done, :meth:`complete` waits for them."""
+
+    z: np.ndarray
+    smiles: list[str | None]
+    moves: np.ndarray
+    edits: Future | None
+    graph_rows: np.ndarray
+
+    def model_rows(self) -> np.ndarray:
+        """The rows made by the model's moves: all before the graph edits, so taking the first of
+        each molecule over these and then over the graph rows is the same as over all rows in order."""
+        return np.arange(len(self.smiles) - len(self.graph_rows))
+
+    def ready(self) -> bool:
+        return self.edits is None or self.edits.done()
+
+    def complete(self) -> _Brood:
+        if self.edits is not None:
+            for i, s in zip(self.graph_rows, self.edits.result()):
+                self.smiles[i] = s
+            self.edits = None
+        return self
+
+
 def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.random.Generator,
-              worker: EditWorkers, parents: int) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """``pool_size`` children of rank-weighted parents among the best ``parents``: their latent
-    points, decoded molecules (None where rejected) and the move that made each (:data:`MOVES`)."""
+              worker: EditWorkers, parents: int) -> _Brood:
+    """``pool_size`` children of rank-weighted parents among the best ``parents``, returned as soon
+    as the model's moves are decoded (the graph edits may still be running: :class:`_Brood`)."""
     n, d = config.pool_size, pop.z.shape[1]
     order = np.argsort(-pop.y, kind="stable")[:parents]
     weights = 1.0 / (1.0 + np.arange(len(order)) / 5.0)
@@ -229,11 +261,20 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
                                   seed=seeds[move], change=move == "branch")
             for i, s in zip(rows, done.smiles):
                 smiles[i] = s
-    if edits is not None:  # graph edits: their own molecules, at the first parent's latent point until encoded
-        z[graph_rows] = pop.z[a[graph_rows]]
-        for i, s in zip(graph_rows, edits.result()):
-            smiles[i] = s
-    return z, smiles, moves
+    z[graph_rows] = pop.z[a[graph_rows]]  # graph edits: at the first parent's latent point until encoded
+    return _Brood(z, smiles, moves, edits, graph_rows)
+
+
+def _new_children(smiles: Sequence[str | None], rows, seen: set[str], cache, insane: set[str]) -> list[int]:
+    """The rows of ``smiles`` (in order) holding a molecule never scored (``cache``), never rejected
+    (``insane``) and not already in ``seen`` (updated): the first of each."""
+    keep = []
+    for i in rows:
+        s = smiles[i]
+        if s is not None and s not in cache and s not in insane and s not in seen:
+            keep.append(int(i))
+            seen.add(s)
+    return keep
 
 
 def _wider(parents: int, config: EvolveConfig) -> int:
@@ -242,20 +283,58 @@ def _wider(parents: int, config: EvolveConfig) -> int:
     return min(2 * parents, config.parents * config.max_parent_growth)
 
 
-def _sane(smiles: Sequence[str], config: EvolveConfig, oversized: set[str] | None = None) -> np.ndarray:
-    """Which molecules the run may score: sane, familiar (``config.familiar_only``), small enough.
-    ``oversized`` collects the sane, familiar ones turned down for size alone."""
-    ok = chem.sane_flags(list(smiles))
-    if config.familiar_only and ok.any():
-        rows = np.flatnonzero(ok)
-        known = chem.reference_environments(config.environments)
-        ok[rows] = chem.familiar_flags([smiles[i] for i in rows], known)
-    if config.max_heavy_atoms is not None:
-        small = chem.heavy_atom_counts(smiles) <= config.max_heavy_atoms
-        if oversized is not None:
-            oversized.update(s for s, o, k in zip(smiles, ok, small) if o and not k)
-        ok &= small
-    return ok
+def _admissible(smiles: Sequence[str], config: EvolveConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Which molecules the run may score: sane, familiar (``config.familiar_only``) and small enough;
+    and which of them are turned down for size alone (sane, familiar, over ``config.max_heavy_atoms``)."""
+    known = chem.reference_environments(config.environments) if config.familiar_only else None
+    ok = chem.sane_flags(list(smiles), familiar=known)
+    big = np.zeros(len(ok), dtype=bool)
+    if config.max_heavy_atoms is not None and ok.any():
+        big[ok] = chem.heavy_atom_counts([s for s, k in zip(smiles, ok) if k]) > config.max_heavy_atoms
+        ok &= ~big
+    return ok, big
+
+
+class _Admission:
+    """The run's admission checks (:func:`_admissible`, the costliest part of choosing a batch),
+    remembered, so they can run ahead (:meth:`precheck`, while the edit worker runs) on the children the
+    GP is likely to consult. Only a consulted molecule (:meth:`consult`) has consequences: a rejected
+    one joins ``insane`` (never in a pool again), one rejected for size alone ``oversized`` too; so
+    the run's choices are the same with or without checks ahead."""
+
+    def __init__(self, config: EvolveConfig) -> None:
+        self.config = config
+        self.flags: dict[str, tuple[bool, bool]] = {}  # checked ahead, not yet consulted
+        self.insane: set[str] = set()
+        self.oversized: set[str] = set()
+
+    def precheck(self, smiles: Sequence[str]) -> None:
+        new = [s for s in dict.fromkeys(smiles) if s not in self.flags]
+        if new:
+            ok, big = _admissible(new, self.config)
+            self.flags.update(zip(new, zip(ok.tolist(), big.tolist())))
+
+    def consult(self, smiles: Sequence[str]) -> np.ndarray:
+        self.precheck(smiles)
+        flags = [self.flags.pop(s) for s in smiles]  # consulted: scored next, or never in a pool again
+        ok = np.array([k for k, _ in flags], dtype=bool)
+        self.insane.update(s for s, k in zip(smiles, ok) if not k)
+        self.oversized.update(s for s, (_, big) in zip(smiles, flags) if big)
+        return ok
+
+
+PRECHECK_CHUNK = 8  # molecules checked ahead between looks at the edit worker (about 20 ms)
+
+
+def _precheck_while_editing(brood: _Brood, pool: Sequence[str], ucb: np.ndarray, admission: _Admission) -> int:
+    """Check ``pool``'s molecules ahead, highest upper confidence bound first, until the graph edits
+    are done; how many were checked."""
+    order = np.argsort(-ucb, kind="stable")
+    done = 0
+    while done < len(order) and not brood.ready():
+        admission.precheck([pool[i] for i in order[done:done + PRECHECK_CHUNK]])
+        done += PRECHECK_CHUNK
+    return min(done, len(order))
 
 
 def start_source(model: MolVAE, start: str = "auto") -> MolVAE | None:
@@ -316,7 +395,7 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
             z, sd = model.sample_prior(2 * config.n_init, seed=seed).astype(np.float64), None
             decoded = decode_checked(model, z).smiles
         fresh = [i for i, s in enumerate(decoded) if s is not None and s not in seen]
-        fresh = [i for i, s in zip(fresh, _sane([decoded[i] for i in fresh], config)) if s]
+        fresh = [i for i, s in zip(fresh, _admissible([decoded[i] for i in fresh], config)[0]) if s]
         for i in fresh:
             if decoded[i] not in seen and len(smiles) < config.n_init:
                 seen.add(decoded[i])
@@ -360,33 +439,36 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             raise InputError("fewer than 2 initial molecules have a finite score; nothing to evolve from")
         ledger.record(0)
         typical_sd = np.median(pop.sd, axis=0)
-        insane: set[str] = set()
-        oversized: set[str] = set()  # sane, familiar children over config.max_heavy_atoms
+        admission = _Admission(config)
         parents, widest, widened = config.parents, config.parents, 0
         while ledger.remaining > 0 and stalled < config.max_stalled_steps:
             step += 1
-            children, decoded, moves = _children(model, pop, config, rng, worker, parents)
-            keep, seen = [], set()
-            for i, s in enumerate(decoded):
-                if s is not None and s not in ledger.cache and s not in insane and s not in seen:
-                    keep.append(i)
-                    seen.add(s)
+            brood = _children(model, pop, config, rng, worker, parents)
+            # while the graph edits run: the GP, and the other children's fingerprints and checks
+            rows = pop.gp_rows(config.max_gp_points)
+            gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
+            seen: set[str] = set()
+            keep = _new_children(brood.smiles, brood.model_rows(), seen, ledger.cache, admission.insane)
+            pool = [brood.smiles[i] for i in keep]
+            pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
+            if not brood.ready() and pool:
+                mean, sd = gp.predict(pool_fp)
+                _precheck_while_editing(brood, pool, mean + config.ucb_beta * sd, admission)
+            brood.complete()
+            graph = _new_children(brood.smiles, brood.graph_rows, seen, ledger.cache, admission.insane)
+            keep += graph
             if not keep:
                 stalled += 1
                 parents, widened = _wider(parents, config), widened + 1
                 widest = max(widest, parents)
                 ledger.record(step)
                 continue
-            pool = [decoded[i] for i in keep]
-            pool_z, pool_moves = children[keep], moves[keep]
-            rows = pop.gp_rows(config.max_gp_points)
-            gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
-            pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
+            pool += [brood.smiles[i] for i in graph]
+            pool_fp = np.concatenate([pool_fp, chem.morgan_fingerprints(pool[len(pool_fp):], n_bits=FINGERPRINT_BITS)])
+            pool_z, pool_moves = brood.z[keep], brood.moves[keep]
 
             def accept(idx: np.ndarray) -> np.ndarray:
-                ok = _sane([pool[i] for i in idx], config, oversized)
-                insane.update(pool[i] for i, k in zip(idx, ok) if not k)
-                return ok
+                return admission.consult([pool[i] for i in idx])
 
             q = min(config.batch_size, ledger.remaining)
             picked = gp.select(pool_fp, q, beta=config.ucb_beta, accept=accept)
@@ -405,10 +487,10 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                 own = ~np.isin(pool_moves[picked], PARENT_POINT_MOVES)[:, None] | ~np.isfinite(z_new)
                 pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
             ledger.record(step)
-    if oversized:
+    if admission.oversized:
         logger.info("%d children the GP would have scored had over %d heavy atoms and were skipped "
                     "(max_heavy_atoms; None, or --max-heavy-atoms 0, allows any size)",
-                    len(oversized), config.max_heavy_atoms)
+                    len(admission.oversized), config.max_heavy_atoms)
     return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps, "generations",
                          generations=step, widened_generations=widened, widest_parents=widest,
-                         oversized_children=len(oversized))
+                         oversized_children=len(admission.oversized))
