@@ -71,7 +71,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
 
-from molvae import chem  # noqa: E402
+from molvae import __version__, chem  # noqa: E402
 
 RESULTS = HERE / "results"
 AUC_FREQUENCY = 100
@@ -416,6 +416,7 @@ def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.
     save_results(RESULTS, stem or f"pmo_{budget}", {
         "budget": budget, "seeds": seeds, "hardware": parts[0]["hardware"], "model": parts[0]["model"],
         "hardware_by_file": {Path(p).name: part["hardware"] for p, part in zip(paths, parts)},
+        "molvae_by_file": {Path(p).name: part.get("molvae", "not recorded") for p, part in zip(paths, parts)},
         "combined_from": [Path(p).name for p in paths], "replaced": replaced, "rows": rows,
         "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS}, markdown(rows, budget, methods))
     return 0
@@ -464,9 +465,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"oracle {row['oracle_seconds']:.1f} s; familiar: top-10 share {row['top10_familiar_share']:.1f}, "
                       f"AUC {row['auc_top10_familiar']:.3f}", flush=True)
         # saved after every task, so a run stopped early keeps the tasks it finished
-        save_results(RESULTS, stem, {"budget": args.budget, "seeds": args.seeds, "hardware": hardware(),
-                                     "model": args.model or "zinc250k_selfies", "tasks_done": done,
-                                     "tasks_planned": len(tasks), "rows": rows,
+        save_results(RESULTS, stem, {"molvae": __version__, "budget": args.budget, "seeds": args.seeds,
+                                     "hardware": hardware(), "model": args.model or "zinc250k_selfies",
+                                     "tasks_done": done, "tasks_planned": len(tasks), "rows": rows,
                                      "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS},
                      markdown(rows, args.budget, args.methods))
     return 0
