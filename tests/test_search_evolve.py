@@ -110,6 +110,7 @@ def test_checks_made_ahead_count_only_when_consulted():
     assert ahead.insane == plain.insane == set(pool[1:4])
     assert ahead.oversized == plain.oversized == {pool[2]}
     assert list(ahead.flags) == pool[4:]  # the unconsulted one is remembered for a later generation
+    assert plain.consult(pool[4:] * 2).tolist() == [True, True]  # a molecule twice: one answer
 
 
 def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):

@@ -316,11 +316,11 @@ class _Admission:
 
     def consult(self, smiles: Sequence[str]) -> np.ndarray:
         self.precheck(smiles)
-        flags = [self.flags.pop(s) for s in smiles]  # consulted: scored next, or never in a pool again
-        ok = np.array([k for k, _ in flags], dtype=bool)
-        self.insane.update(s for s, k in zip(smiles, ok) if not k)
-        self.oversized.update(s for s, (_, big) in zip(smiles, flags) if big)
-        return ok
+        # consulted: scored next, or never in a pool again
+        flags = {s: self.flags.pop(s) for s in dict.fromkeys(smiles)}
+        self.insane.update(s for s, (k, _) in flags.items() if not k)
+        self.oversized.update(s for s, (_, big) in flags.items() if big)
+        return np.array([flags[s][0] for s in smiles], dtype=bool)
 
 
 PRECHECK_CHUNK = 8  # molecules checked ahead between looks at the edit worker (about 20 ms)
