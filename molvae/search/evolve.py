@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -213,12 +213,11 @@ class _Brood:
     def ready(self) -> bool:
         return self.edits is None or self.edits.done()
 
-    def complete(self) -> _Brood:
+    def complete(self) -> None:
         if self.edits is not None:
             for i, s in zip(self.graph_rows, self.edits.result()):
                 self.smiles[i] = s
             self.edits = None
-        return self
 
 
 def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.random.Generator,
@@ -265,7 +264,8 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
     return _Brood(z, smiles, moves, edits, graph_rows)
 
 
-def _new_children(smiles: Sequence[str | None], rows, seen: set[str], cache, insane: set[str]) -> list[int]:
+def _new_children(smiles: Sequence[str | None], rows: Iterable[int], seen: set[str], cache: Mapping[str, float],
+                  insane: set[str]) -> list[int]:
     """The rows of ``smiles`` (in order) holding a molecule never scored (``cache``), never rejected
     (``insane``) and not already in ``seen`` (updated): the first of each."""
     keep = []
@@ -326,15 +326,14 @@ class _Admission:
 PRECHECK_CHUNK = 8  # molecules checked ahead between looks at the edit worker (about 20 ms)
 
 
-def _precheck_while_editing(brood: _Brood, pool: Sequence[str], ucb: np.ndarray, admission: _Admission) -> int:
+def _precheck_while_editing(brood: _Brood, pool: Sequence[str], ucb: np.ndarray, admission: _Admission) -> None:
     """Check ``pool``'s molecules ahead, highest upper confidence bound first, until the graph edits
-    are done; how many were checked."""
+    are done."""
     order = np.argsort(-ucb, kind="stable")
-    done = 0
-    while done < len(order) and not brood.ready():
-        admission.precheck([pool[i] for i in order[done:done + PRECHECK_CHUNK]])
-        done += PRECHECK_CHUNK
-    return min(done, len(order))
+    for start in range(0, len(order), PRECHECK_CHUNK):
+        if brood.ready():
+            return
+        admission.precheck([pool[i] for i in order[start:start + PRECHECK_CHUNK]])
 
 
 def start_source(model: MolVAE, start: str = "auto") -> MolVAE | None:
