@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import MolVAE, __version__, chem
-from molvae.scoring import auroc, score_molecules
+from molvae.evaluation.scoring import auroc, score_molecules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402

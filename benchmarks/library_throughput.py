@@ -36,7 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402
 
-from molvae.ring_limit import DEFAULT_MAX_RING  # noqa: E402
+from molvae.models.ring_limit import DEFAULT_MAX_RING  # noqa: E402
 
 
 def _floor_job(smiles: list[str]) -> int:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also time other --workers/--threads/--precision settings")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
-    from molvae.data import resolve_workers
+    from molvae.data.datasets import resolve_workers
 
     n = args.n or (20_000 if args.quick else 100_000)
     cores = resolve_workers(args.workers)

@@ -4,7 +4,7 @@
 Each arm is a training recipe (registry ``ARMS``) run from a warm start or from scratch on a
 seeded subset of the train split; every arm is then judged the same way on valid molecules:
 raw prior samples (no filter) decoded greedily and with token sampling, from N(0, I) and from a
-mixture prior fitted to the aggregate posterior (:mod:`molvae.prior`), with FCD to valid
+mixture prior fitted to the aggregate posterior (:mod:`molvae.models.prior`), with FCD to valid
 molecules, the radical and sanity rates beside the valid split's own, mean heavy atoms, uniqueness,
 and greedy reconstruction of valid molecules.
 
@@ -34,9 +34,9 @@ from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
 
 from molvae import MolVAE, chem  # noqa: E402
 from molvae.config import RunConfig  # noqa: E402
-from molvae.metrics import chemistry_metrics, fcd, reconstruction_accuracy, unique_at  # noqa: E402
+from molvae.evaluation.metrics import chemistry_metrics, fcd, reconstruction_accuracy, unique_at  # noqa: E402
 from molvae.pretrained import default_model_path  # noqa: E402
-from molvae.train import train  # noqa: E402
+from molvae.training.loop import train  # noqa: E402
 
 RESULTS = HERE / "results"
 DEFAULT_RUNS = HERE.parent.parent / "runs" / "ablation"
@@ -184,7 +184,7 @@ def evaluate_arm(name: str, model: MolVAE, valid: list[str], train_sample: list[
                 seconds = time.perf_counter() - t1
                 versions[""] = res.smiles
                 versions["+repair"] = chem.canonicalize_decoded(res.raw)[0]  # under-bonded atoms read as plain
-            for limit in ring_limits:  # decoded again with larger rings masked (molvae.ring_limit)
+            for limit in ring_limits:  # decoded again with larger rings masked (molvae.models.ring_limit)
                 t1 = time.perf_counter()
                 versions[f"+repair+rings<={limit}"] = model.decode_detailed(
                     z, temperature=temperature, seed=seed, max_ring=limit, index_temperature=index_t).smiles

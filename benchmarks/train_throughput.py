@@ -25,10 +25,10 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from molvae.config import ModelConfig
-from molvae.data import BucketBatchSampler, PropertyScaler, collate, prepare_molecules
-from molvae.model import MolVAE
-from molvae.train import vae_loss
-from molvae.vocab import Vocabulary, get_representation
+from molvae.data.datasets import BucketBatchSampler, PropertyScaler, collate, prepare_molecules
+from molvae.models.vae import MolVAE
+from molvae.training.loop import vae_loss
+from molvae.data.vocab import Vocabulary, get_representation
 
 HERE = Path(__file__).resolve().parent
 

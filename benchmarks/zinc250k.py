@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, __version__
-from molvae.evaluation import evaluate_model
+from molvae.evaluation.evaluate import evaluate_model
 from molvae.pretrained import default_model_path
 
 HERE = Path(__file__).resolve().parent

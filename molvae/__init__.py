@@ -12,7 +12,7 @@ Example:
 __version__ = "0.9.2"
 
 from molvae.errors import CheckpointError, ConfigError, InputError, MolvaeError  # noqa: E402
-from molvae.model import MolVAE  # noqa: E402
+from molvae.models.vae import MolVAE  # noqa: E402
 from molvae.api import (decode, encode, encode_file, evaluate, explore, interpolate, load, neighbors, optimize,  # noqa: E402
                         reconstruct, sample, score, show)
 

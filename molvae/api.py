@@ -29,8 +29,8 @@ import pandas as pd
 
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_molecules
-from molvae.model import MolVAE
-from molvae.ring_limit import DEFAULT_MAX_RING
+from molvae.models.vae import MolVAE
+from molvae.models.ring_limit import DEFAULT_MAX_RING
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
     conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
     the model's packaged default. ``max_ring``: ring closures that would make a ring of more atoms
-    are masked while decoding (:mod:`molvae.ring_limit`; the ``ring_masked`` column says which rows
+    are masked while decoding (:mod:`molvae.models.ring_limit`; the ``ring_masked`` column says which rows
     needed it); None or 0: no limit. ``index_temperature``: the temperature of ring and branch sizes
     (None: the model's packaged choice, else ``temperature``; see ``SequenceVAE.generate``).
 
@@ -159,14 +159,14 @@ def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_la
     r"""Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
     ``smiles``, ``valid``, ``reason``, ``pred_*``, ``z0..``, with ``logvar`` also ``logvar0..``); every
     input row appears, invalid ones with NaN latents and a reason. For files larger than memory,
-    :func:`molvae.stream.encode_file` streams file to file.
+    :func:`molvae.library.stream.encode_file` streams file to file.
 
     Example:
         >>> frame = molvae.encode(model, ["CCO", "c1ccccc1O"])             # doctest: +SKIP
         >>> frame.filter(regex=r"^z\d+$").to_numpy().shape                 # doctest: +SKIP
         (2, 64)
     """
-    from molvae.stream import StreamConfig, encode_chunk, model_spec, prepare_chunk
+    from molvae.library.stream import StreamConfig, encode_chunk, model_spec, prepare_chunk
 
     table = as_table(molecules)
     config = StreamConfig(batch_size=batch_size, logvar=logvar, keep_largest_fragment=keep_largest_fragment)
@@ -178,21 +178,21 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
                 smiles_column: str | None = None, id_column: str | None = None, engine: str = "local",
                 scheduler: str | None = None, resume: bool = False, progress: bool = False):
     """Encode a molecule file of any size to a file (``molvae encode``): streamed in chunks in bounded
-    memory and resumable (``engine="local"``, :func:`molvae.stream.encode_file`), or as Dask tasks
+    memory and resumable (``engine="local"``, :func:`molvae.library.stream.encode_file`), or as Dask tasks
     into a partitioned Parquet directory (``engine="dask"``). ``config``: a
-    :class:`molvae.stream.StreamConfig`. Returns the :class:`molvae.stream.StreamSummary`; the output
+    :class:`molvae.library.stream.StreamConfig`. Returns the :class:`molvae.library.stream.StreamSummary`; the output
     file holds the columns of :func:`encode`.
 
     Example:
         >>> summary = molvae.encode_file(model, "library.smi.gz", "library.parquet")   # doctest: +SKIP
         >>> summary.n_valid, summary.rate                                              # doctest: +SKIP
     """
-    from molvae.stream import StreamConfig
-    from molvae.stream import encode_file as stream_encode
+    from molvae.library.stream import StreamConfig
+    from molvae.library.stream import encode_file as stream_encode
 
     config = config or StreamConfig()
     if engine == "dask":
-        from molvae.dask_engine import encode_dask
+        from molvae.library.dask_engine import encode_dask
 
         if resume:
             raise InputError("resume works with the local engine, not with dask")
@@ -224,14 +224,14 @@ def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int 
           calibrate: Molecules | None = None, quantile: float | None = None, keep_largest_fragment: bool = False,
           progress: bool = False) -> pd.DataFrame:
     """Outlier scores (the ELBO as a likelihood, and the latent Mahalanobis distance) per molecule:
-    ``row``, id, ``input_smiles`` and the columns of :func:`molvae.scoring.score_molecules`.
+    ``row``, id, ``input_smiles`` and the columns of :func:`molvae.evaluation.scoring.score_molecules`.
     ``calibrate``: training molecules to fit the outlier thresholds on (90% fit, 10% held out, at
     ``quantile``); it replaces the model's stored reference in memory.
 
     Example:
         >>> molvae.score(model, ["CCO", "c1ccccc1O"])[["neg_elbo", "outlier"]]   # doctest: +SKIP
     """
-    from molvae.scoring import fit_outlier_reference, score_molecules, store_reference
+    from molvae.evaluation.scoring import fit_outlier_reference, score_molecules, store_reference
 
     if quantile is not None and calibrate is None:
         raise InputError("a quantile sets the threshold fitted on calibration molecules; give both "
@@ -319,14 +319,14 @@ def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[floa
 def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: int = 0, train: Molecules | None = None,
              reference: Molecules | None = None, fcd_device: str = "cpu") -> dict[str, Any]:
     """Reconstruction, property errors (file columns or RDKit) and the sample metrics of
-    :func:`molvae.evaluation.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes.
+    :func:`molvae.evaluation.evaluate.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes.
 
     Example:
         >>> molvae.evaluate(model, "test.csv", n_samples=1000)["fcd"]          # doctest: +SKIP
     """
     from molvae import chem
-    from molvae.data import property_labels
-    from molvae.evaluation import evaluate_model
+    from molvae.data.datasets import property_labels
+    from molvae.evaluation.evaluate import evaluate_model
 
     table = as_table(test)
     canonical = [chem.canonicalize(s)[0] for s in table.smiles]
@@ -348,7 +348,7 @@ def show(molecules: pd.DataFrame | Sequence[str | None], n: int = 20, legend: Se
     Example:
         >>> molvae.show(molvae.sample(model, 50))          # doctest: +SKIP
     """
-    from molvae.drawing import MoleculeGrid
+    from molvae.viz.drawing import MoleculeGrid
 
     if not isinstance(molecules, pd.DataFrame):
         smiles = [s for s in molecules if isinstance(s, str) and s][:n]

@@ -70,7 +70,7 @@ class ModelConfig:
     conditions: tuple[str, ...] = ()  # conditional VAE: properties fed to encoder and decoder (Sohn et al. 2015)
 
     def __post_init__(self) -> None:
-        from molvae.vocab import REPRESENTATIONS
+        from molvae.data.vocab import REPRESENTATIONS
 
         object.__setattr__(self, "conditions", tuple(self.conditions))
         _check(self.representation in REPRESENTATIONS,

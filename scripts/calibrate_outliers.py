@@ -18,8 +18,8 @@ import numpy as np
 
 from molvae import MolVAE
 from molvae.io import read_molecules
-from molvae import checkpoint
-from molvae.scoring import fit_outlier_reference
+from molvae.models import checkpoint
+from molvae.evaluation.scoring import fit_outlier_reference
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ the machine gets the prepared data instead:
 the bundled sampler on. ``run`` starts one process per config on the GPU. Each first times a few training steps (all
 processes at once, so the timing includes their sharing of the GPU) and sets its number of epochs
 to what fits in the budget (at most the config's ``epochs``), so the learning-rate schedule ends
-when the time does; training itself is :func:`molvae.train.train`, unchanged. Greedy reconstruction
+when the time does; training itself is :func:`molvae.training.loop.train`, unchanged. Greedy reconstruction
 during validation needs RDKit and is switched off there (``recon_eval_size = 0``); the selection
 score (validation loss) is the same as in any run. What comes back: ``runs.tar.gz`` (each run's
 metrics, config and log) and the best checkpoints, best validation loss first, with float16 weights
@@ -96,7 +96,7 @@ def _stub_rdkit() -> None:
 def prepare(args: argparse.Namespace) -> None:
     from molvae.config import RunConfig
     from molvae.io import read_molecules
-    from molvae.training_data import prepare_training_data
+    from molvae.training.data import prepare_training_data
     from molvae.utils import file_sha256
 
     run = RunConfig.from_toml(args.config)
@@ -121,9 +121,9 @@ def _seconds_per_step(run, data, steps: int = 25, warmup: int = 5) -> float:
     """Wall time of one training step of this config on this device, from real batches."""
     import torch
 
-    from molvae.data import BucketBatchSampler, collate
-    from molvae.model import MolVAE
-    from molvae.train import _autocast, vae_loss
+    from molvae.data.datasets import BucketBatchSampler, collate
+    from molvae.models.vae import MolVAE
+    from molvae.training.loop import _autocast, vae_loss
     from molvae.utils import autocast_dtype, resolve_device
 
     device = resolve_device(run.train.device)
@@ -149,9 +149,9 @@ def _seconds_per_step(run, data, steps: int = 25, warmup: int = 5) -> float:
 
 
 def worker(args: argparse.Namespace) -> None:
-    import molvae.train as train_module
+    import molvae.training.loop as train_module
     from molvae.config import RunConfig
-    from molvae.data import BucketBatchSampler
+    from molvae.data.datasets import BucketBatchSampler
 
     deadline = float(args.deadline)
     data, meta = _load_prepared(Path(args.prepared))
@@ -163,7 +163,7 @@ def worker(args: argparse.Namespace) -> None:
     if args.init:  # the architecture is the initial model's, as train(init=...) makes it (for the timing)
         from dataclasses import replace
 
-        from molvae.model import MolVAE
+        from molvae.models.vae import MolVAE
         from molvae.pretrained import resolve_model
 
         initial = MolVAE.load(resolve_model(args.init)).config
@@ -248,7 +248,7 @@ def run_all(args: argparse.Namespace) -> None:
 def _half_copy(best: Path) -> Path:
     """A copy of a checkpoint with its floating-point weights in float16 (half the transfer; they load
     as float32, as ``scripts/package_model.py --half`` stores the bundled models)."""
-    from molvae import checkpoint
+    from molvae.models import checkpoint
 
     path = best.with_name("best.half.pt")
     checkpoint.write(path, checkpoint.half_precision(checkpoint.read(best)))

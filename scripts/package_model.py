@@ -3,7 +3,7 @@
 
 Keeps the weights, config, vocabulary, scaler and metadata; drops optimizer state; stores 64-bit
 hashes of the training molecules (so `molvae sample` reports novelty without the data) and a
-Gaussian-mixture prior fitted to where the encoder puts training molecules (molvae.prior); refuses a
+Gaussian-mixture prior fitted to where the encoder puts training molecules (molvae.models.prior); refuses a
 result over 25 MB. With --half, floating-point weights are stored as float16 (half the file; loading
 casts them back to float32, and decoding runs its matrix products in bfloat16, coarser still).
 
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae import MolVAE, checkpoint
+from molvae import MolVAE
+
+from molvae.models import checkpoint
 from molvae.pretrained import BUNDLED_MODEL
 
 MAX_BYTES = 25 * 1024 * 1024

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae import MolVAE, api, chem, plots
-from molvae.drawing import molecule_grid
+from molvae import MolVAE, api, chem
+
+from molvae.viz import plots
+from molvae.viz.drawing import molecule_grid
 from molvae.pretrained import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -50,7 +50,7 @@ def tiny_csv(tmp_path_factory, sample_smiles) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_csv):
     """A tiny SELFIES model with a logP/QED head, trained for 2 epochs (a few seconds on CPU)."""
-    from molvae.train import train
+    from molvae.training.loop import train
 
     out = tmp_path_factory.mktemp("run")
     cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["logp", "qed"]}})
@@ -72,7 +72,7 @@ def tiny_model(tiny_model_path):
 @pytest.fixture(scope="session")
 def overfit_run(tmp_path_factory, sample_smiles):
     """A small model trained on 30 molecules until it reconstructs them (about 15 s on 2 cores)."""
-    from molvae.train import train
+    from molvae.training.loop import train
 
     out = tmp_path_factory.mktemp("overfit")
     path = out / "few.csv"

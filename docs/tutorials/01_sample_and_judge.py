@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 import molvae
-from molvae.metrics import chemistry_metrics, uniqueness, validity
+from molvae.evaluation.metrics import chemistry_metrics, uniqueness, validity
 
 N = int(os.environ.get("TUTORIAL_SAMPLES", 300))
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import molvae
 from molvae import chem
-from molvae.plots import latent_map
+from molvae.viz.plots import latent_map
 
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
 OUT.mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 import molvae
 from molvae.config import RunConfig
-from molvae.train import train
+from molvae.training.loop import train
 
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
 OUT.mkdir(exist_ok=True)

@@ -14,7 +14,7 @@ from molvae import api
 from molvae.errors import InputError
 from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
                        write_table)
-from molvae.model import MolVAE
+from molvae.models.vae import MolVAE
 from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 
 

@@ -8,7 +8,7 @@ import argparse
 from molvae.cli.common import add_common, add_input, check_output, load_model, setup_logging, show_progress
 from molvae.errors import InputError
 from molvae import api
-from molvae.stream import StreamConfig
+from molvae.library.stream import StreamConfig
 
 HELP = "encode molecules to latent vectors and predicted properties"
 

@@ -9,7 +9,7 @@ import math
 from molvae import api
 from molvae.errors import InputError
 from molvae.io import read_molecules
-from molvae.metrics import chemistry_metrics, evaluate_generated
+from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated
 from molvae.utils import atomic_path, resolve_device
 
 from molvae.cli.common import add_common, load_model, setup_logging

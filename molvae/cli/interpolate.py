@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.drawing import GRID_FORMATS, check_image_path, molecule_grid
+from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 from molvae.search.interpolate import METHODS, interpolate
 
 from molvae.cli.common import add_common, start, write_output

@@ -8,7 +8,9 @@ import sys
 
 from pathlib import Path
 
-from molvae import __version__, runs
+from molvae import __version__
+
+from molvae.training import runs
 from molvae.errors import MolvaeError
 
 from molvae.cli import (decode, encode, evaluate, explore, interpolate, neighbors, optimize, plot, reconstruct,

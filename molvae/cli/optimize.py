@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae.io import read_molecules
-from molvae.drawing import GRID_FORMATS, check_image_path
+from molvae.viz.drawing import GRID_FORMATS, check_image_path
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives, make_objective
 from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, run_optimization, write_optimization

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
-from molvae.data import property_labels
+from molvae.data.datasets import property_labels
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_frame, read_molecules
-from molvae.model import EncodeResult
-from molvae.drawing import check_image_path
-from molvae.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS
+from molvae.models.vae import EncodeResult
+from molvae.viz.drawing import check_image_path
+from molvae.viz.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS
 
 from molvae.cli.common import add_common, add_input, load_model, setup_logging
 
@@ -112,7 +112,7 @@ def trajectory_latents(path: str, latent_dim: int) -> np.ndarray:
 
 
 def run_latent(args: argparse.Namespace) -> int:
-    from molvae.plots import latent_map
+    from molvae.viz.plots import latent_map
 
     _open(args)
     model = load_model(args)
@@ -131,7 +131,7 @@ def run_latent(args: argparse.Namespace) -> int:
 
 
 def run_training(args: argparse.Namespace) -> int:
-    from molvae.plots import training_curves
+    from molvae.viz.plots import training_curves
 
     _open(args)
     training_curves(args.run, args.output)
@@ -140,7 +140,7 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def run_properties(args: argparse.Namespace) -> int:
-    from molvae.plots import property_distributions
+    from molvae.viz.plots import property_distributions
 
     _open(args)
     generated = read_molecules(args.generated).smiles[: args.max_molecules]

@@ -6,7 +6,7 @@ import argparse
 
 
 from molvae import api
-from molvae.metrics import reconstruction_accuracy
+from molvae.evaluation.metrics import reconstruction_accuracy
 
 from molvae.cli.common import add_common, add_input, start, write_output
 

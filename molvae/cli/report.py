@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molvae.report import build_report, detect_kind
+    from molvae.viz.report import build_report, detect_kind
 
     setup_logging(args)
     if args.num_samples < 0 or args.top < 1:

@@ -9,10 +9,10 @@ import numpy as np
 from molvae.chem import compute_properties
 from molvae.errors import InputError
 from molvae import api
-from molvae.metrics import novel_fraction, uniqueness, validity
-from molvae.prior import PRIOR_KINDS
-from molvae.ring_limit import DEFAULT_MAX_RING
-from molvae.drawing import GRID_FORMATS, check_image_path, molecule_grid
+from molvae.evaluation.metrics import novel_fraction, uniqueness, validity
+from molvae.models.prior import PRIOR_KINDS
+from molvae.models.ring_limit import DEFAULT_MAX_RING
+from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 from molvae.cli.common import add_common, start, write_output
 

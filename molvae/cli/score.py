@@ -8,7 +8,7 @@ import numpy as np
 
 from molvae import api
 from molvae.errors import InputError
-from molvae.scoring import auroc, stored_reference
+from molvae.evaluation.scoring import auroc, stored_reference
 
 from molvae.cli.common import add_common, add_input, show_progress, start, write_output
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from molvae.chem import PROPERTIES
 from molvae.errors import InputError
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
-from molvae.distributed import distributed_context
-from molvae.train import command_line, train
-from molvae.vocab import REPRESENTATIONS
+from molvae.training.distributed import distributed_context
+from molvae.training.loop import command_line, train
+from molvae.data.vocab import REPRESENTATIONS
 
 from molvae.cli.common import add_common, setup_logging, show_progress
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 def draw_curves(run_dir: Path) -> None:
     """Write ``training_curves.png`` into the run directory; a failure is a warning, never fatal."""
     try:
-        from molvae.plots import training_curves
+        from molvae.viz.plots import training_curves
 
         training_curves(run_dir, run_dir / "training_curves.png")
     except Exception as exc:  # the trained model matters more than its picture

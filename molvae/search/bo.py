@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae.errors import ConfigError, InputError
-from molvae.model import MolVAE
+from molvae.models.vae import MolVAE
 from molvae.search.latent import Ledger, OptimizationResult, decode_checked, encode_starts, predictor_estimate
 from molvae.search.objectives import Objective
 

@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.errors import ConfigError, InputError
-from molvae.metrics import tanimoto_matrix
-from molvae.model import MolVAE
-from molvae.data import resolve_workers
+from molvae.evaluation.metrics import tanimoto_matrix
+from molvae.models.vae import MolVAE
+from molvae.data.datasets import resolve_workers
 from molvae.search.latent import EditWorkers, PropertySurrogate, decode_checked, predictor_estimate
 from molvae.search.objectives import Objective
 

@@ -10,7 +10,7 @@ Each generation:
 2. **children** are made from them by five moves (:data:`MOVES`): latent mutations (the parent's
    latent point moved by its own posterior standard deviation times a log-uniform factor), latent
    crossovers (a random point on the segment between two parents' latent points, plus a small
-   mutation), branches (:meth:`molvae.model.MolVAE.mutate`: the parent's tokens up to a random
+   mutation), branches (:meth:`molvae.models.vae.MolVAE.mutate`: the parent's tokens up to a random
    position, a different token there, and the rest decoded from the parent's latent point, a local
    edit), grafts (the parent's tokens up to a random position and the rest decoded from a second
    parent's latent point) and graph edits (:func:`molvae.chem.graph_edits`: Graph GA crossovers and
@@ -60,7 +60,7 @@ from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.errors import ConfigError, InputError
-from molvae.model import MolVAE
+from molvae.models.vae import MolVAE
 from molvae.search.latent import EditWorkers, Ledger, OptimizationResult, decode_checked, mutate_checked
 from molvae.search.objectives import Objective
 from molvae.search.tanimoto import TanimotoGP

@@ -13,9 +13,9 @@ import pandas as pd
 
 from molvae import chem
 from molvae.errors import InputError
-from molvae.metrics import tanimoto_matrix
-from molvae.model import MolVAE
-from molvae.ring_limit import limit_for
+from molvae.evaluation.metrics import tanimoto_matrix
+from molvae.models.vae import MolVAE
+from molvae.models.ring_limit import limit_for
 from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
             properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES, reject_radicals: bool = True) -> pd.DataFrame:
     """Decode ``n`` points z = mu + radius * eps (eps ~ N(0, I)) around the molecule's latent mean
     (decoded molecules with unpaired electrons are dropped unless ``reject_radicals`` is False; ring
-    closures over the ring limit are masked, :func:`molvae.ring_limit.limit_for`).
+    closures over the ring limit are masked, :func:`molvae.models.ring_limit.limit_for`).
 
     Returns the distinct valid molecules other than the query, ranked by Tanimoto similarity to it
     (Morgan radius 2), with ``count`` (how many draws decoded to it) and RDKit properties.

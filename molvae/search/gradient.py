@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae.errors import InputError
-from molvae.model import MolVAE
+from molvae.models.vae import MolVAE
 from molvae.search.latent import Ledger, OptimizationResult, PropertySurrogate, decode_checked, encode_starts
 from molvae.search.objectives import Objective
 

@@ -14,9 +14,9 @@ import pandas as pd
 
 from molvae import chem
 from molvae.errors import InputError
-from molvae.metrics import tanimoto_matrix
-from molvae.model import MolVAE
-from molvae.ring_limit import limit_for
+from molvae.evaluation.metrics import tanimoto_matrix
+from molvae.models.vae import MolVAE
+from molvae.models.ring_limit import limit_for
 from molvae.search.latent import decode_checked, encode_one
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     (:func:`molvae.search.latent.decode_checked`): a point whose decoded molecule is invalid or carries
     unpaired electrons (a radical such as ``[CH]``) yields no molecule, like a point that decodes to
     nothing, so the path lists only molecules BO, explore and improve would also propose. Ring
-    closures over the ring limit (:func:`molvae.ring_limit.limit_for` of the two ends) are masked.
+    closures over the ring limit (:func:`molvae.models.ring_limit.limit_for` of the two ends) are masked.
 
     Returns one row per point: ``step``, ``t``, ``smiles`` (the molecule, None where rejected),
     ``valid`` (a molecule was accepted), ``new`` (True at the first appearance of an accepted molecule

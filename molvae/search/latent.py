@@ -37,9 +37,9 @@ import pandas as pd
 import torch
 
 from molvae import chem
-from molvae.data import resolve_workers
+from molvae.data.datasets import resolve_workers
 from molvae.errors import InputError
-from molvae.model import MolVAE
+from molvae.models.vae import MolVAE
 from molvae.utils import compute_threads
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, t
                    seed: int | None = None, max_ring: int | None = None) -> CheckedDecode:
     """Decode latent points (``n x latent_dim``) under the search chemistry policy: invalid molecules
     and (unless ``reject_radicals`` is False) molecules with unpaired electrons are rejected with a reason.
-    Greedy, or sampled at ``temperature`` with ``seed``; ``max_ring``: see :mod:`molvae.ring_limit`.
+    Greedy, or sampled at ``temperature`` with ``seed``; ``max_ring``: see :mod:`molvae.models.ring_limit`.
 
     Example:
         >>> decode_checked(model, np.zeros((2, model.latent_dim))).smiles   # doctest: +SKIP

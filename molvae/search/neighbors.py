@@ -21,7 +21,7 @@ import pandas as pd
 from molvae import chem
 from molvae.errors import InputError
 from molvae.io import read_frame
-from molvae.metrics import tanimoto_matrix
+from molvae.evaluation.metrics import tanimoto_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from molvae import chem
 from molvae.errors import InputError
-from molvae.metrics import tanimoto_matrix
+from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.search.latent import PropertySurrogate
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@
 
 A setting the chosen method does not use is an error, never silently ignored (``METHOD_SETTINGS``
 says which method uses which). :func:`write_optimization` writes the tables and pictures, the
-sibling files named by :func:`molvae.runs.sibling_path` (``out.csv`` -> ``out.trace.csv``, ``out.trace.png``,
+sibling files named by :func:`molvae.training.runs.sibling_path` (``out.csv`` -> ``out.trace.csv``, ``out.trace.png``,
 ``out.neighbors.csv``).
 
 Example:
@@ -33,9 +33,9 @@ import pandas as pd
 from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.io import write_table
-from molvae.model import MolVAE
-from molvae.drawing import molecule_grid
-from molvae.plots import optimization_trace
+from molvae.models.vae import MolVAE
+from molvae.viz.drawing import molecule_grid
+from molvae.viz.plots import optimization_trace
 from molvae.pretrained import resolve_model
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
@@ -44,7 +44,7 @@ from molvae.search.gradient import gradient_ascent
 from molvae.search.latent import OptimizationResult, predictor_estimate
 from molvae.search.neighbors import LatentLibrary
 from molvae.search.objectives import Objective
-from molvae.runs import NEIGHBORS_TABLE, TRACE_PLOT, TRACE_TABLE, sibling_path
+from molvae.training.runs import NEIGHBORS_TABLE, TRACE_PLOT, TRACE_TABLE, sibling_path
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
 def write_optimization(run: OptimizationRun, output: str | Path | None = None,
                        image: str | Path | None = None) -> list[Path]:
     """Write ``run``: the table to ``output`` (every oracle call with its ``objective``, or the improve
-    table) with, for evolve, bo and gradient, the trace (:func:`molvae.runs.sibling_path` ``trace.csv``, a picture in
+    table) with, for evolve, bo and gradient, the trace (:func:`molvae.training.runs.sibling_path` ``trace.csv``, a picture in
     ``trace.png``) and the library neighbours (``neighbors.csv``); ``image``: the top molecules drawn
     with their scores (improve: each start beside its improvement). Returns the paths written."""
     written: list[Path] = []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from molvae.metrics import tanimoto_matrix
+from molvae.evaluation.metrics import tanimoto_matrix
 
 logger = logging.getLogger(__name__)
 

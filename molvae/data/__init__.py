@@ -1,0 +1,1 @@
+"""Datasets, collation, splits and property scaling."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, model evaluation and scoring of molecules."""

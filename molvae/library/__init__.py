@@ -1,0 +1,1 @@
+"""Library-scale encoding: streaming files, the output writer, Dask."""

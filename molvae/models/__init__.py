@@ -1,0 +1,1 @@
+"""Models: the VAE, its nn modules, checkpoints, priors and the ring limit of decoding."""

@@ -1,0 +1,1 @@
+"""Training: the loop, run directories, multi-process training, training data."""

@@ -1,0 +1,1 @@
+"""Pictures: molecule grids, plots and the HTML report."""
