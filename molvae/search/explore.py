@@ -16,7 +16,7 @@ from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import MolVAE
 from molvae.models.ring_limit import limit_for
-from molvae.search.latent import decode_checked, encode_one
+from molvae.search.latent import decode_checked, encode_one, recovery
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +30,20 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
     closures over the ring limit are masked, :func:`molvae.models.ring_limit.limit_for`).
 
     Returns the distinct valid molecules other than the query, ranked by Tanimoto similarity to it
-    (Morgan radius 2), with ``count`` (how many draws decoded to it) and RDKit properties.
+    (Morgan radius 2), with ``count`` (how many draws decoded to it), RDKit properties and
+    ``query_recovered``: the similarity of what the query's own latent mean decodes to to the query
+    (1.0: it comes back exactly; below 1 the draws surround another molecule, and a warning says so).
     """
     if n < 1:
         raise InputError("n must be at least 1")
     if radius <= 0:
         raise InputError("radius must be > 0")
     query, mu = encode_one(model, smiles, "query molecule")
+    max_ring = limit_for([query])
+    back = recovery(model, query, mu, "query molecule", max_ring)
     rng = np.random.default_rng(seed)
     z = mu[None, :] + radius * rng.standard_normal((n, model.latent_dim))
-    decoded = decode_checked(model, z, reject_radicals, max_ring=limit_for([query])).smiles
+    decoded = decode_checked(model, z, reject_radicals, max_ring=max_ring).smiles
     counts: dict[str, int] = {}
     for s in decoded:
         if s is not None and s != query:
@@ -47,10 +51,11 @@ def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed:
     found = list(counts)
     logger.info("%d draws: %d valid, %d distinct neighbours", n, sum(s is not None for s in decoded), len(found))
     if not found:
-        return pd.DataFrame(columns=["smiles", "similarity", "count", *properties])
+        return pd.DataFrame(columns=["smiles", "similarity", "count", *properties, "query_recovered"])
     sims = tanimoto_matrix(chem.morgan_fingerprints(found), chem.morgan_fingerprints([query]))[:, 0]
     frame = pd.DataFrame({"smiles": found, "similarity": sims, "count": [counts[s] for s in found]})
     props = chem.compute_properties(found, properties)
     for j, name in enumerate(properties):
         frame[name] = props[:, j]
+    frame["query_recovered"] = back.similarity
     return frame.sort_values(["similarity", "count"], ascending=False, kind="stable").reset_index(drop=True)

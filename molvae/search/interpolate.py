@@ -17,7 +17,7 @@ from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import MolVAE
 from molvae.models.ring_limit import limit_for
-from molvae.search.latent import decode_checked, encode_one
+from molvae.search.latent import decode_checked, encode_one, recovery
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     ``valid`` (a molecule was accepted), ``new`` (True at the first appearance of an accepted molecule
     along the path), Tanimoto similarities ``sim_start``/``sim_end`` to the two end molecules (NaN
     where rejected), ``reason`` (why a point was rejected: the decoder's reason, or ``"radical"``) and
-    ``decoded`` (what the decoder wrote, canonical, shown even for a rejected radical; None if unreadable).
+    ``decoded`` (what the decoder wrote, canonical, shown even for a rejected radical; None if unreadable),
+    and ``start_recovered`` / ``end_recovered``: the Tanimoto similarity of what each end's latent point
+    decodes to to that end molecule (1.0: it comes back exactly; below 1 the path starts or ends at
+    another molecule, and a warning says so).
     """
     if method not in METHODS:
         raise InputError(f"unknown interpolation method {method!r}; choose from {', '.join(METHODS)}")
@@ -60,7 +63,10 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     b_smiles, b = encode_one(model, end, "end molecule")
     t = np.linspace(0.0, 1.0, steps + 1)
     z = slerp(a, b, t) if method == "slerp" else (1 - t)[:, None] * a + t[:, None] * b
-    checked = decode_checked(model, z, max_ring=limit_for([a_smiles, b_smiles]))
+    max_ring = limit_for([a_smiles, b_smiles])
+    checked = decode_checked(model, z, max_ring=max_ring)
+    back_a = recovery(model, a_smiles, a, "start molecule", max_ring)
+    back_b = recovery(model, b_smiles, b, "end molecule", max_ring)
     fps = chem.morgan_fingerprints(checked.smiles)
     ends = chem.morgan_fingerprints([a_smiles, b_smiles])
     sims = tanimoto_matrix(fps, ends)
@@ -74,4 +80,5 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
     return pd.DataFrame({"step": np.arange(steps + 1), "t": t, "smiles": checked.smiles, "valid": valid, "new": new,
                          "sim_start": np.where(valid, sims[:, 0], np.nan),
                          "sim_end": np.where(valid, sims[:, 1], np.nan),
-                         "reason": checked.reasons, "decoded": checked.decoded})
+                         "reason": checked.reasons, "decoded": checked.decoded,
+                         "start_recovered": back_a.similarity, "end_recovered": back_b.similarity})

@@ -39,6 +39,7 @@ import torch
 from molvae import chem
 from molvae.data.datasets import resolve_workers
 from molvae.errors import InputError
+from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import MolVAE
 from molvae.utils import compute_threads
 
@@ -159,6 +160,39 @@ def _checked(result, reject_radicals: bool) -> CheckedDecode:
                 smiles[i], reasons[i] = None, REASON_RADICAL
     return CheckedDecode(smiles, [None if s is not None else r for s, r in zip(smiles, reasons)],
                          list(result.smiles))
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a molecule's latent mean decodes back to (greedy, the search decoding): ``smiles`` (the
+    canonical decoded molecule, None if unreadable), ``similarity`` (Tanimoto, Morgan radius 2, to the
+    molecule; 1.0 when it comes back exactly) and ``exact``."""
+
+    smiles: str | None
+    similarity: float
+    exact: bool
+
+
+def recovery(model: MolVAE, smiles: str, mu: np.ndarray, what: str = "molecule",
+             max_ring: int | None = None) -> Recovery:
+    """Decode the latent mean ``mu`` (``latent_dim``) of the canonical ``smiles`` and say, with a
+    warning naming ``what``, when the molecule does not come back: a search around that point starts
+    from the decoded molecule, not from the one asked for.
+
+    Example:
+        >>> smiles, mu = encode_one(model, "CC(=O)Nc1ccc(O)cc1")   # doctest: +SKIP
+        >>> recovery(model, smiles, mu).exact                       # doctest: +SKIP
+        True
+    """
+    back = decode_checked(model, np.asarray(mu)[None, :], reject_radicals=False, max_ring=max_ring).decoded[0]
+    if back == smiles:
+        return Recovery(back, 1.0, True)
+    similarity = 0.0
+    if back is not None:
+        similarity = float(tanimoto_matrix(chem.morgan_fingerprints([back]), chem.morgan_fingerprints([smiles]))[0, 0])
+    logger.warning("the %s does not come back from its latent point: it decodes to %s (Tanimoto %.2f to %s)",
+                   what, back or "nothing readable", similarity, smiles)
+    return Recovery(back, similarity, False)
 
 
 # ----------------------------------------------------------------------------- the ledger of oracle calls

@@ -27,6 +27,21 @@ def test_interpolation_end_points_are_the_inputs(overfit_run, method):
     assert table["sim_start"].iloc[0] == pytest.approx(1.0) and table["sim_end"].iloc[-1] == pytest.approx(1.0)
     unique = table[table["new"]]["smiles"].tolist()
     assert len(unique) == len(set(unique)) and unique[0] == a
+    assert (table["start_recovered"] == 1.0).all() and (table["end_recovered"] == 1.0).all()
+
+
+def test_ends_that_do_not_come_back_are_named_with_their_similarity(tiny_model, caplog):
+    # the tiny model (a few training steps) cannot hold procaine: its latent mean decodes elsewhere
+    procaine = chem.canonicalize("CCN(CC)CCOC(=O)c1ccc(N)cc1")[0]
+    with caplog.at_level("WARNING", logger="molvae.search.latent"):
+        table = interpolate(tiny_model, procaine, "CCO", steps=2)
+    start = table["start_recovered"].iloc[0]
+    assert 0.0 <= start < 1.0 and table["smiles"].iloc[0] != procaine
+    assert "start molecule does not come back" in caplog.text and f"Tanimoto {start:.2f}" in caplog.text
+    with caplog.at_level("WARNING", logger="molvae.search.latent"):
+        neighbours = explore(tiny_model, procaine, n=10)
+    assert "query molecule does not come back" in caplog.text
+    assert (neighbours["query_recovered"] < 1.0).all()
 
 
 def test_interpolate_rejects_bad_input(tiny_model):
