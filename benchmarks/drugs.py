@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""The latent space around approved drugs that ZINC250k does not hold (issue 47's second acceptance item).
+
+For each model: exact reconstruction of the drugs (``molvae reconstruct`` defaults); ``explore -n 100``
+at its default radius around each drug (distinct neighbours, the share that is familiar: every atom
+environment seen in ZINC250k, and their Tanimoto similarity to the drug, Morgan radius 2); and
+``interpolate --steps 10`` between consecutive drugs of the list (the share of familiar molecules among
+the points strictly between the ends). The drugs: ``data/approved_drugs.csv`` (32 approved drugs of
+19-37 heavy atoms, none of them in ZINC250k as canonical SMILES without stereochemistry).
+
+    python benchmarks/drugs.py                                  # the bundled latent model
+    python benchmarks/drugs.py --models zinc250k_selfies RUN/best.pt --labels bundled candidate
+    python benchmarks/drugs.py --quick                          # 6 drugs, 20 draws (< 1 minute)
+
+Writes benchmarks/results/drugs.json and drugs.md (``--stem`` to change the name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import molvae
+from molvae import chem
+
+HERE = Path(__file__).resolve().parent
+DRUGS = HERE.parent / "data" / "approved_drugs.csv"
+# what issue 47 asks of the default model around drugs outside ZINC
+TARGETS = {"reconstruction": 0.60, "neighbours_min": 30, "explore_familiar": 0.80, "explore_median_similarity": 0.35,
+           "interpolate_familiar": 0.80}
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure(model: molvae.MolVAE, drugs: pd.DataFrame, draws: int, steps: int, seed: int) -> dict:
+    started = time.perf_counter()
+    recon = molvae.reconstruct(model, drugs["smiles"].tolist())
+    per_drug = []
+    pooled_sims: list[float] = []
+    pooled_familiar: list[bool] = []
+    for name, smiles in zip(drugs["name"], drugs["smiles"], strict=True):
+        frame = molvae.explore(model, smiles, n=draws, seed=seed)
+        familiar = chem.familiar_flags(frame["smiles"].tolist()) if len(frame) else np.zeros(0, bool)
+        pooled_sims.extend(frame["similarity"].tolist())
+        pooled_familiar.extend(familiar.tolist())
+        per_drug.append({"name": name, "neighbours": len(frame),
+                         "familiar": float(familiar.mean()) if len(frame) else 0.0,
+                         "median_similarity": float(frame["similarity"].median()) if len(frame) else 0.0,
+                         "recovered": float(frame["query_recovered"].iloc[0]) if len(frame) else float("nan")})
+    between, ends_back = [], []
+    for a, b in zip(drugs["smiles"][:-1], drugs["smiles"][1:], strict=True):
+        path = molvae.interpolate(model, a, b, steps=steps)
+        ends_back.extend([path["start_recovered"].iloc[0] == 1.0, path["end_recovered"].iloc[0] == 1.0])
+        inner = path.iloc[1:-1]
+        inner = inner[inner["valid"]]
+        between.extend(chem.familiar_flags(inner["smiles"].tolist()).tolist())
+    neighbours = np.array([d["neighbours"] for d in per_drug])
+    return {
+        "drugs": len(drugs),
+        "reconstruction": float(recon["match"].mean()),
+        "reconstructed": [n for n, m in zip(drugs["name"], recon["match"], strict=True) if m],
+        "neighbours_mean": float(neighbours.mean()),
+        "neighbours_min": int(neighbours.min()),
+        "drugs_with_30_neighbours": int((neighbours >= 30).sum()),
+        "explore_familiar": float(np.mean(pooled_familiar)) if pooled_familiar else 0.0,
+        "explore_median_similarity": float(np.median(pooled_sims)) if pooled_sims else 0.0,
+        "interpolate_pairs": len(drugs) - 1,
+        "interpolate_points": len(between),
+        "interpolate_familiar": float(np.mean(between)) if between else 0.0,
+        "interpolate_ends_recovered": float(np.mean(ends_back)),
+        "per_drug": per_drug,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def markdown(results: dict) -> str:
+    rows = [("exact reconstruction", "reconstruction", ">= 0.60", "{:.3f}"),
+            ("explore: mean distinct neighbours (100 draws)", "neighbours_mean", "", "{:.1f}"),
+            ("explore: fewest distinct neighbours of a drug", "neighbours_min", ">= 30", "{:d}"),
+            ("explore: familiar neighbours", "explore_familiar", ">= 0.80", "{:.3f}"),
+            ("explore: median Tanimoto to the drug", "explore_median_similarity", ">= 0.35", "{:.3f}"),
+            ("interpolate: familiar points between the ends", "interpolate_familiar", ">= 0.80", "{:.3f}"),
+            ("interpolate: ends that come back", "interpolate_ends_recovered", "", "{:.3f}")]
+    labels = list(results["models"])
+    lines = [f"Drugs outside ZINC250k ({results['drugs']} approved drugs, `{results['drug_file']}`; "
+             f"{results['draws']} explore draws, {results['steps']} interpolation steps; {results['hardware']})", "",
+             "| metric | target | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for label, key, target, fmt in rows:
+        lines.append(f"| {label} | {target} | " + " | ".join(fmt.format(results["models"][m][key]) for m in labels)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["zinc250k_selfies"], help="bundled names or checkpoint paths")
+    p.add_argument("--labels", nargs="+", help="one label per model (default: the names)")
+    p.add_argument("--drugs", default=str(DRUGS), help="CSV with name and smiles columns")
+    p.add_argument("--draws", type=int, default=100)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="6 drugs and 20 draws")
+    p.add_argument("--stem", default=None, help="result file name (default: drugs, or drugs_quick)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    drugs = pd.read_csv(args.drugs)
+    if args.quick:
+        drugs, args.draws = drugs.head(6), 20
+    labels = args.labels or args.models
+    if len(labels) != len(args.models):
+        p.error("give one label per model")
+    results = {"drug_file": Path(args.drugs).name, "drugs": len(drugs), "draws": args.draws, "steps": args.steps,
+               "seed": args.seed, "molvae": molvae.__version__, "torch_threads": torch.get_num_threads(),
+               "hardware": f"{cpu_name()}, {torch.get_num_threads()} torch threads", "targets": TARGETS, "models": {}}
+    for label, name in zip(labels, args.models, strict=True):
+        model = molvae.load(name)
+        results["models"][label] = {"model": name, **measure(model, drugs, args.draws, args.steps, args.seed)}
+        m = results["models"][label]
+        print(f"{label}: reconstruction {m['reconstruction']:.3f}, neighbours {m['neighbours_mean']:.1f} "
+              f"(min {m['neighbours_min']}), familiar {m['explore_familiar']:.3f}, median similarity "
+              f"{m['explore_median_similarity']:.3f}, interpolation familiar {m['interpolate_familiar']:.3f} "
+              f"({m['seconds']:.0f} s)")
+    stem = args.stem or ("drugs_quick" if args.quick else "drugs")
+    out = HERE / "results"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(markdown(results))
+    print(f"wrote {out / (stem + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
