@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -63,18 +64,39 @@ def _token_positions(vocab, seq: Sequence[int]) -> list[int]:
     return out
 
 
+@dataclass(frozen=True)
+class Redecoded:
+    """One row as the ring limit left it: its tokens, canonical SMILES (None if invalid), the reason,
+    the raw decoded string and whether the repair changed it."""
+
+    tokens: list[int]
+    smiles: str | None
+    reason: str | None
+    raw: str
+    repaired: bool
+
+
+@dataclass
+class RingLimitResult:
+    """What :func:`limit_rings` changed: ``rows`` (row index -> :class:`Redecoded`) and ``masked``
+    (a bool array over all rows: decoded again or cut under the limit)."""
+
+    rows: dict[int, Redecoded]
+    masked: np.ndarray
+
+
 def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_ring: int,
                 regenerate: Callable[[np.ndarray, np.ndarray, torch.Tensor], list[list[int]]],
                 repair: bool = True, tries: int = DEFAULT_TRIES,
-                ring_sizes: Sequence[int] | None = None) -> tuple[dict[int, tuple], np.ndarray]:
-    """The rows decoded again with over-limit ring closures masked (see the module docstring), as
-    ``{row: (tokens, smiles, reason, raw string, repaired)}``, and a bool array of those rows. ``regenerate(rows, prefix, ban)`` decodes ``rows``
+                ring_sizes: Sequence[int] | None = None) -> RingLimitResult:
+    """The rows decoded again with over-limit ring closures masked (see the module docstring), as a
+    :class:`RingLimitResult`. ``regenerate(rows, prefix, ban)`` decodes ``rows``
     (indices into ``seqs``) with ``prefix`` (``len(rows) x max_length``, -1 padded) forced and
     ``ban`` masked right after it; ``repair`` as in :meth:`molvae.models.vae.MolVAE.tokens_to_molecules`;
     ``ring_sizes``: each row's largest ring when already known (else read from ``smiles``)."""
     seqs = list(seqs)
     smiles = list(smiles)
-    redone: dict[int, tuple] = {}
+    redone: dict[int, Redecoded] = {}
     masked = np.zeros(len(seqs), dtype=bool)
     ban = ring_token_mask(model.vocab.tokens)
     width = model.config.max_length
@@ -100,16 +122,16 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
         for j, i in enumerate(rows):
             seqs[i], smiles[i] = new[j], res.smiles[j]
             sizes[i] = res.max_ring[j] if res.max_ring else chem.max_ring_size(res.smiles[j])
-            redone[i] = (new[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
+            redone[i] = Redecoded(new[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
         masked[rows] = True
         pending = rows
     _drop_large_closures(model, seqs, smiles, max_ring, repair, redone, masked, pending)
     logger.debug("ring limit %d: %d of %d rows decoded again", max_ring, int(masked.sum()), len(seqs))
-    return redone, masked
+    return RingLimitResult(redone, masked)
 
 
 def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None], max_ring: int, repair: bool,
-                         redone: dict[int, tuple], masked: np.ndarray, pending: Sequence[int]) -> None:
+                         redone: dict[int, Redecoded], masked: np.ndarray, pending: Sequence[int]) -> None:
     """Rows still over the limit after the tries: their over-limit ring closures are left out of
     the tokens (the ring stays open), so the limit holds for every row it can be traced in."""
     rows, cut = [], []
@@ -130,5 +152,5 @@ def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None],
     res = model.tokens_to_molecules(cut, repair=repair)
     for j, i in enumerate(rows):
         seqs[i], smiles[i] = cut[j], res.smiles[j]
-        redone[i] = (cut[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
+        redone[i] = Redecoded(cut[j], res.smiles[j], res.reasons[j], res.raw[j], res.repaired[j])
     masked[rows] = True

@@ -30,7 +30,8 @@ from molvae.models import checkpoint
 from molvae.config import ModelConfig
 from molvae.data.datasets import PreparedMolecules, PropertyScaler, prepare_molecules, property_labels
 from molvae.errors import CheckpointError, ConfigError, InputError
-from molvae.models.nn.vae import SequenceVAE
+from molvae.models.nn.vae import DecodeSpec, SequenceVAE
+from molvae.models.ring_limit import limit_rings
 from molvae.models.prior import PRIOR_KINDS, MixturePrior
 from molvae.training.runs import versions
 from molvae.utils import autocast_dtype, resolve_device, smiles_hash, smiles_hashes
@@ -71,6 +72,35 @@ class DecodeResult:
     repaired: list[bool] = dataclasses.field(default_factory=list)
     ring_masked: list[bool] = dataclasses.field(default_factory=list)  # decoded again under a ring limit
     max_ring: list[int] = dataclasses.field(default_factory=list)  # largest ring of each molecule (with repair)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How :meth:`MolVAE.decode_detailed` decodes, in the terms of molecules and arrays (it builds the
+    tensor-level :class:`molvae.models.nn.vae.DecodeSpec` that drives the decoding loop from them).
+
+    ``temperature`` 0: greedy, else sampling with ``seed``; ``index_temperature``: the temperature of
+    ring and branch sizes (None: ``temperature``); ``condition`` (standardized, ``n x n_conditions`` or
+    one row) and ``guidance`` for a conditional model; ``repair``: read under-bonded bracket atoms as
+    plain atoms (:meth:`MolVAE.tokens_to_molecules`); ``max_ring``: ring closures that would make a
+    larger ring are masked (:mod:`molvae.models.ring_limit`; None or 0: no limit); ``precision``: "bf16"
+    runs the decoder's matrix products in bf16 ("auto": where the hardware has it; "fp32": never),
+    about 2.3x faster on such CPUs while a near-tie between two tokens may go the other way;
+    ``prefix`` and ``avoid``: token indices forced first and banned right after (:meth:`MolVAE.mutate`
+    uses them); ``batch_size``: rows decoded at once.
+    """
+
+    temperature: float = 0.0
+    index_temperature: float | None = None
+    seed: int | None = None
+    condition: np.ndarray | None = None
+    guidance: float = 1.0
+    repair: bool = True
+    max_ring: int | None = None
+    precision: str = "auto"
+    prefix: np.ndarray | None = None
+    avoid: np.ndarray | None = None
+    batch_size: int = 1024
 
 
 class MolVAE(SequenceVAE):
@@ -175,78 +205,75 @@ class MolVAE(SequenceVAE):
         return DecodeResult(smiles, reasons, raw, repaired, max_ring=rings)
 
     @torch.no_grad()
-    def decode(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
-               seed: int | None = None, condition: np.ndarray | None = None,
-               guidance: float = 1.0, repair: bool = True) -> list[str | None]:
+    def decode(self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None,
+               **overrides: Any) -> list[str | None]:
         """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid.
-        ``condition``: standardized (``n x n_conditions`` or one row) for a conditional model;
-        ``guidance``: see :meth:`generate`."""
-        return self.decode_detailed(z, temperature, batch_size, seed, condition, guidance, repair).smiles
+        ``options`` / ``overrides``: :class:`DecodeOptions` (greedy by default)."""
+        return self.decode_detailed(z, options, **overrides).smiles
 
     @torch.no_grad()
-    def decode_detailed(self, z: np.ndarray | torch.Tensor, temperature: float = 0.0, batch_size: int = 1024,
-                        seed: int | None = None, condition: np.ndarray | None = None,
-                        guidance: float = 1.0, repair: bool = True, prefix: np.ndarray | None = None,
-                        avoid: np.ndarray | None = None, max_ring: int | None = None,
-                        precision: str = "auto", index_temperature: float | None = None) -> DecodeResult:
-        """Like :meth:`decode` but also returns reasons, raw strings and the repair flags
-        (``repair``: see :meth:`tokens_to_molecules`). ``prefix`` and ``avoid``: token indices forced
-        first and banned right after (see ``SequenceVAE.generate``; :meth:`mutate` uses them).
-        ``max_ring``: ring closures that would make a larger ring are masked (:mod:`molvae.models.ring_limit`;
-        the ``ring_masked`` flags say which rows needed it). ``precision``: "bf16" runs the decoder's
-        matrix products in bf16 ("auto": where the hardware has it; "fp32": never); about 2.3x faster
-        on such CPUs, while a near-tie between two tokens may then go the other way.
-        ``index_temperature``: the temperature of ring and branch sizes (see ``SequenceVAE.generate``)."""
+    def decode_detailed(self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None,
+                        **overrides: Any) -> DecodeResult:
+        """Like :meth:`decode` but also returns reasons, raw strings, the repair flags and, with a ring
+        limit, the ``ring_masked`` flags. ``options``: a :class:`DecodeOptions`, whose fields
+        ``overrides`` replace (``model.decode_detailed(z, temperature=1.0, seed=0)``).
+
+        Example:
+            >>> model.decode_detailed(np.zeros((2, model.latent_dim)), max_ring=8).smiles   # doctest: +SKIP
+        """
+        opts = dataclasses.replace(options or DecodeOptions(), **overrides) if overrides else \
+            (options or DecodeOptions())
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
                              f"got {tuple(z.shape)}")
-        if max_ring is not None and (max_ring < 0 or 0 < max_ring < 3):
-            raise InputError(f"max_ring must be 0 (no limit) or at least 3 ring atoms, not {max_ring}")
+        if opts.max_ring is not None and (opts.max_ring < 0 or 0 < opts.max_ring < 3):
+            raise InputError(f"max_ring must be 0 (no limit) or at least 3 ring atoms, not {opts.max_ring}")
         ok = torch.nonzero(torch.isfinite(z).all(dim=1)).squeeze(1)
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        amp = autocast_dtype(self.device, precision)
         cond = None
-        if condition is not None and self.conditions:
-            cond = torch.as_tensor(np.broadcast_to(np.asarray(condition, dtype=np.float32),
+        if opts.condition is not None and self.conditions:
+            cond = torch.as_tensor(np.broadcast_to(np.asarray(opts.condition, dtype=np.float32),
                                                    (z.shape[0], len(self.conditions))).copy())[ok]
         n, z = z.shape[0], z[ok]
+        spec = DecodeSpec(temperature=opts.temperature, index_temperature=opts.index_temperature,
+                          guidance=opts.guidance, dtype=autocast_dtype(self.device, opts.precision),
+                          generator=torch.Generator().manual_seed(opts.seed) if opts.seed is not None else None)
+        size = opts.batch_size
 
         def run(rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None,
                 ban: torch.Tensor | None = None) -> list[list[int]]:
             out: list[list[int]] = []
-            for start in range(0, len(rows), batch_size):
-                part = rows[start:start + batch_size]
-                out += self.generate(z[part].to(self.device), temperature, generator=generator,
+            for start in range(0, len(rows), size):
+                part = rows[start:start + size]
+                out += self.generate(z[part].to(self.device), spec, ban=ban,
                                      condition=None if cond is None else cond[part].to(self.device),
-                                     guidance=guidance, ban=ban, dtype=amp, index_temperature=index_temperature,
-                                     prefix=None if prefix is None else torch.as_tensor(prefix[start:start + batch_size]),
-                                     avoid=None if avoid is None else torch.as_tensor(avoid[start:start + batch_size]))
+                                     prefix=None if prefix is None else torch.as_tensor(prefix[start:start + size]),
+                                     avoid=None if avoid is None else torch.as_tensor(avoid[start:start + size]))
             return out
 
         was_training = self.training
         self.eval()
         rows = torch.arange(len(z))
-        seqs = run(rows, None if prefix is None else prefix[ok.numpy()], None if avoid is None else avoid[ok.numpy()])
-        decoded = self.tokens_to_molecules(seqs, repair=repair)
-        if max_ring:
-            from molvae.models.ring_limit import limit_rings
-
-            redone, masked = limit_rings(self, seqs, decoded.smiles, max_ring, repair=repair,
-                                         regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b),
-                                         ring_sizes=decoded.max_ring or None)
-            for i, (_, *row) in redone.items():
-                decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = row
-            decoded.ring_masked = masked.tolist()
+        seqs = run(rows, None if opts.prefix is None else opts.prefix[ok.numpy()],
+                   None if opts.avoid is None else opts.avoid[ok.numpy()])
+        decoded = self.tokens_to_molecules(seqs, repair=opts.repair)
+        if opts.max_ring:
+            redone = limit_rings(self, seqs, decoded.smiles, opts.max_ring, repair=opts.repair,
+                                 regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b),
+                                 ring_sizes=decoded.max_ring or None)
+            for i, row in redone.rows.items():
+                decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = \
+                    row.smiles, row.reason, row.raw, row.repaired
+            decoded.ring_masked = redone.masked.tolist()
         self.train(was_training)
         if len(ok) == n:
             return decoded
         result = DecodeResult([None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n,
-                              [False] * n if max_ring else [])
+                              [False] * n if opts.max_ring else [])
         for j, i in enumerate(ok.tolist()):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
             result.repaired[i] = decoded.repaired[j]
-            if max_ring:
+            if opts.max_ring:
                 result.ring_masked[i] = decoded.ring_masked[j]
         return result
 

@@ -303,16 +303,20 @@ def test_index_length_reads_selfies_ring_and_branch_sizes():
 
 
 def test_a_banned_pick_after_a_prefix_takes_sizes_at_the_index_temperature():
-    from molvae.models.nn.vae import SequenceVAE, _IndexReader
+    from molvae.models.nn.vae import DecodeSpec, _DecodeState, _IndexReader
 
     n = 64
     logits = torch.tensor([[0.0, 2.0, 1.9, 5.0]]).repeat(n, 1)
     ban = torch.tensor([False, False, False, True])
     sizes = _IndexReader(torch.zeros(4, dtype=torch.long), 0.0)  # index tokens greedy
+    spec = DecodeSpec(temperature=5.0, ban=ban, prefix=torch.full((n, 1), -1),
+                      generator=torch.Generator().manual_seed(0))
 
-    def pick(reading):
-        return SequenceVAE._ban_after_prefix(0, torch.zeros(n, dtype=torch.long), logits, torch.zeros(n, dtype=torch.long),
-                                             ban, 5.0, torch.Generator().manual_seed(0), sizes, reading).tolist()
+    def pick(reading):  # every row at the first position after its (empty) prefix
+        zeros = torch.zeros(n, dtype=torch.long)
+        state = _DecodeState(torch.zeros(n, 4, dtype=torch.long), torch.arange(n), zeros, zeros.clone(),
+                             torch.zeros(n, 1), torch.zeros(1, n, 1), logits, reading, sizes)
+        return state.choose(spec).tolist()
 
     assert pick(torch.ones(n, dtype=torch.long)) == [1] * n  # a size: greedy among the allowed tokens
     free = pick(torch.zeros(n, dtype=torch.long))  # not a size: sampled at T = 5, never the banned token

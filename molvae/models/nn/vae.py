@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -139,73 +142,32 @@ class SequenceVAE(nn.Module):
         return out
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, temperature: float = 0.0, max_length: int | None = None,
-                 generator: torch.Generator | None = None, condition: torch.Tensor | None = None,
-                 guidance: float = 1.0, prefix: torch.Tensor | None = None,
-                 avoid: torch.Tensor | None = None, ban: torch.Tensor | None = None,
-                 dtype: torch.dtype | None = None, index_temperature: float | None = None) -> list[list[int]]:
-        """Autoregressive decoding from ``z`` (``batch x latent``): greedy when ``temperature`` is 0,
-        else sampling from softmax(logits / temperature). Stops at EOS or the hard length bound.
-        ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): those tokens are written
-        first, whatever the decoder prefers; ``avoid`` (``batch``, -1 for none): at the first position
-        after the prefix that token is banned and the token is sampled at temperature 1, so the row
-        branches off the sequence the prefix came from (a point mutation the decoder completes).
-        ``ban`` (a ``vocab``-long bool mask, with ``prefix``): at the first position after each row's
-        prefix those tokens cannot be written; the pick among the others follows ``temperature``.
-        ``condition`` (``batch x n_conditions``, standardized) for a conditional model; default: averages.
-        ``guidance`` w != 1 (conditional model with a condition) decodes from ``l_avg + w (l_cond - l_avg)``,
-        where ``l_avg`` are the logits at the training-average condition: w > 1 pushes each step further
-        towards the requested properties (classifier-free-style guidance, Ho & Salimans 2022).
-        ``dtype`` bf16: the decoder's matrix products in bf16 (see ``GRUDecoder.step_weights``).
-        ``index_temperature`` (with ``temperature`` > 0): the temperature of the tokens a ring or branch
-        token reads as its size (SELFIES' index tokens; 0: greedy); None: ``temperature``. A wrong size
-        breaks a ring (a benzene written as a 7-ring), while the atoms carry the diversity."""
-        max_length = max_length or self.config.max_length
-        sizes = self._index_reader(temperature, index_temperature)
-        guided = guidance != 1.0 and condition is not None and bool(self.condition_index)
+    def generate(self, z: torch.Tensor, spec: DecodeSpec | None = None, **options) -> list[list[int]]:
+        """Autoregressive decoding from ``z`` (``batch x latent``) as :class:`DecodeSpec` says (``options``:
+        its fields, replacing those of ``spec``): greedy or sampled, with a condition and guidance,
+        prefixes forced and tokens banned or avoided right after them. Stops at EOS or the hard length
+        bound; returns each row's token indices (``max_length`` long, padded).
+
+        One loop decodes every row: each row has a position; while it is inside its prefix the prefix
+        token is written, at the first free position ``ban`` and ``avoid`` apply, and after it the
+        decoder's pick. Rows leave the batch when they write EOS, so a decode costs what its molecules
+        need. With a one-layer decoder and no guidance the prefixes are not stepped through but
+        teacher-forced in one pass of the GRU's sequence kernel (:attr:`fast_prefix`): the same
+        distribution of decodes, the random draws consumed in another order."""
+        spec = dataclasses.replace(spec or DecodeSpec(), **options) if options else (spec or DecodeSpec())
+        max_length = spec.max_length or self.config.max_length
+        sizes = self._index_reader(spec.temperature, spec.index_temperature)
+        guided = spec.guidance != 1.0 and spec.condition is not None and bool(self.condition_index)
         z_ref = self.with_condition(z, None) if guided else None
-        z = self.with_condition(z, condition)
-        if prefix is not None and z_ref is None and self.decoder.layers == 1 and self.fast_prefix:
-            return self._generate_after_prefix(z, temperature, max_length, generator, prefix, avoid, ban, dtype, sizes)
-        n = z.shape[0]
-        weights = self.decoder.step_weights(dtype)
-        inputs = torch.full((n,), self.vocab.bos_index, dtype=torch.long, device=z.device)
-        hidden, gates = self.decoder.initial_state(z), self.decoder.z_gates(weights, z)
-        if z_ref is not None:
-            hidden_ref, gates_ref = self.decoder.initial_state(z_ref), self.decoder.z_gates(weights, z_ref)
-        out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
-        # Rows still writing; finished rows leave the batch, so the loop costs what the molecules need
-        # (their lengths vary about twofold on ZINC) rather than n x the longest one.
-        active = torch.arange(n)
-        reading = torch.zeros(n, dtype=torch.long) if sizes is not None else None  # index tokens still to come
-        plen = (prefix >= 0).sum(1).cpu() if prefix is not None else None
-        for t in range(max_length):
-            logits, hidden = self.decoder.step(inputs, gates, hidden, weights)
-            if z_ref is not None:
-                ref, hidden_ref = self.decoder.step(inputs, gates_ref, hidden_ref, weights)
-                logits = ref + guidance * (logits - ref)
-            nxt = _pick(logits, temperature, generator, sizes, reading)
-            if plen is not None:
-                nxt = self._follow_prefix(t, nxt, logits, active, prefix, plen, avoid, generator)
-                if ban is not None:
-                    nxt = self._ban_after_prefix(t, nxt, logits, plen[active], ban, temperature, generator,
-                                                 sizes, reading)
-            if sizes is not None:
-                reading = sizes.next_state(reading, nxt.cpu())
-            out[active, t] = nxt.cpu()
-            going = (nxt != self.vocab.eos_index).cpu()
-            if not bool(going.any()):
+        z = self.with_condition(z, spec.condition)
+        weights = self.decoder.step_weights(spec.dtype)
+        state = _DecodeState.start(self, z, z_ref, spec, weights, max_length, sizes)
+        while len(state.active):
+            nxt = state.advance(state.choose(spec), self.vocab.eos_index, max_length)
+            if nxt is None:
                 break
-            if not bool(going.all()):
-                keep = torch.nonzero(going).squeeze(1)
-                keep = keep.to(z.device)
-                active, nxt, gates, hidden = active[keep.cpu()], nxt[keep], gates[keep], hidden[:, keep]
-                if reading is not None:
-                    reading = reading[keep.cpu()]
-                if z_ref is not None:
-                    gates_ref, hidden_ref = gates_ref[keep], hidden_ref[:, keep]
-            inputs = nxt
-        return [row.tolist() for row in out]
+            state.step(self.decoder, nxt, weights)
+        return [row.tolist() for row in state.out]
 
     def _index_reader(self, temperature: float, index_temperature: float | None) -> _IndexReader | None:
         """What tracks index tokens during a decode, when their temperature differs from the rest."""
@@ -218,103 +180,6 @@ class SequenceVAE(nn.Module):
         return _IndexReader(lengths, float(index_temperature)) if bool(lengths.any()) else None
 
     fast_prefix = True  # generate() with a prefix: teacher-force it in one pass (False: step through it)
-
-    def _generate_after_prefix(self, z: torch.Tensor, temperature: float, max_length: int, generator,
-                               prefix: torch.Tensor, avoid: torch.Tensor | None, ban: torch.Tensor | None,
-                               dtype: torch.dtype | None, sizes: _IndexReader | None = None) -> list[list[int]]:
-        """:meth:`generate` with a prefix, for a one-layer decoder: the prefixes go through the GRU's
-        sequence kernel in one teacher-forced pass, and only the tokens after them are decoded step
-        by step (each row from its own position), instead of stepping every row through its prefix.
-        The same distribution of decodes as stepping; the random draws are consumed in another order."""
-        n, device = z.shape[0], z.device
-        prefix = prefix.cpu()
-        plen = (prefix >= 0).sum(1)
-        width = int(plen.max()) if n else 0
-        out = torch.full((n, max_length), self.vocab.pad_index, dtype=torch.long)
-        if width:
-            head = prefix[:, :width].clamp(min=0)
-            out[:, :width] = torch.where(prefix[:, :width] >= 0, head, self.vocab.pad_index)
-        inputs = torch.cat([torch.full((n, 1), self.vocab.bos_index, dtype=torch.long), out[:, :width]], 1)
-        inputs = torch.where(inputs == self.vocab.pad_index, self.vocab.bos_index, inputs)  # after a prefix: unused
-        with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            states = self.decoder.states(inputs.to(device), z)
-        active = torch.nonzero(plen < max_length).squeeze(1)
-        hidden = states[active.to(device), plen[active].to(device)].float().unsqueeze(0)
-        weights = self.decoder.step_weights(dtype)
-        gates = self.decoder.z_gates(weights, z[active.to(device)])
-        logits = F.linear(hidden[0].to(weights.w_out.dtype), weights.w_out, weights.b_out).float()
-        pos = plen.clone()
-        reading = None
-        if sizes is not None:  # where each prefix leaves off: inside a ring's or branch's size or not
-            reading = torch.zeros(n, dtype=torch.long)
-            for t in range(width):
-                inside = plen > t
-                reading[inside] = sizes.next_state(reading[inside], out[inside, t])
-            reading = reading[active]
-
-        # The first free position: `ban` masks tokens there; `avoid` bans one token and samples at T = 1.
-        if ban is not None:
-            logits = logits.masked_fill(ban.to(device), -float("inf"))
-        nxt = _pick(logits, temperature, generator, sizes, reading)
-        if avoid is not None:
-            banned = avoid.cpu()[active]
-            branch = torch.nonzero(banned >= 0).squeeze(1)
-            if len(branch):
-                rows = logits[branch.to(device)].clone()
-                rows[torch.arange(len(branch)), banned[branch].to(device)] = -float("inf")
-                nxt[branch.to(device)] = _pick(rows, 1.0, generator)
-        while len(active):
-            if reading is not None:
-                reading = sizes.next_state(reading, nxt.cpu())
-            out[active, pos[active]] = nxt.cpu()
-            pos[active] += 1
-            going = ((nxt != self.vocab.eos_index).cpu() & (pos[active] < max_length))
-            if not bool(going.all()):
-                keep = torch.nonzero(going).squeeze(1)
-                active, nxt, gates, hidden = active[keep], nxt[keep.to(device)], gates[keep.to(device)], \
-                    hidden[:, keep.to(device)]
-                if reading is not None:
-                    reading = reading[keep]
-                if not len(active):
-                    break
-            logits, hidden = self.decoder.step(nxt, gates, hidden, weights)
-            nxt = _pick(logits, temperature, generator, sizes, reading)
-        return [row.tolist() for row in out]
-
-    @staticmethod
-    def _follow_prefix(t: int, nxt: torch.Tensor, logits: torch.Tensor, active: torch.Tensor, prefix: torch.Tensor,
-                       plen: torch.Tensor, avoid: torch.Tensor | None, generator) -> torch.Tensor:
-        """Step ``t`` of :meth:`generate` for rows with a prefix: the prefix token while it lasts, and
-        the branch token (``avoid`` banned, sampled at temperature 1) right after it."""
-        lengths = plen[active]
-        forced = torch.nonzero(lengths > t).squeeze(1)
-        if len(forced):
-            nxt = nxt.clone()
-            nxt[forced.to(nxt.device)] = prefix[active[forced], t].to(nxt.device)
-        if avoid is not None:
-            banned = avoid[active].cpu()
-            branch = torch.nonzero((lengths == t) & (banned >= 0)).squeeze(1)
-            if len(branch):
-                rows = logits[branch.to(logits.device)].clone()
-                rows[torch.arange(len(branch)), banned[branch].to(rows.device)] = -float("inf")
-                pick = torch.multinomial(torch.softmax(rows, dim=-1).cpu(), 1, generator=generator).squeeze(1)
-                nxt[branch.to(nxt.device)] = pick.to(nxt.device)
-        return nxt
-
-    @staticmethod
-    def _ban_after_prefix(t: int, nxt: torch.Tensor, logits: torch.Tensor, lengths: torch.Tensor, ban: torch.Tensor,
-                          temperature: float, generator, sizes: _IndexReader | None = None,
-                          reading: torch.Tensor | None = None) -> torch.Tensor:
-        """Step ``t`` of :meth:`generate`: rows whose prefix ends here pick a token outside ``ban``
-        (as :func:`_pick` would: an index token at the index temperature)."""
-        rows = torch.nonzero(lengths == t).squeeze(1).to(logits.device)
-        if not len(rows):
-            return nxt
-        masked = logits[rows].masked_fill(ban.to(logits.device), -float("inf"))
-        pick = _pick(masked, temperature, generator, sizes, None if reading is None else reading[rows.cpu()])
-        nxt = nxt.clone()
-        nxt[rows.to(nxt.device)] = pick.to(nxt.device)
-        return nxt
 
     def warm_start_from(self, other: SequenceVAE) -> dict[str, int]:
         """Copy ``other``'s weights into this model (same architecture; vocabularies may differ):
@@ -354,6 +219,170 @@ class SequenceVAE(nn.Module):
                                       f"initial model and {tuple(target.shape)} here (architectures differ)")
                 copied += 1
         return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """How :meth:`SequenceVAE.generate` decodes.
+
+    ``temperature``: 0 greedy, else sampling from softmax(logits / T); ``index_temperature``: the
+    temperature of the tokens a ring or branch token reads as its size (SELFIES' index tokens; 0:
+    greedy; None: ``temperature``): a wrong size breaks a ring, while the atoms carry the diversity.
+    ``condition`` (``batch x n_conditions``, standardized) for a conditional model (default: averages);
+    ``guidance`` w != 1 decodes from ``l_avg + w (l_cond - l_avg)``, ``l_avg`` the logits at the
+    training-average condition (classifier-free-style guidance, Ho & Salimans 2022).
+    ``prefix`` (``batch x P`` token indices, -1 after each row's prefix): written first, whatever the
+    decoder prefers. At the first position after a row's prefix, ``ban`` (a ``vocab``-long bool mask)
+    masks tokens, and ``avoid`` (``batch``, -1 for none) bans one token and samples at temperature 1,
+    so the row branches off the sequence the prefix came from (a point mutation the decoder completes).
+    ``dtype`` bf16: the decoder's matrix products in bf16 (see ``GRUDecoder.step_weights``);
+    ``max_length``: the hard bound on tokens (None: the model's); ``generator``: the random source.
+    """
+
+    temperature: float = 0.0
+    index_temperature: float | None = None
+    condition: torch.Tensor | None = None
+    guidance: float = 1.0
+    prefix: torch.Tensor | None = None
+    avoid: torch.Tensor | None = None
+    ban: torch.Tensor | None = None
+    dtype: torch.dtype | None = None
+    max_length: int | None = None
+    generator: torch.Generator | None = None
+
+
+@dataclass
+class _DecodeState:
+    """The rows of one :meth:`SequenceVAE.generate` call still writing: their indices (``active``), the
+    position each writes next (``pos``) and where its prefix ends (``plen``), the decoder's hidden
+    state and next-token ``logits``, the index tokens still to come (``reading``, with ``sizes``), and
+    the same for the guidance reference (``hidden_ref``, ``gates_ref``, ``logits_ref``)."""
+
+    out: torch.Tensor
+    active: torch.Tensor
+    pos: torch.Tensor
+    plen: torch.Tensor | None
+    gates: torch.Tensor
+    hidden: torch.Tensor
+    logits: torch.Tensor
+    reading: torch.Tensor | None
+    sizes: _IndexReader | None
+    gates_ref: torch.Tensor | None = None
+    hidden_ref: torch.Tensor | None = None
+    logits_ref: torch.Tensor | None = None
+
+    @classmethod
+    def start(cls, vae: SequenceVAE, z: torch.Tensor, z_ref: torch.Tensor | None, spec: DecodeSpec,
+              weights, max_length: int, sizes: _IndexReader | None) -> _DecodeState:
+        n, device, decoder = z.shape[0], z.device, vae.decoder
+        out = torch.full((n, max_length), vae.vocab.pad_index, dtype=torch.long)
+        prefix = spec.prefix.cpu() if spec.prefix is not None else None
+        plen = (prefix >= 0).sum(1) if prefix is not None else None
+        reading = torch.zeros(n, dtype=torch.long) if sizes is not None else None  # index tokens still to come
+        if prefix is not None and z_ref is None and decoder.layers == 1 and vae.fast_prefix:
+            return cls._after_prefix(vae, z, spec, weights, out, prefix, plen, max_length, sizes)
+        bos = torch.full((n,), vae.vocab.bos_index, dtype=torch.long, device=device)
+        gates = decoder.z_gates(weights, z)
+        logits, hidden = decoder.step(bos, gates, decoder.initial_state(z), weights)
+        state = cls(out, torch.arange(n), torch.zeros(n, dtype=torch.long), plen, gates, hidden, logits, reading,
+                    sizes)
+        if z_ref is not None:
+            state.gates_ref = decoder.z_gates(weights, z_ref)
+            state.logits_ref, state.hidden_ref = decoder.step(bos, state.gates_ref, decoder.initial_state(z_ref),
+                                                              weights)
+        return state
+
+    @classmethod
+    def _after_prefix(cls, vae: SequenceVAE, z: torch.Tensor, spec: DecodeSpec, weights, out: torch.Tensor,
+                      prefix: torch.Tensor, plen: torch.Tensor, max_length: int,
+                      sizes: _IndexReader | None) -> _DecodeState:
+        """The state at the end of each row's prefix, for a one-layer decoder: the prefixes go through
+        the GRU's sequence kernel in one teacher-forced pass instead of being stepped through."""
+        n, device = z.shape[0], z.device
+        width = int(plen.max()) if n else 0
+        if width:
+            head = prefix[:, :width].clamp(min=0)
+            out[:, :width] = torch.where(prefix[:, :width] >= 0, head, vae.vocab.pad_index)
+        inputs = torch.cat([torch.full((n, 1), vae.vocab.bos_index, dtype=torch.long), out[:, :width]], 1)
+        inputs = torch.where(inputs == vae.vocab.pad_index, vae.vocab.bos_index, inputs)  # after a prefix: unused
+        with torch.autocast(device.type, dtype=spec.dtype or torch.bfloat16, enabled=spec.dtype is not None):
+            states = vae.decoder.states(inputs.to(device), z)
+        active = torch.nonzero(plen < max_length).squeeze(1)
+        hidden = states[active.to(device), plen[active].to(device)].float().unsqueeze(0)
+        logits = F.linear(hidden[0].to(weights.w_out.dtype), weights.w_out, weights.b_out).float()
+        reading = None
+        if sizes is not None:  # where each prefix leaves off: inside a ring's or branch's size or not
+            reading = torch.zeros(n, dtype=torch.long)
+            for t in range(width):
+                inside = plen > t
+                reading[inside] = sizes.next_state(reading[inside], out[inside, t])
+            reading = reading[active]
+        return cls(out, active, plen.clone()[active], plen[active], vae.decoder.z_gates(weights, z[active.to(device)]),
+                   hidden, logits, reading, sizes)
+
+    def choose(self, spec: DecodeSpec) -> torch.Tensor:
+        """The token each active row writes at its position."""
+        sizes, logits = self.sizes, self.logits
+        if self.logits_ref is not None:
+            logits = self.logits_ref + spec.guidance * (logits - self.logits_ref)
+        nxt = _pick(logits, spec.temperature, spec.generator, sizes, self.reading)
+        if self.plen is None:
+            return nxt
+        forced = torch.nonzero(self.pos < self.plen).squeeze(1)
+        if len(forced):
+            nxt = nxt.clone()
+            nxt[forced.to(nxt.device)] = spec.prefix.cpu()[self.active[forced], self.pos[forced]].to(nxt.device)
+        first = self.pos == self.plen  # the first free position: ban and avoid apply
+        if spec.ban is not None:
+            rows = torch.nonzero(first).squeeze(1)
+            if len(rows):
+                masked = logits[rows.to(logits.device)].masked_fill(spec.ban.to(logits.device), -float("inf"))
+                pick = _pick(masked, spec.temperature, spec.generator, sizes,
+                             None if self.reading is None else self.reading[rows])
+                nxt = nxt.clone()
+                nxt[rows.to(nxt.device)] = pick.to(nxt.device)
+        if spec.avoid is not None:
+            banned = spec.avoid.cpu()[self.active]
+            rows = torch.nonzero(first & (banned >= 0)).squeeze(1)
+            if len(rows):
+                sub = logits[rows.to(logits.device)].clone()
+                if spec.ban is not None:
+                    sub = sub.masked_fill(spec.ban.to(sub.device), -float("inf"))
+                sub[torch.arange(len(rows)), banned[rows].to(sub.device)] = -float("inf")
+                nxt = nxt.clone()
+                nxt[rows.to(nxt.device)] = _pick(sub, 1.0, spec.generator).to(nxt.device)
+        return nxt
+
+    def advance(self, nxt: torch.Tensor, eos: int, max_length: int) -> torch.Tensor | None:
+        """Write ``nxt`` (one token per active row) and drop the rows that are done (EOS or the length
+        bound): the tokens of the rows still writing, or None when none is left."""
+        if self.reading is not None:
+            self.reading = self.sizes.next_state(self.reading, nxt.cpu())
+        self.out[self.active, self.pos] = nxt.cpu()
+        self.pos = self.pos + 1
+        going = (nxt != eos).cpu() & (self.pos < max_length)
+        if bool(going.all()):
+            return nxt
+        keep = torch.nonzero(going).squeeze(1)
+        if not len(keep):
+            self.active = keep
+            return None
+        self.active, self.pos = self.active[keep], self.pos[keep]
+        if self.plen is not None:
+            self.plen = self.plen[keep]
+        if self.reading is not None:
+            self.reading = self.reading[keep]
+        on = keep.to(self.gates.device)
+        self.gates, self.hidden = self.gates[on], self.hidden[:, on]
+        if self.gates_ref is not None:
+            self.gates_ref, self.hidden_ref = self.gates_ref[on], self.hidden_ref[:, on]
+        return nxt[on]
+
+    def step(self, decoder: GRUDecoder, nxt: torch.Tensor, weights) -> None:
+        """Feed each active row its written token: the next hidden states and logits."""
+        self.logits, self.hidden = decoder.step(nxt, self.gates, self.hidden, weights)
+        if self.gates_ref is not None:
+            self.logits_ref, self.hidden_ref = decoder.step(nxt, self.gates_ref, self.hidden_ref, weights)
 
 
 class _IndexReader:
