@@ -12,9 +12,9 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,7 @@ import pandas as pd
 from molvae.errors import InputError
 from molvae.io import file_format
 from molvae.training.runs import partial_path, rejects_path
-from molvae.utils import atomic_path, autocast_dtype, file_sha256
-
-if TYPE_CHECKING:
-    from molvae.models.vae import MolVAE
-    from molvae.library.stream import StreamConfig
+from molvae.utils import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +192,7 @@ class PartialEncode:
         self.rows = 0
         self.valid = 0
         self.reasons: Counter = Counter()
-        self._lock = None
+        self._lock: tuple[int, str] | None = None
 
     @classmethod
     def start(cls, output: Path, identity: dict, resume: bool) -> PartialEncode:
@@ -324,22 +320,41 @@ class PartialEncode:
         _fsync(self.directory)
 
     def _acquire(self) -> None:
+        """Lock ``OUT.partial/lock`` for this process alone, or InputError if another encode holds it.
+
+        A POSIX record lock (``fcntl.lockf``): it belongs to the process that takes it, is not
+        inherited by the worker processes it forks (as an ``flock`` on the same descriptor would be),
+        and the kernel drops it the moment that process dies, ``kill -9`` included. Such locks do not
+        exclude each other within one process, so this process's own locks are also kept in a set."""
         try:
             import fcntl
         except ImportError:  # no advisory locks on this platform
             return
-        handle = open(self.directory / _LOCK, "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise InputError(f"another molvae encode is writing {self.directory} now; wait for it or stop it") from None
-        self._lock = handle
+        key = os.path.realpath(self.directory)
+        busy = InputError(f"another molvae encode is writing {self.directory} now; wait for it or stop it")
+        with _HELD_LOCK:
+            if key in _HELD:
+                raise busy
+            fd = os.open(self.directory / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise busy from None
+            _HELD.add(key)
+        self._lock = (fd, key)
 
     def _release(self) -> None:
         if self._lock is not None:
-            self._lock.close()  # closing drops the lock
+            fd, key = self._lock
+            with _HELD_LOCK:
+                os.close(fd)  # closing drops the lock
+                _HELD.discard(key)
             self._lock = None
+
+
+_HELD: set[str] = set()  # the OUT.partial/ directories this process holds the lock of
+_HELD_LOCK = threading.Lock()
 
 
 def _fsync(path: Path) -> None:
@@ -354,21 +369,6 @@ def _fsync(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def encode_identity(model: MolVAE, input_path: str | Path, config: StreamConfig, smiles_column: str | None,
-                    id_column: str | None) -> dict:
-    """What must not change between an interrupted encode and its resumption: the input file (size,
-    modification time, SHA-256 of its first MiB), the model's weights, and the settings that shape
-    the output. ``workers`` and ``threads`` may change."""
-    path = Path(input_path)
-    stat = path.stat()
-    precision = "bf16" if autocast_dtype(model.device, config.precision) is not None else "fp32"
-    return {"input": str(path.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-            "input_head_sha256": file_sha256(path, limit=1 << 20), "model_sha256": model.weights_sha256(),
-            "chunk_size": config.chunk_size, "batch_size": config.batch_size, "precision": precision,
-            "logvar": config.logvar, "keep_largest_fragment": config.keep_largest_fragment,
-            "smiles_column": smiles_column, "id_column": id_column}
 
 
 def _identity_changes(saved: dict, current: dict) -> list[str]:

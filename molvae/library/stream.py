@@ -22,29 +22,28 @@ Example:
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from molvae.data.datasets import prepare_serial, resolve_workers
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, iter_molecule_chunks
+from molvae.library.output import PartialEncode, check_output_format
 from molvae.models.vae import MolVAE
-from molvae.library.output import PartialEncode, check_output_format, encode_identity
-from molvae.utils import process_pool
+from molvae.utils import autocast_dtype, compute_threads, file_sha256, process_pool, threads_beside
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -134,31 +133,29 @@ def encode_chunk(model: MolVAE, table: MoleculeTable, prepared: PreparedChunk, f
     return pd.DataFrame(columns)
 
 
-def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: StreamConfig
-                     ) -> Iterator[tuple[MoleculeTable, PreparedChunk]]:
-    """Chunks with their preparation, in input order; with workers, up to ``workers + 1`` chunks are
-    prepared ahead while the caller encodes."""
+def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: StreamConfig,
+                     pool: ProcessPoolExecutor | None, workers: int
+                     ) -> Generator[tuple[MoleculeTable, PreparedChunk], None, None]:
+    """Chunks with their preparation, in input order; with a ``pool`` of ``workers`` processes, up to
+    ``workers + 1`` chunks are prepared ahead while the caller encodes."""
     spec = model_spec(model, config.keep_largest_fragment)
-    workers = resolve_workers(config.workers)
-    if workers <= 1:
+    if pool is None:
         for table in chunks:
             yield table, prepare_chunk(table.smiles, spec)
         return
     pending: collections.deque[tuple[MoleculeTable, Future]] = collections.deque()
-    with process_pool(workers) as pool:
-        try:
-            for table in chunks:
-                pending.append((table, pool.submit(prepare_chunk, table.smiles, spec)))
-                if len(pending) > workers:
-                    done, future = pending.popleft()
-                    yield done, future.result()
-            while pending:
+    try:
+        for table in chunks:
+            pending.append((table, pool.submit(prepare_chunk, table.smiles, spec)))
+            if len(pending) > workers:
                 done, future = pending.popleft()
                 yield done, future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
-
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        for _, future in pending:
+            future.cancel()
 
 
 
@@ -167,9 +164,9 @@ def encoder_threads(workers: int) -> int:
     half the cores (at least one), else every core. The workers run at most ``workers + 1`` chunks
     ahead of the encoder, so they idle when it falls behind and the two share the cores; a torch
     thread competing with busy workers for a core slows both (40,000 ZINC molecules on 2 cores with
-    2 workers: 3,177 molecules/s with one encoder thread, 2,041 with two)."""
-    cores = resolve_workers(0)
-    return max(1, cores // 2) if workers > 1 else cores
+    2 workers: 3,177 molecules/s with one encoder thread, 2,041 with two). The rule is
+    :func:`molvae.utils.threads_beside`, that of every process pool of the package."""
+    return threads_beside(workers if workers > 1 else 0, resolve_workers(0))
 
 
 def _skip_done(chunks: Iterator[MoleculeTable], state: PartialEncode) -> Iterator[MoleculeTable]:
@@ -199,14 +196,36 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
     state = PartialEncode.start(output, encode_identity(model, input_path, config, smiles_column, id_column), resume)
     workers = resolve_workers(config.workers)
     threads = config.threads or encoder_threads(workers)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
     summary = StreamSummary(str(output), n_rows=state.rows, n_valid=state.valid, reasons=Counter(state.reasons),
                             resumed_rows=state.rows)
     t0 = time.perf_counter()
     bar = tqdm(desc="encoding", unit="mol", disable=not progress, file=sys.stderr, smoothing=0.1, initial=state.rows)
-    try:
-        for table, prepared in _prepared_chunks(model, _skip_done(chunks, state), config):
+    # the workers die with this process, however it dies; the lock of OUT.partial/ is this process's alone
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(process_pool(workers, threads=threads)) if workers > 1 else None
+        if pool is None:
+            stack.enter_context(compute_threads(threads))
+        try:
+            _encode_chunks(model, _prepared_chunks(model, _skip_done(chunks, state), config, pool, workers),
+                           config, state, summary, bar)
+            state.finish(output, model.latent_dim)
+        except BaseException:
+            state.stop()
+            raise
+        finally:
+            bar.close()
+    summary.seconds = time.perf_counter() - t0
+    logger.debug("encoded %d of %d rows in %.1f s (%.0f rows/s; %d workers, %d encoder threads)",
+                summary.n_valid, summary.n_rows, summary.seconds, summary.rate, workers, threads)
+    return summary
+
+
+def _encode_chunks(model: MolVAE, prepared_chunks: Generator[tuple[MoleculeTable, PreparedChunk], None, None],
+                   config: StreamConfig, state: PartialEncode, summary: StreamSummary, bar) -> None:
+    """Encode each prepared chunk, keep it in ``state`` and count it in ``summary``; the chunk
+    generator is closed on the way out (its pending jobs cancelled before the pool closes)."""
+    with contextlib.closing(prepared_chunks):
+        for table, prepared in prepared_chunks:
             frame = encode_chunk(model, table, prepared, summary.n_rows, config)
             reasons = Counter(r.split(":")[0] for r in prepared.reasons if r)
             state.add(frame, len(prepared.valid_index), reasons)
@@ -214,14 +233,18 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
             summary.n_valid += len(prepared.valid_index)
             summary.reasons.update(reasons)
             bar.update(len(table))
-        state.finish(output, model.latent_dim)
-    except BaseException:
-        state.stop()
-        raise
-    finally:
-        bar.close()
-        torch.set_num_threads(previous_threads)
-    summary.seconds = time.perf_counter() - t0
-    logger.debug("encoded %d of %d rows in %.1f s (%.0f rows/s; %d workers, %d encoder threads)",
-                summary.n_valid, summary.n_rows, summary.seconds, summary.rate, workers, threads)
-    return summary
+
+
+def encode_identity(model: MolVAE, input_path: str | Path, config: StreamConfig, smiles_column: str | None,
+                    id_column: str | None) -> dict:
+    """What must not change between an interrupted encode and its resumption: the input file (size,
+    modification time, SHA-256 of its first MiB), the model's weights, and the settings that shape
+    the output. ``workers`` and ``threads`` may change."""
+    path = Path(input_path)
+    stat = path.stat()
+    precision = "bf16" if autocast_dtype(model.device, config.precision) is not None else "fp32"
+    return {"input": str(path.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+            "input_head_sha256": file_sha256(path, limit=1 << 20), "model_sha256": model.weights_sha256(),
+            "chunk_size": config.chunk_size, "batch_size": config.batch_size, "precision": precision,
+            "logvar": config.logvar, "keep_largest_fragment": config.keep_largest_fragment,
+            "smiles_column": smiles_column, "id_column": id_column}

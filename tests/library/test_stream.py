@@ -246,3 +246,138 @@ def test_encoder_threads_leave_cores_to_the_workers(monkeypatch):
     assert stream.encoder_threads(1) == 2  # preparation in the main process: every core
     monkeypatch.setattr(stream, "resolve_workers", lambda workers: 16 if workers == 0 else workers)
     assert stream.encoder_threads(16) == 8
+
+
+# ----------------------------------------------------------------------------- killed with worker processes
+
+def _live_children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (zombies, already dead, left out)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def _still_alive(pids: set[int], seconds: float = 30.0) -> set[int]:
+    """Those of ``pids`` alive after up to ``seconds`` (a generous deadline, polled)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {p for p in pids if _alive(p)}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(tiny_model_path, long_csv, tmp_path,
+                                                                            capsys):
+    out = tmp_path / "lib.parquet"
+    state_file = partial_path(out) / "state.json"
+    args = [*_encode_args(long_csv, out, tiny_model_path), "--workers", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "molvae", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads(state_file.read_text())["chunks"] >= 1:
+                    workers = _live_children(proc.pid)  # the pool's, preparing the next chunks
+                    os.kill(proc.pid, signal.SIGKILL)  # as the out-of-memory killer does: no clean-up runs
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+        assert len(workers) == 2
+        done = json.loads(state_file.read_text())
+        assert 1 <= done["chunks"] < 66 and not out.exists()
+
+        capsys.readouterr()  # at once: whatever the workers do, the lock died with the process that held it
+        assert main([*args, "--resume"]) == 0, capsys.readouterr().err
+        assert f"{done['rows']} of them by the interrupted run" in capsys.readouterr().out
+        assert not partial_path(out).exists()
+        assert _still_alive(workers) == set()  # no worker outlived the killed encode
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert main(_encode_args(long_csv, tmp_path / "ref.parquet", tiny_model_path)) == 0  # uninterrupted
+    resumed, reference = pd.read_parquet(out), pd.read_parquet(tmp_path / "ref.parquet")
+    assert resumed["row"].tolist() == list(range(1320))
+    pd.testing.assert_frame_equal(resumed, reference)  # same rows, ids, SMILES, reasons and latents, exactly
+    assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+
+
+_LOCK_AND_FORK = """
+import os, sys, time
+from pathlib import Path
+from molvae.library.output import PartialEncode
+state = PartialEncode.start(Path(sys.argv[1]), {}, resume=False)
+child = os.fork()  # inherits every descriptor, the lock file's too
+if child == 0:
+    time.sleep(120)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_the_lock_is_the_writers_alone_not_its_forked_children(tmp_path):
+    out = tmp_path / "o.parquet"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", _LOCK_AND_FORK, str(out)], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    child = 0
+    try:
+        child = int(proc.stdout.readline())
+        with pytest.raises(InputError, match="another molvae encode is writing"):
+            stream.PartialEncode.start(out, {}, resume=True)  # the writer holds it
+        proc.kill()
+        proc.wait(timeout=60)
+        assert _alive(child)  # a child that inherited the lock file's descriptor lives on ...
+        state = stream.PartialEncode.start(out, {}, resume=True)  # ... and does not hold the lock
+        with pytest.raises(InputError, match="another molvae encode is writing"):
+            stream.PartialEncode.start(out, {}, resume=True)  # held by this process now, for this process too
+        state.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_output_does_not_import_stream():
+    """One direction only: stream builds on output (no import circle, function-level or typing-only)."""
+    import ast
+
+    from molvae.library import output
+
+    tree = ast.parse(Path(output.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name and name.startswith("molvae.library.stream")}
