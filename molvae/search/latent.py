@@ -28,7 +28,6 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,10 +38,8 @@ from molvae.data.datasets import resolve_workers
 from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import MolVAE
+from molvae.search.objectives import Objective
 from molvae.utils import can_fork, process_pool, threads_beside
-
-if TYPE_CHECKING:
-    from molvae.search.objectives import Objective
 
 logger = logging.getLogger(__name__)
 
