@@ -117,7 +117,7 @@ def _from_v1(raw: dict[str, Any], source: str) -> dict[str, Any]:
                  "properties": raw["properties"], "state_dict": raw["state_dict"]}
     except KeyError as exc:
         raise CheckpointError(f"{source} is malformed: no {exc.args[0]}") from None
-    run = {k: raw[k] for k in ("epoch", "run_config") if k in raw} or None
+    run: dict[str, Any] | None = {k: raw[k] for k in ("epoch", "run_config") if k in raw} or None
     ckpt = build(model, dict(raw.get("metadata") or {}), {k: raw.get(k) for k in EXTRA_KEYS}, run,
                  raw.get("training"))
     ckpt["molvae_version"] = raw.get("molvae_version", "0.1.0")

@@ -57,13 +57,14 @@ class GRUDecoder(nn.Module):
         def cast(t: torch.Tensor) -> torch.Tensor:
             return t if dtype is None else t.to(dtype)
 
-        w_ih = self.gru.weight_ih_l0
+        w_ih, b_ih = self.gru.weight_ih_l0, self.gru.bias_ih_l0
+        assert isinstance(w_ih, torch.Tensor) and isinstance(b_ih, torch.Tensor)
         emb_dim = self.embedding.embedding_dim
         layers = [(cast(getattr(self.gru, f"weight_ih_l{i}")) if i else None,
                    cast(getattr(self.gru, f"bias_ih_l{i}")) if i else None,
                    cast(getattr(self.gru, f"weight_hh_l{i}")), cast(getattr(self.gru, f"bias_hh_l{i}")))
                   for i in range(self.layers)]
-        return StepWeights(self.embedding.weight @ w_ih[:, :emb_dim].T, w_ih[:, emb_dim:], self.gru.bias_ih_l0,
+        return StepWeights(self.embedding.weight @ w_ih[:, :emb_dim].T, w_ih[:, emb_dim:], b_ih,
                            layers, cast(self.out.weight), cast(self.out.bias), dtype)
 
     @staticmethod
@@ -82,7 +83,7 @@ class GRUDecoder(nn.Module):
         x = hidden[0]
         for layer, (w_ih, b_ih, w_hh, b_hh) in enumerate(weights.layers):
             h = hidden[layer]
-            if layer:
+            if layer and w_ih is not None and b_ih is not None:
                 gates_in = _linear(x, w_ih, b_ih, weights.dtype)
             gates_h = _linear(h, w_hh, b_hh, weights.dtype)
             size = h.shape[1]

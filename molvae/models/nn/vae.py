@@ -279,7 +279,7 @@ class _DecodeState:
         prefix = spec.prefix.cpu() if spec.prefix is not None else None
         plen = (prefix >= 0).sum(1) if prefix is not None else None
         reading = torch.zeros(n, dtype=torch.long) if sizes is not None else None  # index tokens still to come
-        if prefix is not None and z_ref is None and decoder.layers == 1 and vae.fast_prefix:
+        if prefix is not None and plen is not None and z_ref is None and decoder.layers == 1 and vae.fast_prefix:
             return cls._after_prefix(vae, z, spec, weights, out, prefix, plen, max_length, sizes)
         bos = torch.full((n,), vae.vocab.bos_index, dtype=torch.long, device=device)
         gates = decoder.z_gates(weights, z)
@@ -329,7 +329,7 @@ class _DecodeState:
         if self.plen is None:
             return nxt
         forced = torch.nonzero(self.pos < self.plen).squeeze(1)
-        if len(forced):
+        if len(forced) and spec.prefix is not None:
             nxt = nxt.clone()
             nxt[forced.to(nxt.device)] = spec.prefix.cpu()[self.active[forced], self.pos[forced]].to(nxt.device)
         first = self.pos == self.plen  # the first free position: ban and avoid apply
@@ -356,7 +356,7 @@ class _DecodeState:
     def advance(self, nxt: torch.Tensor, eos: int, max_length: int) -> torch.Tensor | None:
         """Write ``nxt`` (one token per active row) and drop the rows that are done (EOS or the length
         bound): the tokens of the rows still writing, or None when none is left."""
-        if self.reading is not None:
+        if self.reading is not None and self.sizes is not None:
             self.reading = self.sizes.next_state(self.reading, nxt.cpu())
         self.out[self.active, self.pos] = nxt.cpu()
         self.pos = self.pos + 1
@@ -374,14 +374,14 @@ class _DecodeState:
             self.reading = self.reading[keep]
         on = keep.to(self.gates.device)
         self.gates, self.hidden = self.gates[on], self.hidden[:, on]
-        if self.gates_ref is not None:
+        if self.gates_ref is not None and self.hidden_ref is not None:
             self.gates_ref, self.hidden_ref = self.gates_ref[on], self.hidden_ref[:, on]
         return nxt[on]
 
     def step(self, decoder: GRUDecoder, nxt: torch.Tensor, weights) -> None:
         """Feed each active row its written token: the next hidden states and logits."""
         self.logits, self.hidden = decoder.step(nxt, self.gates, self.hidden, weights)
-        if self.gates_ref is not None:
+        if self.gates_ref is not None and self.hidden_ref is not None:
             self.logits_ref, self.hidden_ref = decoder.step(nxt, self.gates_ref, self.hidden_ref, weights)
 
 
@@ -409,7 +409,7 @@ def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator |
         if len(index_rows) and sizes.temperature > 0:
             scaled[index_rows] = logits[index_rows] / sizes.temperature
     nxt = torch.multinomial(torch.softmax(scaled, dim=-1).cpu(), 1, generator=generator).squeeze(1).to(logits.device)
-    if index_rows is not None and len(index_rows) and sizes.temperature == 0:
+    if sizes is not None and index_rows is not None and len(index_rows) and sizes.temperature == 0:
         nxt[index_rows] = logits[index_rows].argmax(dim=-1)
     return nxt
 
