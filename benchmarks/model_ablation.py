@@ -119,6 +119,9 @@ ARMS: dict[str, Arm] = {
                        "minutes, lr 1e-3 -> 1e-5, weight averaging 0.999; then resumed with --epochs 39, the cosine "
                        "stretched from epoch 27), judged at its best.pt (epoch 39); shipped as the 0.5 sampler",
                        train_rows=0, run_dir="gpu_deep768"),
+    "latent_v3": Arm("the bundled latent model (v1) warm-started again on the whole train split: beta 0.05 held, "
+                     "lr 5e-4 -> 1e-5 cosine over 10 epochs (200 warm-up steps), batch 512, seed 3, one CPU thread "
+                     "(scripts/zinc250k_latent_v3.toml), judged at its best.pt", train_rows=0, run_dir="latent_v3"),
 }
 
 
