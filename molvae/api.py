@@ -20,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -27,10 +29,14 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
+from molvae.chem import compute_properties
 from molvae.errors import InputError
+from molvae.evaluation.metrics import novel_fraction, uniqueness, validity
 from molvae.io import MoleculeTable, read_molecules
-from molvae.models.vae import MolVAE
+from molvae.models import checkpoint
 from molvae.models.ring_limit import DEFAULT_MAX_RING
+from molvae.models.vae import MolVAE
+from molvae.pretrained import DESCRIPTIONS, bundled_models, default_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,26 @@ def load(name_or_path: str | Path | None = None, device: str = "cpu") -> MolVAE:
         >>> model = molvae.load("runs/demo/best.pt")       # doctest: +SKIP
     """
     return MolVAE.load(name_or_path, device=device)  # resolves bundled names; one error if none is installed
+
+
+def list_models() -> pd.DataFrame:
+    """The models bundled with this installation (``molvae models``), one row each: ``name`` (what
+    ``--model`` and :func:`load` take), ``default_for`` (the verbs that use it without ``--model``),
+    ``size_mb``, ``parameters`` and ``description``.
+
+    Example:
+        >>> molvae.list_models()[["name", "size_mb"]]          # doctest: +SKIP
+    """
+    latent, sampler = default_model_path("latent"), default_model_path("sample")
+    defaults = {latent: "encode, reconstruct, score, neighbors, optimize, explore, interpolate"}
+    defaults[sampler] = "sample, evaluate" if sampler != latent else "every verb"
+    rows = []
+    for name, path in bundled_models().items():
+        state = checkpoint.read(path)["model"]["state_dict"]
+        rows.append({"name": name, "default_for": defaults.get(path, ""), "size_mb": path.stat().st_size / 1e6,
+                     "parameters": int(sum(t.numel() for t in state.values())),
+                     "description": DESCRIPTIONS.get(name, "")})
+    return pd.DataFrame(rows, columns=["name", "default_for", "size_mb", "parameters", "description"])
 
 
 def as_table(molecules: Molecules) -> MoleculeTable:
@@ -78,15 +104,19 @@ def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
 def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", temperature: float | None = None,
            condition: Mapping[str, float] | None = None, guidance: float = 1.0, repair: bool = True,
            reference: Molecules | None = None, latents: bool = False,
-           max_ring: int | None = DEFAULT_MAX_RING, index_temperature: float | None = None) -> pd.DataFrame:
+           max_ring: int | None = DEFAULT_MAX_RING, index_temperature: float | None = None,
+           compare_average: bool = False) -> pd.DataFrame:
     """``n`` molecules decoded from prior draws: one row per draw (``smiles`` None where invalid) with
     ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
-    conditional model): target property values such as ``{"qed": 0.9}``; ``temperature`` None uses
-    the model's packaged default. ``max_ring``: ring closures that would make a ring of more atoms
-    are masked while decoding (:mod:`molvae.models.ring_limit`; the ``ring_masked`` column says which rows
-    needed it); None or 0: no limit. ``index_temperature``: the temperature of ring and branch sizes
-    (None: the model's packaged choice, else ``temperature``; see ``SequenceVAE.generate``).
+    conditional model): target property values such as ``{"qed": 0.9}``; with ``compare_average``
+    the column ``average_smiles`` holds each draw decoded at the training-average condition instead,
+    the control that shows what the request changed (``molvae sample --condition`` writes it).
+    ``temperature`` None uses the model's packaged default. ``max_ring``: ring closures that would make
+    a ring of more atoms are masked while decoding (:mod:`molvae.models.ring_limit`; the ``ring_masked``
+    column says which rows needed it); None or 0: no limit. ``index_temperature``: the temperature of
+    ring and branch sizes (None: the model's packaged choice, else ``temperature``; see
+    ``SequenceVAE.generate``). :func:`summarize_samples` gives the numbers ``molvae sample`` prints.
 
     Example:
         >>> frame = molvae.sample(model, 1000, seed=0)                     # doctest: +SKIP
@@ -94,23 +124,79 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
         (1000, 5)
     """
     if n < 1:
-        raise InputError("the number of samples must be at least 1")
+        raise InputError(f"the number of samples (-n) must be at least 1, not {n}")
+    if compare_average and not condition:
+        raise InputError("compare_average compares a conditioned sample with the average condition: give a condition")
     z = model.sample_prior(n, seed=seed, prior=prior)
     standardized = model.standardize_condition(dict(condition)) if condition else None
     temperature = model.sampling_temperature if temperature is None else temperature
     index_temperature = _index_temperature(model, temperature, index_temperature)
-    res = model.decode_detailed(z, temperature=temperature, seed=seed, condition=standardized, guidance=guidance,
-                                repair=repair, max_ring=max_ring, index_temperature=index_temperature)
+
+    def decode_at(condition: np.ndarray | None, guidance: float):
+        return model.decode_detailed(z, temperature=temperature, seed=seed, condition=condition, guidance=guidance,
+                                     repair=repair, max_ring=max_ring, index_temperature=index_temperature)
+
+    res = decode_at(standardized, guidance)
     frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
                           "reason": res.reasons, "repaired": res.repaired})
     if max_ring:
         frame["ring_masked"] = res.ring_masked
+    if compare_average:  # the same draws, decoded at the training-average condition
+        frame["average_smiles"] = pd.Series(decode_at(None, 1.0).smiles, dtype=object)
     novel = novelty_flags(model, res.smiles, reference)
     if novel is not None:
         frame["novel"] = novel
     if latents:
         frame = pd.concat([frame, latent_frame(z)], axis=1)
     return frame
+
+
+def summarize_samples(frame: pd.DataFrame, condition: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The numbers ``molvae sample`` prints, from a :func:`sample` frame: ``n``, ``validity``,
+    ``uniqueness``, ``repaired`` and ``ring_masked`` (fractions of rows, where the frame has those
+    columns), ``novelty`` (of the distinct valid molecules, where it has ``novel``; None without a
+    valid one) and, per property of ``condition``, ``conditions[name]``: ``requested``, the samples'
+    ``mean``, ``std`` and mean absolute error ``mae``, and with ``average_smiles`` the ``average_mean``
+    and ``average_std`` of the same draws at the training-average condition.
+
+    Example:
+        >>> molvae.summarize_samples(molvae.sample(model, 1000))["validity"]     # doctest: +SKIP
+    """
+    smiles = [s if ok and isinstance(s, str) and s else None
+              for s, ok in zip(frame["smiles"], frame["valid"], strict=True)]
+    summary: dict[str, Any] = {"n": len(frame), "validity": validity(smiles), "uniqueness": uniqueness(smiles)}
+    for column in ("repaired", "ring_masked"):
+        if column in frame:
+            summary[column] = float(frame[column].mean()) if len(frame) else 0.0
+    if "novel" in frame:
+        has_valid = any(s is not None for s in smiles)
+        summary["novelty"] = novel_fraction(smiles, frame["novel"].to_numpy()) if has_valid else None
+    if condition:
+        names = list(condition)
+
+        def values(molecules: Sequence[str | None]) -> np.ndarray:
+            return compute_properties([m for m in molecules if isinstance(m, str) and m], names)
+
+        sampled = values(smiles)
+        average = values(frame["average_smiles"].tolist()) if "average_smiles" in frame else None
+        summary["conditions"] = {}
+        for j, name in enumerate(names):
+            v = sampled[:, j][np.isfinite(sampled[:, j])]
+            entry = {"requested": float(condition[name]), "mean": _mean(v), "std": _std(v),
+                     "mae": _mean(np.abs(v - condition[name]))}
+            if average is not None:
+                b = average[:, j][np.isfinite(average[:, j])]
+                entry.update(average_mean=_mean(b), average_std=_std(b))
+            summary["conditions"][name] = entry
+    return summary
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float("nan")
+
+
+def _std(values: np.ndarray) -> float:
+    return float(values.std()) if values.size else float("nan")
 
 
 def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecules | None = None
@@ -143,9 +229,7 @@ def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int 
     Example:
         >>> molvae.decode(model, np.zeros((2, model.latent_dim)))          # doctest: +SKIP
     """
-    z = np.asarray(z, dtype=np.float32)
-    if z.ndim != 2 or z.shape[1] != model.latent_dim:
-        raise InputError(f"latent points must be n x {model.latent_dim}, not {'x'.join(map(str, z.shape))}")
+    z = np.asarray(z, dtype=np.float32)  # its shape is checked where every decode goes: MolVAE.decode_detailed
     res = model.decode_detailed(z, temperature=temperature, seed=seed,
                                 index_temperature=_index_temperature(model, temperature, index_temperature))
     return pd.DataFrame({"row": np.arange(len(z)), "smiles": res.smiles, "valid": [s is not None for s in res.smiles],
@@ -339,15 +423,36 @@ def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: in
 # ----------------------------------------------------------------------------- looking at results
 
 def show(molecules: pd.DataFrame | Sequence[str | None], n: int = 20, legend: Sequence[str] | None = None,
-         mols_per_row: int = 5, size: int = 220):
+         mols_per_row: int = 5, size: int = 220, path: str | Path | None = None):
     """The first ``n`` molecules of a result frame (its ``smiles`` column; rows without a valid
     molecule skipped) or of a list of SMILES, drawn as a grid that Jupyter displays. ``legend``: the
     frame's columns written under each structure (default: the key numbers among ``score``,
-    ``similarity``, ``qed``, ``neg_elbo``, ``distance``, ``t``, ``novel``, ``match``).
+    ``similarity``, ``qed``, ``neg_elbo``, ``distance``, ``t``, ``novel``, ``match``). ``path``: also
+    save the grid there (.png or .svg). Outside a notebook nothing is displayed: without ``path``,
+    a warning says how to save the grid instead.
 
     Example:
-        >>> molvae.show(molvae.sample(model, 50))          # doctest: +SKIP
+        >>> molvae.show(molvae.sample(model, 50))                         # doctest: +SKIP
+        >>> molvae.show(molvae.sample(model, 50), path="samples.png")     # doctest: +SKIP
     """
+    grid = _grid(molecules, n, legend, mols_per_row, size)
+    if path is not None:
+        grid.save(path)
+    elif not _in_notebook():
+        warnings.warn("molvae.show draws in a notebook; outside one nothing is displayed: save the grid with "
+                      "molvae.show(frame, path='molecules.png') (or .svg)", stacklevel=2)
+    return grid
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (notebook, lab, VS Code, qtconsole), which displays a returned grid."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _grid(molecules: pd.DataFrame | Sequence[str | None], n: int, legend: Sequence[str] | None, mols_per_row: int,
+          size: int):
     from molvae.viz.drawing import MoleculeGrid
 
     if not isinstance(molecules, pd.DataFrame):

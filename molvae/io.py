@@ -131,11 +131,12 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         if fmt == ".parquet":
             return as_strings(pd.read_parquet(path))
         if fmt == ".sdf":
-            records = chem.read_sdf(path)
-            return pd.DataFrame(records, dtype=object).fillna("")
+            return _sdf_frame(list(chem.iter_sdf(path)))
     except InputError:
         raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except pd.errors.EmptyDataError:
+        raise no_molecules(path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise InputError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     raise InputError(f"unsupported input format {fmt or '(none)'} for {path}; use one of {', '.join(INPUT_FORMATS)} "
                      "(optionally .gz)")
@@ -151,8 +152,29 @@ def _guess(columns: list[str], guesses: tuple[str, ...]) -> str | None:
 
 def read_molecules(path: str | Path, smiles_column: str | None = None, id_column: str | None = None) -> MoleculeTable:
     """Read a molecule file; the SMILES column is detected when not given (a column named like
-    "smiles", or the only column), and errors list the available columns."""
-    return _as_table(read_frame(path), path, smiles_column, id_column)
+    "smiles", or the only column), and errors list the available columns. A file without a single
+    row (empty, or a header alone) is an InputError (:func:`no_molecules`)."""
+    frame = read_frame(path)
+    if frame.empty:
+        raise no_molecules(path, [str(c) for c in frame.columns])
+    return _as_table(frame, path, smiles_column, id_column)
+
+
+def no_molecules(path: str | Path, columns: list[str] | None = None) -> InputError:
+    """The one error for a molecule file without a single row, whichever verb reads it: an empty
+    file, or a header (``columns``) and nothing below it."""
+    fmt = file_format(path)
+    if columns and fmt in (".csv", ".tsv"):
+        detail = f"it has a header ({', '.join(columns)}) but no rows"
+    elif fmt == ".parquet":
+        detail = "it has no rows"
+    elif fmt == ".smi":
+        detail = "it has no SMILES lines"
+    elif fmt == ".sdf":
+        detail = "it has no records"
+    else:
+        detail = "the file is empty"
+    return InputError(f"no molecules in {path}: {detail}")
 
 
 def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
@@ -185,8 +207,9 @@ def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_
     """Read a molecule file in tables of at most ``chunk_size`` rows, in file order, without ever
     holding the whole file: CSV/TSV and ``.smi`` (gzip too) by pandas/line chunks, Parquet by row
     batches, SDF record by record. Columns are detected on the first chunk as in :func:`read_molecules`;
-    every chunk of a file has the same columns. An empty file yields nothing. A missing file or an
-    unknown format is an error at the call; a missing column, at the first chunk."""
+    every chunk of a file has the same columns. The first chunk is read at the call, so a missing
+    file, an unknown format, a missing column and a file without a single row (:func:`no_molecules`)
+    are errors there, before any output is made."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"input file not found: {path}")
@@ -197,7 +220,11 @@ def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_
     fmt = file_format(path)
     if fmt not in INPUT_FORMATS:
         read_frame(path)  # raises the unsupported-format error
-    return _tables(path, _frame_chunks(path, fmt, chunk_size), smiles_column, id_column)
+    tables = _tables(path, _frame_chunks(path, fmt, chunk_size), smiles_column, id_column)
+    first = next(tables, None)
+    if first is None or len(first) == 0:
+        raise no_molecules(path, [] if first is None else [str(c) for c in first.frame.columns])
+    return itertools.chain([first], tables)
 
 
 def _tables(path: Path, frames: Iterator[pd.DataFrame], smiles_column: str | None,
@@ -231,7 +258,12 @@ def _frame_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFram
                 yield _smi_frame(lines, first=number == 0)
     else:  # .sdf
         for records in _batched(chem.iter_sdf(path), chunk_size):
-            yield pd.DataFrame(records, dtype=object).fillna("")
+            yield _sdf_frame(records)
+
+
+def _sdf_frame(records: list[dict[str, str]]) -> pd.DataFrame:
+    """SDF records (:func:`molvae.chem.iter_sdf`, the one SDF reader) as a frame of strings."""
+    return pd.DataFrame(records, dtype=object).fillna("")
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:

@@ -36,6 +36,43 @@ def test_missing_file_and_unknown_format(tmp_path):
         read_molecules(tmp_path / "x.xyz")
 
 
+@pytest.mark.parametrize("name,content,detail", [
+    ("e.csv", b"", "the file is empty"),
+    ("h.csv", b"smiles,id\n", "it has a header (smiles, id) but no rows"),
+    ("h.tsv", b"smiles\tid\n", "it has a header (smiles, id) but no rows"),
+    ("e.csv.gz", gzip.compress(b""), "the file is empty"),
+    ("h.smi", b"smiles\n", "it has no SMILES lines"),
+    ("e.smi.gz", gzip.compress(b""), "it has no SMILES lines"),
+    ("e.sdf", b"", "it has no records"),
+    ("e.parquet", None, "it has no rows"),
+])
+def test_a_file_without_molecules_is_one_error_for_every_reader(tmp_path, name, content, detail):
+    """read_molecules and the chunked reader (molvae encode) refuse it alike, the chunked one at the call."""
+    from molvae.io import iter_molecule_chunks
+
+    path = tmp_path / name
+    if content is None:
+        pd.DataFrame({"smiles": pd.Series([], dtype=str)}).to_parquet(path)
+    else:
+        path.write_bytes(content)
+    message = f"no molecules in {path}: {detail}"
+    with pytest.raises(InputError) as whole:
+        read_molecules(path)
+    with pytest.raises(InputError) as chunked:
+        iter_molecule_chunks(path, chunk_size=2)
+    assert str(whole.value) == str(chunked.value) == message
+
+
+def test_the_chunked_reader_reads_its_first_chunk_once(tmp_path):
+    from molvae.io import iter_molecule_chunks
+
+    path = tmp_path / "m.csv"
+    path.write_text("smiles\n" + "".join(f"{'C' * (i + 1)}O\n" for i in range(5)))
+    chunks = list(iter_molecule_chunks(path, chunk_size=2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert [s for c in chunks for s in c.smiles] == read_molecules(path).smiles
+
+
 def test_smi_with_names_and_empty_lines(tmp_path):
     path = tmp_path / "m.smi"
     path.write_text("CCO ethanol\n\nc1ccccc1\tbenzene ring\nC1CC broken\n")

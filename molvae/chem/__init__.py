@@ -242,15 +242,6 @@ def compute_properties(smiles: Sequence[str | None], names: Sequence[str]) -> np
     return out
 
 
-def largest_ring_size(smiles: str | None) -> int:
-    """Atoms in the largest ring (0 for acyclic or invalid molecules)."""
-    mol = mol_from_smiles(smiles) if smiles else None
-    if mol is None:
-        return 0
-    rings = mol.GetRingInfo().AtomRings()
-    return max((len(r) for r in rings), default=0)
-
-
 def heavy_atom_counts(smiles: Sequence[str | None]) -> np.ndarray:
     """Heavy atoms of each molecule (0 where it does not parse)."""
     mols = (mol_from_smiles(s) if s else None for s in smiles)
@@ -263,17 +254,13 @@ def has_radicals(smiles: str | None) -> bool:
     return mol is not None and any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms())
 
 
-def read_sdf(path) -> list[dict[str, str]]:
-    """Read every record of an SDF (gzip allowed) as ``{"smiles": ..., "name": ..., props...}``.
+def iter_sdf(path) -> Iterator[dict[str, str]]:
+    """The records of an SDF (gzip allowed), one at a time, as ``{"smiles": ..., "name": ..., props...}``:
+    the one SDF reader (:mod:`molvae.io` reads whole files and chunks through it).
 
     Records RDKit cannot parse keep their place with an empty SMILES, so they are rejected
     downstream with a reason instead of disappearing.
     """
-    return list(iter_sdf(path))
-
-
-def iter_sdf(path) -> Iterator[dict[str, str]]:
-    """:func:`read_sdf` one record at a time (for files too large to hold)."""
     import gzip
 
     opener = gzip.open if str(path).lower().endswith(".gz") else open

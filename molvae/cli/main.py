@@ -5,18 +5,30 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-
 from pathlib import Path
 
 from molvae import __version__
-
-from molvae.training import runs
+from molvae.cli import (
+    decode,
+    encode,
+    evaluate,
+    explore,
+    interpolate,
+    models,
+    neighbors,
+    optimize,
+    plot,
+    reconstruct,
+    report,
+    sample,
+    score,
+    train,
+)
 from molvae.errors import MolvaeError
+from molvae.training import runs
 
-from molvae.cli import (decode, encode, evaluate, explore, interpolate, neighbors, optimize, plot, reconstruct,
-                        report, sample, score, train)
-
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, neighbors, optimize, plot, report)
+VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, neighbors, optimize, plot,
+         report, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

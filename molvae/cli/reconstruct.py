@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
 from molvae import api
-from molvae.evaluation.metrics import reconstruction_accuracy
-
 from molvae.cli.common import add_common, add_input, start, write_output
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
@@ -26,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     model, table = start(args)
     frame = api.reconstruct(model, table, keep_largest_fragment=args.keep_largest_fragment)
     write_output(frame, args.output)
-    match = frame["match"].to_numpy()
-    acc = reconstruction_accuracy(frame["smiles"].tolist(), frame["reconstructed"].tolist())
-    n_valid = int(frame["valid"].sum())
-    print(f"reconstruction accuracy: {acc:.4f} ({int(match.sum())}/{n_valid} valid inputs; "
-          f"{len(table) - n_valid} of {len(table)} rows invalid, marked in the output) -> {args.output}")
+    valid = frame["valid"].to_numpy(dtype=bool)
+    n_valid, n_match = int(valid.sum()), int((frame["match"].to_numpy(dtype=bool) & valid).sum())
+    accuracy = f"{n_match / n_valid:.4f}" if n_valid else "n/a"
+    print(f"reconstruction accuracy: {accuracy} ({n_match} of {n_valid} valid inputs reconstructed exactly); "
+          f"{len(frame) - n_valid} of {len(frame)} rows invalid, marked in the output -> {args.output}")
     return 0

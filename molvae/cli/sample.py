@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from molvae.chem import compute_properties
-from molvae.errors import InputError
 from molvae import api
-from molvae.evaluation.metrics import novel_fraction, uniqueness, validity
+from molvae.chem import compute_properties
+from molvae.cli.common import add_common, start, write_output
+from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
 from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
-
-from molvae.cli.common import add_common, start, write_output
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
 IMAGE_MOLECULES = 30
@@ -39,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "training-set hashes stored in the model, when it has them)")
     p.add_argument("--condition", nargs="+", metavar="NAME=VALUE",
                    help="conditional model only: requested property values, e.g. qed=0.9 logp=2.5 (the mean and "
-                        "standard deviation of each property over the samples are printed)")
+                        "standard deviation of each property over the samples are printed, beside those of the "
+                        "same draws decoded at the training-average condition: column average_smiles)")
     p.add_argument("--guidance", type=float, default=1.0, metavar="W",
                    help="with --condition: decode from l_avg + W (l_cond - l_avg), where l_avg are the decoder's "
                         "logits at the training-average condition; W > 1 follows the request more strongly "
@@ -60,8 +57,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.num_samples < 1:
-        raise InputError("-n must be at least 1")
     if args.image:
         check_image_path(args.image, GRID_FORMATS)
     requested = _parse_condition(args.condition) if args.condition else None
@@ -69,40 +64,25 @@ def run(args: argparse.Namespace) -> int:
     frame = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior, temperature=args.temperature,
                        condition=requested, guidance=args.guidance, repair=not args.no_repair,
                        reference=args.train, latents=args.latents, max_ring=args.max_ring,
-                       index_temperature=args.index_temperature)
-    smiles = [s if ok else None for s, ok in zip(frame["smiles"], frame["valid"])]
-    report = f"validity {validity(smiles):.4f}, uniqueness {uniqueness(smiles):.4f}"
+                       index_temperature=args.index_temperature, compare_average=bool(requested))
+    summary = api.summarize_samples(frame, requested)
+    report = f"validity {summary['validity']:.4f}, uniqueness {summary['uniqueness']:.4f}"
     if not args.no_repair:
-        report += f", repaired {frame['repaired'].mean():.4f}"
-    if args.max_ring:
-        report += f", ring-masked {frame['ring_masked'].mean():.4f}"
-    novel = frame["novel"].to_numpy() if "novel" in frame else None
-    if novel is not None and any(s is not None for s in smiles):
-        report += f", novelty {novel_fraction(smiles, novel):.4f}" + ("" if args.train else " (vs the model's training set)")
+        report += f", repaired {summary['repaired']:.4f}"
+    if "ring_masked" in summary:
+        report += f", ring-masked {summary['ring_masked']:.4f}"
+    if summary.get("novelty") is not None:
+        report += f", novelty {summary['novelty']:.4f}" + ("" if args.train else " (vs the model's training set)")
     write_output(frame, args.output)
     if args.image:
-        draw_samples(smiles, novel, args.image)
+        draw_samples(frame, args.image)
         report += f"; grid -> {args.image}"
-    print(f"sampled {args.num_samples} molecules: {report} -> {args.output}")
-    if requested:
-        # the same prior draws decoded at the training-average condition: what the request changed
-        reference = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior,
-                               temperature=args.temperature, repair=not args.no_repair,
-                               max_ring=args.max_ring, index_temperature=args.index_temperature)["smiles"].tolist()
-        values = _property_values(smiles, list(requested))
-        base = _property_values(reference, list(requested))
-        for j, (name, target) in enumerate(requested.items()):
-            v, b = values[j], base[j]
-            print(f"  {name}: requested {target:g}, samples {v.mean():.3f} ± {v.std():.3f} "
-                  f"(mean absolute error {np.abs(v - target).mean():.3f}); same draws at the average "
-                  f"condition: {b.mean():.3f} ± {b.std():.3f}")
+    print(f"sampled {summary['n']} molecules: {report} -> {args.output}")
+    for name, c in summary.get("conditions", {}).items():
+        print(f"  {name}: requested {c['requested']:g}, samples {c['mean']:.3f} ± {c['std']:.3f} "
+              f"(mean absolute error {c['mae']:.3f}); same draws at the average condition: "
+              f"{c['average_mean']:.3f} ± {c['average_std']:.3f}")
     return 0
-
-
-def _property_values(smiles: list[str | None], names: list[str]) -> list[np.ndarray]:
-    """Per property, its finite RDKit values over the valid molecules."""
-    values = compute_properties([x for x in smiles if x is not None], names)
-    return [values[:, j][np.isfinite(values[:, j])] for j in range(len(names))]
 
 
 def _parse_condition(items: list[str]) -> dict[str, float]:
@@ -118,15 +98,16 @@ def _parse_condition(items: list[str]) -> dict[str, float]:
     return out
 
 
-def draw_samples(smiles: list[str | None], novel: np.ndarray | None, path: str) -> None:
+def draw_samples(frame, path: str) -> None:
     """Grid of the first distinct valid samples; legends: row in the output, QED, novel or known."""
     rows: dict[str, int] = {}
-    for i, s in enumerate(smiles):
-        if s is not None and s not in rows and len(rows) < IMAGE_MOLECULES:
+    for i, (s, ok) in enumerate(zip(frame["smiles"], frame["valid"], strict=True)):
+        if ok and s not in rows and len(rows) < IMAGE_MOLECULES:
             rows[s] = i
     shown = list(rows)
     qed = compute_properties(shown, ["qed"])[:, 0]
+    novel = frame["novel"].to_numpy() if "novel" in frame else None
     status = {True: "\nnovel", False: "\nin training set"}
     legends = [f"sample {rows[s]}  QED {q:.2f}" + ("" if novel is None else status[bool(novel[rows[s]])])
-               for s, q in zip(shown, qed)]
+               for s, q in zip(shown, qed, strict=True)]
     molecule_grid(shown, legends, path, mols_per_row=6, size=220)

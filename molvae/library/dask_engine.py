@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from molvae.errors import InputError
-from molvae.io import MoleculeTable, as_strings, csv_read_options, file_format, resolve_columns
+from molvae.io import MoleculeTable, as_strings, csv_read_options, file_format, iter_molecule_chunks, resolve_columns
 from molvae.models.vae import MolVAE
 from molvae.library.stream import StreamConfig, StreamSummary, encode_chunk, model_spec, prepare_chunk
 from molvae.library.output import arrow_schema
@@ -141,6 +141,8 @@ def encode_dask(model: MolVAE, input_path: str | Path, output_dir: str | Path, c
     input_path = str(input_path)
     if not any(c in input_path for c in "*?[") and not Path(input_path).exists():
         raise InputError(f"input file not found: {input_path}")
+    if Path(input_path).is_file():  # one file: one without molecules is the readers' one error, as with local
+        iter_molecule_chunks(input_path, smiles_column, id_column, chunk_size=1)
     ddf = _read_dataset(dd, input_path, config.chunk_size)
     smiles_column, id_column = resolve_columns([str(c) for c in ddf.columns], input_path, smiles_column, id_column)
 

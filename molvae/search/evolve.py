@@ -84,6 +84,17 @@ BATCH_SHARE, MAX_BATCH = 12, 50
 DEFAULT_MAX_HEAVY_ATOMS = 100
 
 
+def heavy_atom_limit(value: int | None) -> int | None:
+    """The one check of a ``max_heavy_atoms`` setting (:class:`EvolveConfig`, ``OptimizeConfig``,
+    ``--max-heavy-atoms``): None or 0 mean any size (returned as None), else at least 10."""
+    if value is None or value == 0:
+        return None
+    if value < 10:
+        raise ConfigError(f"max_heavy_atoms must be at least 10 (a sane molecule has 10 or more), or None or 0 "
+                          f"(any size), not {value}")
+    return value
+
+
 def scaled_default(budget: int, share: int, most: int, minimum: int) -> int:
     """``budget // share``, between ``minimum`` and ``most``."""
     return max(minimum, min(most, budget // share))
@@ -139,8 +150,7 @@ class EvolveConfig:
             raise ConfigError("crossover, branch, graft and graph fractions must be in [0, 1] and sum to at most 1")
         if not 0 < self.mutation_min <= self.mutation_max:
             raise ConfigError("mutation sizes must satisfy 0 < mutation_min <= mutation_max")
-        if self.max_heavy_atoms is not None and self.max_heavy_atoms < 10:
-            raise ConfigError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more) or None (any size)")
+        object.__setattr__(self, "max_heavy_atoms", heavy_atom_limit(self.max_heavy_atoms))
         if self.environments is not None and not self.familiar_only:
             raise ConfigError("environments is the reference of familiar_only; it has no use with familiar_only off")
         if self.max_gp_points < 2 or self.ucb_beta < 0:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import math
@@ -38,6 +39,10 @@ PLOGP_STATS = {"logp": (2.4570953396190123, 1.434324401111988),
 # Rough scales used to weigh constraint violations of different properties against each other.
 PROPERTY_SCALES = {"qed": 0.1, "logp": 1.0, "sa": 1.0, "mw": 50.0, "tpsa": 20.0, "hbd": 1.0, "hba": 1.0,
                    "rotb": 1.0, "rings": 1.0, "heavy_atoms": 5.0}
+# The values a term can take at all (a constraint outside them cannot hold); unlisted: any value.
+PROPERTY_BOUNDS = {"qed": (0.0, 1.0), "sa": (1.0, 10.0), "mw": (0.0, math.inf), "tpsa": (0.0, math.inf),
+                   "hbd": (0.0, math.inf), "hba": (0.0, math.inf), "rotb": (0.0, math.inf),
+                   "rings": (0.0, math.inf), "heavy_atoms": (0.0, math.inf), "sim": (0.0, 1.0)}
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Objective:
 def penalized_logp(smiles: Sequence[str]) -> np.ndarray:
     """Standardized logP - SA - ring penalty (max ring size above 6), with ZINC250k statistics."""
     props = chem.compute_properties(smiles, ["logp", "sa"])
-    cycles = np.array([chem.largest_ring_size(s) for s in smiles], dtype=np.float64)
+    cycles = np.array([chem.max_ring_size(s) for s in smiles], dtype=np.float64)
     cycle_penalty = np.maximum(cycles - 6, 0)
     (ml, sl), (ms, ss), (mc, sc) = PLOGP_STATS["logp"], PLOGP_STATS["neg_sa"], PLOGP_STATS["neg_cycle"]
     return (props[:, 0] - ml) / sl + (-props[:, 1] - ms) / ss + (-cycle_penalty - mc) / sc
@@ -122,8 +127,11 @@ def similarity_objective(reference: str) -> Objective:
     return Objective(f"similarity:{ref}", f"Tanimoto similarity to {ref}", fn)
 
 
-_TERM = re.compile(r"^\s*(?:(?P<w>[0-9.]+)\s*\*\s*)?(?P<name>[A-Za-z_]+|sim(?:ilarity)?:\S+)\s+"
-                   r"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?[0-9.]+)|in\s+(?P<a>-?[0-9.]+)\s*-\s*(?P<b>-?[0-9.]+))\s*$")
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_TERM = re.compile(rf"^\s*(?:(?P<w>{_NUMBER})\s*\*\s*)?(?P<name>[A-Za-z_]+|sim(?:ilarity)?:\S+)\s+"
+                   rf"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?{_NUMBER})"
+                   rf"|in\s+(?P<a>-?{_NUMBER})\s*-\s*(?P<b>-?{_NUMBER}))\s*$")
+SPEC_EXAMPLES = "'qed high', 'sa <= 4', 'mw in 250-450', '2*logp high' or 'sim:SMILES >= 0.4'"
 
 
 def _term(name: str) -> tuple[str, Callable[[Sequence[str]], np.ndarray] | None]:
@@ -134,7 +142,35 @@ def _term(name: str) -> tuple[str, Callable[[Sequence[str]], np.ndarray] | None]
         return "sim:" + sim.name.split(":", 1)[1], lambda smiles: sim(smiles)
     if name == "penalized_logp":
         return name, penalized_logp
-    return chem.property_spec(name).name, None
+    try:
+        return chem.property_spec(name).name, None
+    except InputError:
+        known = [*chem.PROPERTIES, "penalized_logp"]
+        close = difflib.get_close_matches(name.lower(), known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise InputError(f"unknown property {name!r} in the objective; {hint}known: {', '.join(known)}, "
+                         "or sim:SMILES") from None
+
+
+def _number(text: str) -> str:
+    return f"{float(text):g}"
+
+
+def _check_limits(terms: list[tuple[str, str, float, float]]) -> None:
+    """Refuse constraints no molecule can meet: one outside the values its property takes at all
+    (``qed >= 1.5``), or two on one property that exclude each other (``mw <= 200, mw >= 500``).
+    ``terms``: (as written, name, low, high)."""
+    for text, name, lo, hi in terms:
+        low, high = PROPERTY_BOUNDS.get("sim" if name.startswith("sim:") else name, (-math.inf, math.inf))
+        if lo > high or hi < low:
+            span = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
+            raise InputError(f"{text}: no molecule meets it ({name.split(':')[0]} is always {span})")
+    for name in dict.fromkeys(n for _, n, _, _ in terms):
+        mine = [t for t in terms if t[1] == name]
+        floor, ceiling = max(mine, key=lambda t: t[2]), min(mine, key=lambda t: t[3])
+        if floor[2] > ceiling[3]:
+            raise InputError(f"{ceiling[0]} and {floor[0]} cannot both hold; write one range for {name}, "
+                             f"e.g. {name} in {min(floor[2], ceiling[3]):g}-{max(floor[2], ceiling[3]):g}")
 
 
 def desirability_objective(spec: str) -> Objective:
@@ -143,24 +179,42 @@ def desirability_objective(spec: str) -> Objective:
     ``sim:SMILES`` (Tanimoto similarity to a lead, e.g. ``penalized_logp high, sim:CCO >= 0.4``)."""
     goals: list[tuple[str, float]] = []
     limits: list[tuple[str, float, float]] = []
+    written: list[tuple[str, str, float, float]] = []  # constraints as written, for the checks
+    directions: dict[str, tuple[str, str]] = {}  # name -> (direction, term as written)
     computed: dict[str, Callable] = {}
+    if not spec.strip():
+        raise InputError(f"the objective spec is empty; write terms such as {SPEC_EXAMPLES}")
     for part in spec.split(","):
+        text = " ".join(part.split())
+        if not text:
+            raise InputError(f"objective spec {spec.strip()!r} has an empty term (a comma too many); write terms "
+                             f"such as {SPEC_EXAMPLES}, separated by commas")
         m = _TERM.match(part)
         if not m:
-            raise InputError(f"cannot read objective term {part.strip()!r}; write e.g. 'qed high', 'sa <= 4', "
-                             "'mw in 250-450', '2*logp high' or 'sim:SMILES >= 0.4'")
+            raise InputError(f"cannot read objective term {text!r}; write e.g. {SPEC_EXAMPLES}")
         name, fn = _term(m["name"])
         if fn is not None:
             computed[name] = fn
         if m["dir"]:
-            goals.append((name, float(m["w"] or 1.0) * (1.0 if m["dir"] == "high" else -1.0)))
+            weight = float(m["w"] or 1.0)
+            if weight == 0:
+                raise InputError(f"{text}: a weight of 0 leaves {name} out; drop the term or give a weight above 0")
+            if directions.get(name, (m["dir"],))[0] != m["dir"]:
+                raise InputError(f"{directions[name][1]} and {text} pull {name} both ways; keep one of them")
+            directions[name] = (m["dir"], text)
+            goals.append((name, weight * (1.0 if m["dir"] == "high" else -1.0)))
         elif m["op"]:
             x = float(m["x"])
             limits.append((name, -math.inf, x) if m["op"] == "<=" else (name, x, math.inf))
+            written.append((text, *limits[-1]))
         else:
-            limits.append((name, float(m["a"]), float(m["b"])))
-    if not goals and not limits:
-        raise InputError("empty objective spec")
+            lo, hi = float(m["a"]), float(m["b"])
+            if lo > hi:
+                raise InputError(f"{text}: the range is reversed; write {m['name']} in {_number(m['b'])}-"
+                                 f"{_number(m['a'])}")
+            limits.append((name, lo, hi))
+            written.append((text, *limits[-1]))
+    _check_limits(written)
     names = sorted({n for n, _ in goals} | {n for n, _, _ in limits})
     rdkit_names = [n for n in names if n not in computed]
 
@@ -250,6 +304,9 @@ def predictor_objective(name: str, model) -> Objective:
 def make_objective(spec: str, model=None) -> Objective:
     """Build an objective from its command-line spelling (see :func:`list_objectives`)."""
     spec = spec.strip()
+    if not spec:
+        raise InputError(f"the objective is empty; give a name ({', '.join(OBJECTIVES)}) or a spec such as "
+                         "'qed high, mw in 250-450' (see --list-objectives)")
     if spec in OBJECTIVES:
         return OBJECTIVES[spec]
     if spec.startswith("similarity:"):
@@ -262,5 +319,7 @@ def make_objective(spec: str, model=None) -> Objective:
         return desirability_objective(spec)
     if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", spec):
         return oracle_objective(spec)
-    raise InputError(f"unknown objective {spec!r}; known: {', '.join(OBJECTIVES)}, or one of the forms "
+    close = difflib.get_close_matches(spec.lower(), OBJECTIVES, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise InputError(f"unknown objective {spec!r}; {hint}known: {', '.join(OBJECTIVES)}, or one of the forms "
                      f"{', '.join(OBJECTIVE_FORMS)} (see --list-objectives)")

@@ -36,7 +36,7 @@ from molvae.io import write_table
 from molvae.models.vae import MolVAE
 from molvae.viz.drawing import molecule_grid
 from molvae.viz.plots import optimization_trace
-from molvae.pretrained import resolve_model
+from molvae.pretrained import bundled_hint, bundled_models
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
 from molvae.search.evolve import EvolveConfig, evolve
@@ -93,8 +93,6 @@ class OptimizeConfig:
                              f"{' and '.join(users)} only)")
         if self.budget is not None and self.budget < 1:
             raise InputError("budget must be at least 1")
-        if self.max_heavy_atoms is not None and self.max_heavy_atoms != 0 and self.max_heavy_atoms < 10:
-            raise InputError("max_heavy_atoms must be at least 10 (a sane molecule has 10 or more) or 0 (any size)")
         if self.method == "bo":  # out-of-range values fail here, before a model is loaded
             self.bo_config()
         elif self.method == "evolve":
@@ -111,8 +109,6 @@ class OptimizeConfig:
 
     def evolve_config(self) -> EvolveConfig:
         given = {name: getattr(self, name) for name in ("budget", *EVOLVE_SETTINGS) if getattr(self, name) is not None}
-        if given.get("max_heavy_atoms") == 0:  # the CLI's "no size limit"
-            given["max_heavy_atoms"] = None
         batch_size = given.get("batch_size") or EvolveConfig(budget=given.get("budget", EvolveConfig.budget)).batch_size
         given["pool_size"] = max(given.get("pool_size", EvolveConfig.pool_size), batch_size)
         return EvolveConfig(**given, seed=self.seed)
@@ -164,8 +160,10 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     if config.start is not None:  # and a start model that is not there
         if init_smiles is not None:
             raise InputError("start (--start) chooses the start molecules of a run without initial ones (--init)")
-        if config.start not in ("auto", "prior") and not resolve_model(config.start).is_file():
-            raise InputError(f"start model {config.start} not found (a checkpoint path, a bundled name, auto or prior)")
+        if config.start not in ("auto", "prior") and not (Path(config.start).is_file()
+                                                          or config.start in bundled_models()):
+            raise InputError(f"start model {config.start} not found (a checkpoint path, a bundled name, auto or "
+                             f"prior); {bundled_hint(config.start)}")
     if config.method == "improve":
         if init_smiles is None:
             raise InputError("method improve needs initial molecules: the ones to improve")

@@ -128,11 +128,13 @@ def test_failed_encode_leaves_no_output(tiny_model, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".o.parquet", "o.parquet"))]
 
 
-def test_empty_input_gives_empty_output(tiny_model, tmp_path):
+@pytest.mark.parametrize("text", ["", "smiles\n"])
+def test_an_input_without_molecules_is_an_error_before_any_output(tiny_model, tmp_path, text):
     src = tmp_path / "empty.csv"
-    src.write_text("smiles\n")
-    summary = encode_file(tiny_model, src, tmp_path / "o.parquet")
-    assert summary.n_rows == 0 and len(pd.read_parquet(tmp_path / "o.parquet")) == 0
+    src.write_text(text)
+    with pytest.raises(InputError, match="no molecules in"):
+        encode_file(tiny_model, src, tmp_path / "o.parquet")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".o.parquet", "o.parquet"))]
 
 
 # ----------------------------------------------------------------------------- resumable encode

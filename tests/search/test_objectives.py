@@ -28,7 +28,7 @@ def test_penalized_logp_by_hand():
     logp9, sa9 = chem.compute_properties(["C1CCCCCCCC1"], ["logp", "sa"])[0]
     expected9 = (logp9 - ml) / sl + (-sa9 - ms) / ss + (-3 - mc) / sc
     assert penalized_logp(["C1CCCCCCCC1"])[0] == pytest.approx(expected9)
-    assert chem.largest_ring_size("C1CCCCCCCC1") == 9 and chem.largest_ring_size("CCO") == 0
+    assert chem.max_ring_size("C1CCCCCCCC1") == 9 and chem.max_ring_size("CCO") == 0
 
 
 def test_similarity_and_desirability():

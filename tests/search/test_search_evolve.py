@@ -128,8 +128,9 @@ def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     assert OptimizeConfig(max_heavy_atoms=30).evolve_config().max_heavy_atoms == 30
     assert OptimizeConfig().evolve_config().max_heavy_atoms == EvolveConfig().max_heavy_atoms == 100
     assert OptimizeConfig(max_heavy_atoms=0).evolve_config().max_heavy_atoms is None  # the CLI's "any size"
-    with pytest.raises(InputError, match="or 0 \\(any size\\)"):
+    with pytest.raises(ConfigError, match="or 0 \\(any size\\)"):  # one check, one error class, for both
         OptimizeConfig(max_heavy_atoms=-3)
+    assert EvolveConfig(max_heavy_atoms=0).max_heavy_atoms is None  # 0 and None: any size, everywhere
 
 
 def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path, monkeypatch):
