@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from molvae import chem
 from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
-from molvae.search.latent import PropertySurrogate
 
 logger = logging.getLogger(__name__)
 
@@ -293,12 +293,14 @@ def predictor_objective(name: str, model) -> Objective:
     j = model.property_names.index(name)
 
     def fn(smiles, z=None):
-        return model.encode(smiles).properties[:, j] if z is None else surrogate(z)
+        if z is None:
+            return model.encode(smiles).properties[:, j]
+        with torch.no_grad():
+            zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
+            return model.predict_properties(zt)[:, j].cpu().numpy().astype(np.float64)
 
-    objective = Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
-                          _surrogate_property(name))
-    surrogate = PropertySurrogate(model, objective)
-    return objective
+    return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
+                     _surrogate_property(name))
 
 
 def make_objective(spec: str, model=None) -> Objective:
