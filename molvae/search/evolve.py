@@ -424,11 +424,83 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
     return smiles, z, sd
 
 
+@dataclass
+class _EvolveState:
+    """What one generation hands the next: the scored population, the admission checks, the parent
+    count (``parents``, widened after a generation short of new admissible children, back to
+    ``config.parents`` on a new best) and the run's counters."""
+
+    pop: _Population
+    admission: _Admission
+    typical_sd: np.ndarray  # posterior sd of the start population: the fallback for molecules not encoded
+    parents: int
+    widest: int
+    widened: int = 0  # generations after which the parent set was widened
+    stalled: int = 0  # generations in a row without a new oracle call
+    step: int = 0  # generations run
+
+    def widen(self, config: EvolveConfig) -> None:
+        self.parents, self.widened = _wider(self.parents, config), self.widened + 1
+        self.widest = max(self.widest, self.parents)
+
+
+def _generation(model: MolVAE, state: _EvolveState, config: EvolveConfig, rng: np.random.Generator,
+                worker: EditWorkers, ledger: Ledger) -> None:
+    """One generation: children by every move, screened by a Tanimoto GP fitted to the population
+    (fitted while the graph edits run), the admissible ones with the highest upper confidence bound
+    scored by the oracle and added to the population."""
+    state.step += 1
+    pop, admission = state.pop, state.admission
+    brood = _children(model, pop, config, rng, worker, state.parents)
+    # while the graph edits run: the GP, and the other children's fingerprints and checks
+    rows = pop.gp_rows(config.max_gp_points)
+    gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
+    seen: set[str] = set()
+    keep = _new_children(brood.smiles, brood.model_rows(), seen, ledger.cache, admission.insane)
+    pool = [brood.smiles[i] for i in keep]
+    pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
+    if not brood.ready() and pool:
+        mean, sd = gp.predict(pool_fp)
+        _precheck_while_editing(brood, pool, mean + config.ucb_beta * sd, admission)
+    brood.complete()
+    graph = _new_children(brood.smiles, brood.graph_rows, seen, ledger.cache, admission.insane)
+    keep += graph
+    if not keep:
+        state.stalled += 1
+        state.widen(config)
+        ledger.record(state.step)
+        return
+    pool += [brood.smiles[i] for i in graph]
+    pool_fp = np.concatenate([pool_fp, chem.morgan_fingerprints(pool[len(pool_fp):], n_bits=FINGERPRINT_BITS)])
+    pool_z, pool_moves = brood.z[keep], brood.moves[keep]
+
+    def accept(idx: np.ndarray) -> np.ndarray:
+        return admission.consult([pool[i] for i in idx])
+
+    q = min(config.batch_size, ledger.remaining)
+    picked = gp.select(pool_fp, q, beta=config.ucb_beta, accept=accept)
+    before, best_before = ledger.calls, pop.y.max()
+    batch, batch_z = [pool[i] for i in picked], pool_z[picked]
+    scores = ledger.evaluate(batch, batch_z, state.step, list(pool_moves[picked]))
+    state.stalled = state.stalled + 1 if ledger.calls == before else 0
+    if np.nanmax(scores, initial=-np.inf) > best_before:  # a new best: its neighbourhood again
+        state.parents = config.parents
+    elif len(picked) < q and ledger.remaining > 0:  # the best's children are used up: wider
+        state.widen(config)
+    if picked:
+        z_new, sd_new = _posterior(model, batch, np.broadcast_to(state.typical_sd, batch_z.shape))
+        # a latent child keeps the point that decodes to it; a decoder edit takes its posterior mean
+        own = ~np.isin(pool_moves[picked], PARENT_POINT_MOVES)[:, None] | ~np.isfinite(z_new)
+        pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
+    ledger.record(state.step)
+
+
 def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = None,
            init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationResult:
     """Maximize ``objective`` within ``config.budget`` oracle calls by latent-space evolution screened
-    by a Tanimoto GP (see the module docstring). Ctrl-C stops the run and returns what was evaluated
-    so far (``result.extra["interrupted"]``)."""
+    by a Tanimoto GP (see the module docstring): the start population, then one
+    :func:`_generation` after another. Ctrl-C stops the run and returns what was evaluated so far
+    (``result.extra["interrupted"]``)."""
     config = config or EvolveConfig()
     if init_smiles is not None and config.start != "auto":
         raise ConfigError(f"start={config.start!r} is for runs without an initial library; this one has one")
@@ -440,66 +512,21 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
                file=sys.stderr)
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     pop = _Population(model.latent_dim)
-    stalled, step = 0, 0
+    state = _EvolveState(pop, _Admission(config), np.ones(model.latent_dim), config.parents, config.parents)
     with EditWorkers(1 if config.parallel_edits else 0) as worker, ledger.running():
         smiles, z, sd = _initial(model, ledger, config, init_smiles, rng)
         pop.add(smiles, z, sd, np.array([ledger.cache.get(s, np.nan) for s in smiles]))
         if len(pop) < 2:
             raise InputError("fewer than 2 initial molecules have a finite score; nothing to evolve from")
         ledger.record(0)
-        typical_sd = np.median(pop.sd, axis=0)
-        admission = _Admission(config)
-        parents, widest, widened = config.parents, config.parents, 0
-        while ledger.remaining > 0 and stalled < config.max_stalled_steps:
-            step += 1
-            brood = _children(model, pop, config, rng, worker, parents)
-            # while the graph edits run: the GP, and the other children's fingerprints and checks
-            rows = pop.gp_rows(config.max_gp_points)
-            gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
-            seen: set[str] = set()
-            keep = _new_children(brood.smiles, brood.model_rows(), seen, ledger.cache, admission.insane)
-            pool = [brood.smiles[i] for i in keep]
-            pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
-            if not brood.ready() and pool:
-                mean, sd = gp.predict(pool_fp)
-                _precheck_while_editing(brood, pool, mean + config.ucb_beta * sd, admission)
-            brood.complete()
-            graph = _new_children(brood.smiles, brood.graph_rows, seen, ledger.cache, admission.insane)
-            keep += graph
-            if not keep:
-                stalled += 1
-                parents, widened = _wider(parents, config), widened + 1
-                widest = max(widest, parents)
-                ledger.record(step)
-                continue
-            pool += [brood.smiles[i] for i in graph]
-            pool_fp = np.concatenate([pool_fp, chem.morgan_fingerprints(pool[len(pool_fp):], n_bits=FINGERPRINT_BITS)])
-            pool_z, pool_moves = brood.z[keep], brood.moves[keep]
-
-            def accept(idx: np.ndarray) -> np.ndarray:
-                return admission.consult([pool[i] for i in idx])
-
-            q = min(config.batch_size, ledger.remaining)
-            picked = gp.select(pool_fp, q, beta=config.ucb_beta, accept=accept)
-            before, best_before = ledger.calls, pop.y.max()
-            batch, batch_z = [pool[i] for i in picked], pool_z[picked]
-            scores = ledger.evaluate(batch, batch_z, step, list(pool_moves[picked]))
-            stalled = stalled + 1 if ledger.calls == before else 0
-            if np.nanmax(scores, initial=-np.inf) > best_before:  # a new best: its neighbourhood again
-                parents = config.parents
-            elif len(picked) < q and ledger.remaining > 0:  # the best's children are used up: wider
-                parents, widened = _wider(parents, config), widened + 1
-                widest = max(widest, parents)
-            if picked:
-                z_new, sd_new = _posterior(model, batch, np.broadcast_to(typical_sd, batch_z.shape))
-                # a latent child keeps the point that decodes to it; a decoder edit takes its posterior mean
-                own = ~np.isin(pool_moves[picked], PARENT_POINT_MOVES)[:, None] | ~np.isfinite(z_new)
-                pop.add(batch, np.where(own, batch_z, z_new), sd_new, scores)
-            ledger.record(step)
-    if admission.oversized:
+        state.typical_sd = np.median(pop.sd, axis=0)
+        while ledger.remaining > 0 and state.stalled < config.max_stalled_steps:
+            _generation(model, state, config, rng, worker, ledger)
+    oversized = state.admission.oversized
+    if oversized:
         logger.info("%d children the GP would have scored had over %d heavy atoms and were skipped "
                     "(max_heavy_atoms; None, or --max-heavy-atoms 0, allows any size)",
-                    len(admission.oversized), config.max_heavy_atoms)
-    return ledger.finish(time.perf_counter() - t0, stalled, config.max_stalled_steps, "generations",
-                         generations=step, widened_generations=widened, widest_parents=widest,
-                         oversized_children=len(admission.oversized))
+                    len(oversized), config.max_heavy_atoms)
+    return ledger.finish(time.perf_counter() - t0, state.stalled, config.max_stalled_steps, "generations",
+                         generations=state.step, widened_generations=state.widened, widest_parents=state.widest,
+                         oversized_children=len(oversized))
