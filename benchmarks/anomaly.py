@@ -29,9 +29,27 @@ from molvae.evaluation.scoring import auroc, score_molecules
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402
 
-SIDE_CHAINS = ["", "C", "C(C)C", "CC(C)C", "[C@@H](C)CC", "CO", "[C@H](C)O", "Cc1ccccc1", "Cc1ccc(O)cc1",
-               "Cc1c[nH]c2ccccc12", "CCCCN", "CCCNC(=N)N", "CC(=O)O", "CCC(=O)O", "CC(N)=O", "CCC(N)=O",
-               "CCSC", "CS", "Cc1cnc[nH]1"]
+SIDE_CHAINS = [
+    "",
+    "C",
+    "C(C)C",
+    "CC(C)C",
+    "[C@@H](C)CC",
+    "CO",
+    "[C@H](C)O",
+    "Cc1ccccc1",
+    "Cc1ccc(O)cc1",
+    "Cc1c[nH]c2ccccc12",
+    "CCCCN",
+    "CCCNC(=N)N",
+    "CC(=O)O",
+    "CCC(=O)O",
+    "CC(N)=O",
+    "CCC(N)=O",
+    "CCSC",
+    "CS",
+    "Cc1cnc[nH]1",
+]
 SCORES = ("neg_elbo", "neg_log_likelihood", "mahalanobis", "recon_nll")
 
 
@@ -62,7 +80,7 @@ def macrocycles(n: int, rng: np.random.Generator) -> list[str]:
 def sugars(n: int, rng: np.random.Generator) -> list[str]:
     def unit(tail: str, ring: int) -> str:  # a pyranose whose anomeric O links to C6 of ``tail`` (1->6)
         s = [rng.choice(["@", "@@"]) for _ in range(5)]
-        return (f"OC[C{s[0]}H]{ring}O[C{s[1]}H](O{tail[1:]})[C{s[2]}H](O)[C{s[3]}H](O)[C{s[4]}H]{ring}O")
+        return f"OC[C{s[0]}H]{ring}O[C{s[1]}H](O{tail[1:]})[C{s[2]}H](O)[C{s[3]}H](O)[C{s[4]}H]{ring}O"
 
     out = []
     while len(out) < n:
@@ -91,42 +109,63 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     frame = pd.read_csv(args.data, keep_default_na=False)
     test = frame.loc[frame["split"] == "test", "smiles"].sample(n_test, random_state=args.seed).tolist()
-    sets = {"peptides": distinct_valid(peptides(3 * n_set, rng), n_set),
-            "macrocycles": distinct_valid(macrocycles(3 * n_set, rng), n_set),
-            "sugars": distinct_valid(sugars(3 * n_set, rng), n_set)}
+    sets = {
+        "peptides": distinct_valid(peptides(3 * n_set, rng), n_set),
+        "macrocycles": distinct_valid(macrocycles(3 * n_set, rng), n_set),
+        "sugars": distinct_valid(sugars(3 * n_set, rng), n_set),
+    }
     model = MolVAE.load()
     scored = {"zinc_test": score_molecules(model, test, n_samples=k, seed=args.seed, exact_match=False)}
     for name, smiles in sets.items():
         scored[name] = score_molecules(model, smiles, n_samples=k, seed=args.seed, exact_match=False)
-    result = {"molvae": __version__, "hardware": hardware(), "quick": args.quick, "importance_samples": k,
-              "n": {name: len(t) for name, t in scored.items()},
-              "readable": {name: round(float(t["valid"].mean()), 4) for name, t in scored.items()},
-              "outlier_rate": {}, "auroc": {}, "auroc_readable_only": {}}
+    result = {
+        "molvae": __version__,
+        "hardware": hardware(),
+        "quick": args.quick,
+        "importance_samples": k,
+        "n": {name: len(t) for name, t in scored.items()},
+        "readable": {name: round(float(t["valid"].mean()), 4) for name, t in scored.items()},
+        "outlier_rate": {},
+        "auroc": {},
+        "auroc_readable_only": {},
+    }
     base = scored["zinc_test"]
     for name in sets:
         both = pd.concat([base.assign(label=False), scored[name].assign(label=True)], ignore_index=True)
         readable = both[both["valid"]]
-        result["auroc"][name] = {s: round(auroc(both[s].to_numpy(), both["label"].to_numpy()), 4)
-                                 for s in SCORES if s in both}
+        result["auroc"][name] = {
+            s: round(auroc(both[s].to_numpy(), both["label"].to_numpy()), 4) for s in SCORES if s in both
+        }
         if readable["label"].any() and (~readable["label"]).any():
-            result["auroc_readable_only"][name] = {s: round(auroc(readable[s].to_numpy(), readable["label"].to_numpy()), 4)
-                                                   for s in SCORES if s in readable}
+            result["auroc_readable_only"][name] = {
+                s: round(auroc(readable[s].to_numpy(), readable["label"].to_numpy()), 4)
+                for s in SCORES
+                if s in readable
+            }
     if "outlier" in base:
         result["outlier_rate"] = {name: round(float(t["outlier"].mean()), 4) for name, t in scored.items()}
     allsets = pd.concat([base.assign(label=False)] + [scored[n].assign(label=True) for n in sets], ignore_index=True)
-    result["auroc"]["all_unusual"] = {s: round(auroc(allsets[s].to_numpy(), allsets["label"].to_numpy()), 4)
-                                      for s in SCORES if s in allsets}
+    result["auroc"]["all_unusual"] = {
+        s: round(auroc(allsets[s].to_numpy(), allsets["label"].to_numpy()), 4) for s in SCORES if s in allsets
+    }
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    lines = ["| unusual set | n | readable by the model | AUROC neg ELBO | AUROC neg ELBO, readable only | "
-             "AUROC Mahalanobis | flagged as outliers |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| unusual set | n | readable by the model | AUROC neg ELBO | AUROC neg ELBO, readable only | "
+        "AUROC Mahalanobis | flagged as outliers |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in list(sets) + ["all_unusual"]:
         a = result["auroc"][name]
         r = result["auroc_readable_only"].get(name, {})
-        lines.append(f"| {name} | {result['n'].get(name, '-')} | {result['readable'].get(name, '-')} | "
-                     f"{a['neg_elbo']} | {r.get('neg_elbo', '-')} | {a.get('mahalanobis', '-')} | "
-                     f"{result['outlier_rate'].get(name, '-')} |")
-    lines.append(f"\nZINC250k test molecules: {result['n']['zinc_test']}, flagged as outliers: "
-                 f"{result['outlier_rate'].get('zinc_test', '-')}; K = {k}; {result['hardware']}.")
+        lines.append(
+            f"| {name} | {result['n'].get(name, '-')} | {result['readable'].get(name, '-')} | "
+            f"{a['neg_elbo']} | {r.get('neg_elbo', '-')} | {a.get('mahalanobis', '-')} | "
+            f"{result['outlier_rate'].get(name, '-')} |"
+        )
+    lines.append(
+        f"\nZINC250k test molecules: {result['n']['zinc_test']}, flagged as outliers: "
+        f"{result['outlier_rate'].get('zinc_test', '-')}; K = {k}; {result['hardware']}."
+    )
     save_results(args.out, "anomaly_quick" if args.quick else "anomaly", result, "\n".join(lines) + "\n")
     return 0
 

@@ -53,15 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     for rounds in args.rounds:
         for edits in args.edits:
             for fraction in args.mutate_fractions:
-                config = ConstrainedConfig(edit_rounds=rounds, n_edits=edits, edit_mutate_fraction=fraction,
-                                           seed=args.seed)
+                config = ConstrainedConfig(
+                    edit_rounds=rounds, n_edits=edits, edit_mutate_fraction=fraction, seed=args.seed
+                )
                 t0 = time.perf_counter()
                 table = improve_molecules(model, starts, make_objective("penalized_logp"), config, progress=False)
-                rows.append({"edit_rounds": rounds, "n_edits": edits, "mutate_fraction": fraction,
-                             "improvement": round(float(table["improvement"].fillna(0.0).mean()), 3),
-                             "success_rate": round(float(table["success"].mean()), 4),
-                             "candidates_per_molecule": round(float(table["candidates"].mean()), 1),
-                             "seconds_per_molecule": round((time.perf_counter() - t0) / len(starts), 2)})
+                rows.append(
+                    {
+                        "edit_rounds": rounds,
+                        "n_edits": edits,
+                        "mutate_fraction": fraction,
+                        "improvement": round(float(table["improvement"].fillna(0.0).mean()), 3),
+                        "success_rate": round(float(table["success"].mean()), 4),
+                        "candidates_per_molecule": round(float(table["candidates"].mean()), 1),
+                        "seconds_per_molecule": round((time.perf_counter() - t0) / len(starts), 2),
+                    }
+                )
                 logging.info("%s", rows[-1])
                 if rounds == 0:
                     break  # the fraction and the edit count do not matter without edits
@@ -70,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     result = {"split": "valid", "molecules": len(starts), "seed": args.seed, "hardware": hardware(), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "constrained_tuning.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["| edit rounds | children per round | mutation share | improvement | success | candidates | s/molecule |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['edit_rounds']} | {r['n_edits']} | {r['mutate_fraction']} | {r['improvement']} | "
-              f"{r['success_rate']} | {r['candidates_per_molecule']} | {r['seconds_per_molecule']} |" for r in rows]
+    lines = [
+        "| edit rounds | children per round | mutation share | improvement | success | candidates | s/molecule |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['edit_rounds']} | {r['n_edits']} | {r['mutate_fraction']} | {r['improvement']} | "
+        f"{r['success_rate']} | {r['candidates_per_molecule']} | {r['seconds_per_molecule']} |"
+        for r in rows
+    ]
     (args.out / "constrained_tuning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

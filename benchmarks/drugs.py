@@ -34,8 +34,13 @@ from molvae import chem
 HERE = Path(__file__).resolve().parent
 DRUGS = HERE.parent / "data" / "approved_drugs.csv"
 # what issue 47 asks of the default model around drugs outside ZINC
-TARGETS = {"reconstruction": 0.60, "neighbours_min": 30, "explore_familiar": 0.80, "explore_median_similarity": 0.35,
-           "interpolate_familiar": 0.80}
+TARGETS = {
+    "reconstruction": 0.60,
+    "neighbours_min": 30,
+    "explore_familiar": 0.80,
+    "explore_median_similarity": 0.35,
+    "interpolate_familiar": 0.80,
+}
 
 
 def cpu_name() -> str:
@@ -60,10 +65,15 @@ def measure(model: molvae.MolVAE, drugs: pd.DataFrame, draws: int, steps: int, s
         familiar = chem.familiar_flags(frame["smiles"].tolist()) if len(frame) else np.zeros(0, bool)
         pooled_sims.extend(frame["similarity"].tolist())
         pooled_familiar.extend(familiar.tolist())
-        per_drug.append({"name": name, "neighbours": len(frame),
-                         "familiar": float(familiar.mean()) if len(frame) else 0.0,
-                         "median_similarity": float(frame["similarity"].median()) if len(frame) else 0.0,
-                         "recovered": float(frame["query_recovered"].iloc[0]) if len(frame) else float("nan")})
+        per_drug.append(
+            {
+                "name": name,
+                "neighbours": len(frame),
+                "familiar": float(familiar.mean()) if len(frame) else 0.0,
+                "median_similarity": float(frame["similarity"].median()) if len(frame) else 0.0,
+                "recovered": float(frame["query_recovered"].iloc[0]) if len(frame) else float("nan"),
+            }
+        )
     between, ends_back = [], []
     for a, b in zip(drugs["smiles"][:-1], drugs["smiles"][1:], strict=True):
         path = molvae.interpolate(model, a, b, steps=steps)
@@ -91,20 +101,27 @@ def measure(model: molvae.MolVAE, drugs: pd.DataFrame, draws: int, steps: int, s
 
 
 def markdown(results: dict) -> str:
-    rows = [("exact reconstruction", "reconstruction", ">= 0.60", "{:.3f}"),
-            ("explore: mean distinct neighbours (100 draws)", "neighbours_mean", "", "{:.1f}"),
-            ("explore: fewest distinct neighbours of a drug", "neighbours_min", ">= 30", "{:d}"),
-            ("explore: familiar neighbours", "explore_familiar", ">= 0.80", "{:.3f}"),
-            ("explore: median Tanimoto to the drug", "explore_median_similarity", ">= 0.35", "{:.3f}"),
-            ("interpolate: familiar points between the ends", "interpolate_familiar", ">= 0.80", "{:.3f}"),
-            ("interpolate: ends that come back", "interpolate_ends_recovered", "", "{:.3f}")]
+    rows = [
+        ("exact reconstruction", "reconstruction", ">= 0.60", "{:.3f}"),
+        ("explore: mean distinct neighbours (100 draws)", "neighbours_mean", "", "{:.1f}"),
+        ("explore: fewest distinct neighbours of a drug", "neighbours_min", ">= 30", "{:d}"),
+        ("explore: familiar neighbours", "explore_familiar", ">= 0.80", "{:.3f}"),
+        ("explore: median Tanimoto to the drug", "explore_median_similarity", ">= 0.35", "{:.3f}"),
+        ("interpolate: familiar points between the ends", "interpolate_familiar", ">= 0.80", "{:.3f}"),
+        ("interpolate: ends that come back", "interpolate_ends_recovered", "", "{:.3f}"),
+    ]
     labels = list(results["models"])
-    lines = [f"Drugs outside ZINC250k ({results['drugs']} approved drugs, `{results['drug_file']}`; "
-             f"{results['draws']} explore draws, {results['steps']} interpolation steps; {results['hardware']})", "",
-             "| metric | target | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    lines = [
+        f"Drugs outside ZINC250k ({results['drugs']} approved drugs, `{results['drug_file']}`; "
+        f"{results['draws']} explore draws, {results['steps']} interpolation steps; {results['hardware']})",
+        "",
+        "| metric | target | " + " | ".join(labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
     for label, key, target, fmt in rows:
-        lines.append(f"| {label} | {target} | " + " | ".join(fmt.format(results["models"][m][key]) for m in labels)
-                     + " |")
+        lines.append(
+            f"| {label} | {target} | " + " | ".join(fmt.format(results["models"][m][key]) for m in labels) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -126,17 +143,28 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or args.models
     if len(labels) != len(args.models):
         p.error("give one label per model")
-    results = {"drug_file": Path(args.drugs).name, "drugs": len(drugs), "draws": args.draws, "steps": args.steps,
-               "seed": args.seed, "molvae": molvae.__version__, "torch_threads": torch.get_num_threads(),
-               "hardware": f"{cpu_name()}, {torch.get_num_threads()} torch threads", "targets": TARGETS, "models": {}}
+    results = {
+        "drug_file": Path(args.drugs).name,
+        "drugs": len(drugs),
+        "draws": args.draws,
+        "steps": args.steps,
+        "seed": args.seed,
+        "molvae": molvae.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "hardware": f"{cpu_name()}, {torch.get_num_threads()} torch threads",
+        "targets": TARGETS,
+        "models": {},
+    }
     for label, name in zip(labels, args.models, strict=True):
         model = molvae.load(name)
         results["models"][label] = {"model": name, **measure(model, drugs, args.draws, args.steps, args.seed)}
         m = results["models"][label]
-        print(f"{label}: reconstruction {m['reconstruction']:.3f}, neighbours {m['neighbours_mean']:.1f} "
-              f"(min {m['neighbours_min']}), familiar {m['explore_familiar']:.3f}, median similarity "
-              f"{m['explore_median_similarity']:.3f}, interpolation familiar {m['interpolate_familiar']:.3f} "
-              f"({m['seconds']:.0f} s)")
+        print(
+            f"{label}: reconstruction {m['reconstruction']:.3f}, neighbours {m['neighbours_mean']:.1f} "
+            f"(min {m['neighbours_min']}), familiar {m['explore_familiar']:.3f}, median similarity "
+            f"{m['explore_median_similarity']:.3f}, interpolation familiar {m['interpolate_familiar']:.3f} "
+            f"({m['seconds']:.0f} s)"
+        )
     stem = args.stem or ("drugs_quick" if args.quick else "drugs")
     out = HERE / "results"
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")

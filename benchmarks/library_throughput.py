@@ -59,7 +59,7 @@ def _floor_job(smiles: list[str]) -> int:
 
 def floor_rate(smiles: list[str], workers: int, chunk: int = 2000) -> float:
     """Molecules/s of parse + canonicalize + SELFIES over ``workers`` processes."""
-    chunks = [smiles[i:i + chunk] for i in range(0, len(smiles), chunk)]
+    chunks = [smiles[i : i + chunk] for i in range(0, len(smiles), chunk)]
     with mp.get_context("fork").Pool(workers) as pool:
         pool.map(_floor_job, chunks[:workers])  # warm the workers (imports)
         t0 = time.perf_counter()
@@ -104,8 +104,12 @@ def run_encode(csv: Path, out: Path, extra: list[str]) -> dict:
     watcher.join()
     if proc.returncode != 0:
         raise SystemExit(f"molvae encode failed: {stderr.strip()[-2000:]}")
-    return {"command": "molvae encode " + " ".join([csv.name, "-o", out.name, *extra]), "seconds": seconds,
-            "peak_rss_mb": peak[0] / 2**20, "stdout": stdout.strip()}
+    return {
+        "command": "molvae encode " + " ".join([csv.name, "-o", out.name, *extra]),
+        "seconds": seconds,
+        "peak_rss_mb": peak[0] / 2**20,
+        "stdout": stdout.strip(),
+    }
 
 
 def sampling_rate(n: int, max_ring: int | None, purpose: str = "sample") -> tuple[float, float]:
@@ -146,23 +150,30 @@ def main(argv: list[str] | None = None) -> int:
         floor = floor_rate(smiles, cores)
         settings = [[]]
         if args.sweep:
-            settings += [["--precision", "bf16"], ["--workers", "1", "--threads", "1"],
-                         ["--workers", "1", "--threads", "1", "--precision", "bf16"],
-                         ["--workers", str(cores), "--threads", str(cores), "--precision", "bf16"]]
+            settings += [
+                ["--precision", "bf16"],
+                ["--workers", "1", "--threads", "1"],
+                ["--workers", "1", "--threads", "1", "--precision", "bf16"],
+                ["--workers", str(cores), "--threads", str(cores), "--precision", "bf16"],
+            ]
         runs = []
         for extra in settings:
             out = Path(tmp) / "library.parquet"
             r = run_encode(csv, out, extra + (["--workers", str(cores)] if "--workers" not in extra else []))
             table = pd.read_parquet(out, columns=["row", "id", "valid"])
             r["rows_out"] = len(table)
-            r["all_rows_accounted"] = bool(table["row"].tolist() == list(range(len(frame)))
-                                           and table["id"].tolist() == frame["id"].tolist())
+            r["all_rows_accounted"] = bool(
+                table["row"].tolist() == list(range(len(frame))) and table["id"].tolist() == frame["id"].tolist()
+            )
             r["valid"] = int(table["valid"].sum())
             r["mol_per_s"] = len(frame) / r["seconds"]
             r["ratio_to_floor"] = r["mol_per_s"] / floor
             runs.append(r)
-            print(f"{r['command']}: {r['mol_per_s']:.0f} mol/s ({r['ratio_to_floor']:.2f} of the floor), "
-                  f"peak {r['peak_rss_mb']:.0f} MB, rows {r['rows_out']}/{len(frame)}", flush=True)
+            print(
+                f"{r['command']}: {r['mol_per_s']:.0f} mol/s ({r['ratio_to_floor']:.2f} of the floor), "
+                f"peak {r['peak_rss_mb']:.0f} MB, rows {r['rows_out']}/{len(frame)}",
+                flush=True,
+            )
         n_samples = 2000 if args.quick else 5000
         sample_rate, validity = sampling_rate(n_samples, DEFAULT_MAX_RING)
         free_rate, _ = sampling_rate(n_samples, None)
@@ -172,30 +183,60 @@ def main(argv: list[str] | None = None) -> int:
     from molvae.pretrained import default_model_path
 
     sampler_name = default_model_path("sample").stem
-    result = {"n_molecules": len(frame), "cores": cores, "hardware": hardware(),
-              "floor_mol_per_s": floor, "floor_mol_per_s_per_core": floor / cores,
-              "encode": main_run, "sweep": runs[1:], "target_ratio": 0.70,
-              "sampling_mol_per_s": sample_rate, "sampling_validity": validity,
-              "sampling_ratio_to_floor": sample_rate / floor, "sampling_max_ring": DEFAULT_MAX_RING,
-              "sampling_mol_per_s_without_ring_limit": free_rate, "sampling_model": sampler_name,
-              "latent_model_sampling_mol_per_s": latent_rate, "sampling_target_mol_per_s": 2000}
-    lines = [f"{len(frame):,} ZINC250k molecules, {cores} cores; {hardware()}.", "",
-             "| work | molecules/s | ratio to floor | peak memory | rows out |", "|---|---|---|---|---|",
-             f"| floor: RDKit parse + canonical SMILES + SELFIES ({cores} processes) | {floor:,.0f} | 1.00 | | |"]
+    result = {
+        "n_molecules": len(frame),
+        "cores": cores,
+        "hardware": hardware(),
+        "floor_mol_per_s": floor,
+        "floor_mol_per_s_per_core": floor / cores,
+        "encode": main_run,
+        "sweep": runs[1:],
+        "target_ratio": 0.70,
+        "sampling_mol_per_s": sample_rate,
+        "sampling_validity": validity,
+        "sampling_ratio_to_floor": sample_rate / floor,
+        "sampling_max_ring": DEFAULT_MAX_RING,
+        "sampling_mol_per_s_without_ring_limit": free_rate,
+        "sampling_model": sampler_name,
+        "latent_model_sampling_mol_per_s": latent_rate,
+        "sampling_target_mol_per_s": 2000,
+    }
+    lines = [
+        f"{len(frame):,} ZINC250k molecules, {cores} cores; {hardware()}.",
+        "",
+        "| work | molecules/s | ratio to floor | peak memory | rows out |",
+        "|---|---|---|---|---|",
+        f"| floor: RDKit parse + canonical SMILES + SELFIES ({cores} processes) | {floor:,.0f} | 1.00 | | |",
+    ]
     for r in runs:
-        lines.append(f"| `{r['command']}` | {r['mol_per_s']:,.0f} | {r['ratio_to_floor']:.2f} | "
-                     f"{r['peak_rss_mb']:,.0f} MB | {r['rows_out']:,} of {len(frame):,}"
-                     f"{'' if r['all_rows_accounted'] else ' (ROWS MISSING)'} |")
-    lines.append(f"| `molvae sample` defaults ({sampler_name}: its prior and temperature, repair, RDKit validation, "
-                 f"ring limit {DEFAULT_MAX_RING}; validity {validity:.3f}) | {sample_rate:,.0f} | {sample_rate / floor:.2f} | | |")
-    lines.append(f"| the same without the ring limit (`--max-ring 0`) | {free_rate:,.0f} | {free_rate / floor:.2f} | | |")
-    lines.append(f"| `molvae sample --model zinc250k_selfies` (the latent model; validity {latent_validity:.3f}) | "
-                 f"{latent_rate:,.0f} | {latent_rate / floor:.2f} | | |")
+        lines.append(
+            f"| `{r['command']}` | {r['mol_per_s']:,.0f} | {r['ratio_to_floor']:.2f} | "
+            f"{r['peak_rss_mb']:,.0f} MB | {r['rows_out']:,} of {len(frame):,}"
+            f"{'' if r['all_rows_accounted'] else ' (ROWS MISSING)'} |"
+        )
+    lines.append(
+        f"| `molvae sample` defaults ({sampler_name}: its prior and temperature, repair, RDKit validation, "
+        f"ring limit {DEFAULT_MAX_RING}; validity {validity:.3f}) | {sample_rate:,.0f} | "
+        f"{sample_rate / floor:.2f} | | |"
+    )
+    lines.append(
+        f"| the same without the ring limit (`--max-ring 0`) | {free_rate:,.0f} | {free_rate / floor:.2f} | | |"
+    )
+    lines.append(
+        f"| `molvae sample --model zinc250k_selfies` (the latent model; validity {latent_validity:.3f}) | "
+        f"{latent_rate:,.0f} | {latent_rate / floor:.2f} | | |"
+    )
     lines.append("")
-    lines.append(f"Targets: end-to-end encode at least 0.70 of the floor, measured {main_run['ratio_to_floor']:.2f}; "
-                 f"`molvae sample` at least 2,000 molecules/s, measured {sample_rate:,.0f}.")
-    save_results(Path(args.out), "library_throughput_quick" if args.quick else "library_throughput", result,
-                 "\n".join(lines) + "\n")
+    lines.append(
+        f"Targets: end-to-end encode at least 0.70 of the floor, measured {main_run['ratio_to_floor']:.2f}; "
+        f"`molvae sample` at least 2,000 molecules/s, measured {sample_rate:,.0f}."
+    )
+    save_results(
+        Path(args.out),
+        "library_throughput_quick" if args.quick else "library_throughput",
+        result,
+        "\n".join(lines) + "\n",
+    )
     return 0
 
 

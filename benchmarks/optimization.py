@@ -87,8 +87,9 @@ def size(smiles: str) -> dict:
 MAX_HEAVY_ATOMS = 38  # the largest ZINC250k molecule
 
 
-def default_method(model, objective, budget: int, seed: int, max_heavy_atoms: int | None = None,
-                   start: str | None = None):
+def default_method(
+    model, objective, budget: int, seed: int, max_heavy_atoms: int | None = None, start: str | None = None
+):
     """What `molvae optimize --objective OBJECTIVE --budget BUDGET --seed SEED [--max-heavy-atoms N]
     [--start START]` runs (``objective``: a spec or an Objective)."""
     objective = make_objective(objective) if isinstance(objective, str) else objective
@@ -111,17 +112,29 @@ def run_qed(model, zinc, budget, seeds, start: str | None = None) -> dict:
         ev = r.evaluated[np.isfinite(r.evaluated["score"])]
         ev = ev[zinc.novel(ev["smiles"])]
         best = ev.loc[ev["score"].idxmax()]
-        runs.append({"seed": seed, "best_novel_qed": round(float(best.score), 4), "smiles": best.smiles,
-                     "found_at_call": int(best.call), "calls": len(r.evaluated), "seconds": round(r.seconds, 1)})
-        logging.info("qed (start %s) seed %d: %.4f %s (%.0f s)", start or "auto", seed, best.score, best.smiles,
-                     r.seconds)
+        runs.append(
+            {
+                "seed": seed,
+                "best_novel_qed": round(float(best.score), 4),
+                "smiles": best.smiles,
+                "found_at_call": int(best.call),
+                "calls": len(r.evaluated),
+                "seconds": round(r.seconds, 1),
+            }
+        )
+        logging.info(
+            "qed (start %s) seed %d: %.4f %s (%.0f s)", start or "auto", seed, best.score, best.smiles, r.seconds
+        )
     return {"runs": runs, "best_novel_qed": mean_sd([r["best_novel_qed"] for r in runs])}
 
 
-PLOGP_RUNS = {"sized": f"penalized logP, molecules over {MAX_HEAVY_ATOMS} heavy atoms fail (sized_plogp)",
-              "capped": f"penalized_logp with --max-heavy-atoms {MAX_HEAVY_ATOMS} (larger molecules never scored)",
-              "default": f"penalized_logp (the default cap: molecules over {DEFAULT_MAX_HEAVY_ATOMS} heavy atoms never scored)",
-              "unconstrained": "penalized_logp with --max-heavy-atoms 0 (any size)", "gradient": "penalized_logp"}
+PLOGP_RUNS = {
+    "sized": f"penalized logP, molecules over {MAX_HEAVY_ATOMS} heavy atoms fail (sized_plogp)",
+    "capped": f"penalized_logp with --max-heavy-atoms {MAX_HEAVY_ATOMS} (larger molecules never scored)",
+    "default": f"penalized_logp (the default cap: molecules over {DEFAULT_MAX_HEAVY_ATOMS} heavy atoms never scored)",
+    "unconstrained": "penalized_logp with --max-heavy-atoms 0 (any size)",
+    "gradient": "penalized_logp",
+}
 CAPPED = ("sized", "capped")  # the runs whose molecules may have at most MAX_HEAVY_ATOMS heavy atoms
 
 
@@ -146,14 +159,26 @@ def run_plogp(model, zinc, budget, seeds, variants=tuple(PLOGP_RUNS)) -> dict:
             top = np.argsort(-np.where(allowed, plogp, -np.inf), kind="stable")[:3]
             top = [i for i in top if allowed[i]]
             smiles = [ev["smiles"].iloc[i] for i in top]
-            runs.append({"seed": seed, "top3": [round(float(plogp[i]), 3) for i in top],
-                         "molecules": [size(s) for s in smiles], "novel": zinc.novel(smiles).tolist(),
-                         "calls": len(r.evaluated), "seconds": round(r.seconds, 1)})
+            runs.append(
+                {
+                    "seed": seed,
+                    "top3": [round(float(plogp[i]), 3) for i in top],
+                    "molecules": [size(s) for s in smiles],
+                    "novel": zinc.novel(smiles).tolist(),
+                    "calls": len(r.evaluated),
+                    "seconds": round(r.seconds, 1),
+                }
+            )
             logging.info("plogp %s seed %d: %s (%.0f s)", label, seed, runs[-1]["top3"], r.seconds)
         tops = np.array([r["top3"] + [np.nan] * (3 - len(r["top3"])) for r in runs])
-        out[label] = {"objective": spec, "method": "gradient" if label == "gradient" else DEFAULT_METHOD,
-                      "runs": runs, "top1": mean_sd(tops[:, 0]), "top2": mean_sd(tops[:, 1]),
-                      "top3": mean_sd(tops[:, 2])}
+        out[label] = {
+            "objective": spec,
+            "method": "gradient" if label == "gradient" else DEFAULT_METHOD,
+            "runs": runs,
+            "top1": mean_sd(tops[:, 0]),
+            "top2": mean_sd(tops[:, 1]),
+            "top3": mean_sd(tops[:, 2]),
+        }
     return out
 
 
@@ -163,51 +188,72 @@ def run_constrained(model, zinc, n_molecules, seeds) -> dict:
     runs = []
     for seed in seeds:
         t0 = time.perf_counter()
-        table = improve_molecules(model, starts, make_objective("penalized_logp"), ConstrainedConfig(seed=seed),
-                                  progress=False)
+        table = improve_molecules(
+            model, starts, make_objective("penalized_logp"), ConstrainedConfig(seed=seed), progress=False
+        )
         gains = table["improvement"].fillna(0.0)
-        runs.append({"seed": seed, "improvement_mean": round(float(gains.mean()), 3),
-                     "improvement_sd": round(float(gains.std(ddof=1)), 3),
-                     "success_rate": round(float(table["success"].mean()), 4),
-                     "mean_similarity_of_successes": round(float(table.loc[table["success"], "similarity"].mean()), 3),
-                     "candidates_per_molecule": round(float(table["candidates"].mean()), 1),
-                     "not_encodable": int(table["reason"].notna().sum()),
-                     "seconds": round(time.perf_counter() - t0, 1)})
+        runs.append(
+            {
+                "seed": seed,
+                "improvement_mean": round(float(gains.mean()), 3),
+                "improvement_sd": round(float(gains.std(ddof=1)), 3),
+                "success_rate": round(float(table["success"].mean()), 4),
+                "mean_similarity_of_successes": round(float(table.loc[table["success"], "similarity"].mean()), 3),
+                "candidates_per_molecule": round(float(table["candidates"].mean()), 1),
+                "not_encodable": int(table["reason"].notna().sum()),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
         logging.info("constrained seed %d: %s", seed, runs[-1])
-    return {"n_molecules": len(starts), "runs": runs,
-            "improvement": mean_sd([r["improvement_mean"] for r in runs]),
-            "success_rate": mean_sd([r["success_rate"] for r in runs])}
+    return {
+        "n_molecules": len(starts),
+        "runs": runs,
+        "improvement": mean_sd([r["improvement_mean"] for r in runs]),
+        "success_rate": mean_sd([r["success_rate"] for r in runs]),
+    }
 
 
 def markdown(result: dict) -> str:
     rows = ["| task | molvae (bundled model) | published anchors |", "|---|---|---|"]
     if "qed" in result:
-        rows.append(f"| QED: best novel molecule within {result['qed_budget']} calls ({DEFAULT_METHOD}) | "
-                    f"{result['qed']['best_novel_qed']} | {ANCHORS['qed']} |")
+        rows.append(
+            f"| QED: best novel molecule within {result['qed_budget']} calls ({DEFAULT_METHOD}) | "
+            f"{result['qed']['best_novel_qed']} | {ANCHORS['qed']} |"
+        )
     if "qed_prior_start" in result:
-        rows.append(f"| QED: the same, {DEFAULT_METHOD} --start prior (the search model's own prior draws start it) | "
-                    f"{result['qed_prior_start']['best_novel_qed']} | {ANCHORS['qed']} |")
+        rows.append(
+            f"| QED: the same, {DEFAULT_METHOD} --start prior (the search model's own prior draws start it) | "
+            f"{result['qed_prior_start']['best_novel_qed']} | {ANCHORS['qed']} |"
+        )
     if "plogp" in result:
-        labels = {"sized": f"{DEFAULT_METHOD}, <= {MAX_HEAVY_ATOMS} heavy atoms",
-                  "capped": f"{DEFAULT_METHOD} --max-heavy-atoms {MAX_HEAVY_ATOMS}",
-                  "default": f"{DEFAULT_METHOD}, default cap of {DEFAULT_MAX_HEAVY_ATOMS} heavy atoms",
-                  "unconstrained": f"{DEFAULT_METHOD} --max-heavy-atoms 0, any size",
-                  "gradient": "gradient ascent, any size"}
+        labels = {
+            "sized": f"{DEFAULT_METHOD}, <= {MAX_HEAVY_ATOMS} heavy atoms",
+            "capped": f"{DEFAULT_METHOD} --max-heavy-atoms {MAX_HEAVY_ATOMS}",
+            "default": f"{DEFAULT_METHOD}, default cap of {DEFAULT_MAX_HEAVY_ATOMS} heavy atoms",
+            "unconstrained": f"{DEFAULT_METHOD} --max-heavy-atoms 0, any size",
+            "gradient": "gradient ascent, any size",
+        }
         for key, label in labels.items():
             if key not in result["plogp"]:
                 continue
             p = result["plogp"][key]
             heavy = [m["heavy_atoms"] for run in p["runs"] for m in run["molecules"]]
-            rows.append(f"| penalized logP top-1 / 2 / 3 within {result['budget']} calls ({label}) | "
-                        f"{p['top1']} / {p['top2']} / {p['top3']} (heavy atoms of these: "
-                        f"{min(heavy)}-{max(heavy)}) | {ANCHORS['plogp']} |")
+            rows.append(
+                f"| penalized logP top-1 / 2 / 3 within {result['budget']} calls ({label}) | "
+                f"{p['top1']} / {p['top2']} / {p['top3']} (heavy atoms of these: "
+                f"{min(heavy)}-{max(heavy)}) | {ANCHORS['plogp']} |"
+            )
     if "constrained" in result:
         c = result["constrained"]
-        rows.append(f"| constrained plogP, sim >= 0.4, {c['n_molecules']} lowest test molecules: improvement / "
-                    f"success | {c['improvement']} / {c['success_rate']} | {ANCHORS['constrained']} |")
+        rows.append(
+            f"| constrained plogP, sim >= 0.4, {c['n_molecules']} lowest test molecules: improvement / "
+            f"success | {c['improvement']} / {c['success_rate']} | {ANCHORS['constrained']} |"
+        )
     if "seconds_per_500_calls" in result:
-        rows.append(f"| wall time per 500 oracle calls ({DEFAULT_METHOD}, 2 CPU cores) | {result['seconds_per_500_calls']} s | "
-                    f"{ANCHORS['wall']} |")
+        rows.append(
+            f"| wall time per 500 oracle calls ({DEFAULT_METHOD}, 2 CPU cores) | {result['seconds_per_500_calls']} s | "
+            f"{ANCHORS['wall']} |"
+        )
     seeds = {task: sorted({r["seed"] for r in runs}) for task, runs in _task_runs(result).items()}
     return "\n".join(rows) + (f"\n\nSeeds {seeds}, mean ± sd over seeds; {result['hardware']}.\n")
 
@@ -222,19 +268,28 @@ def _task_runs(result: dict) -> dict[str, list[dict]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 calls, one seed, 30 molecules (< 2 minutes)")
-    parser.add_argument("--tasks", nargs="+", default=["qed", "plogp", "constrained"],
-                        choices=["qed", "plogp", "constrained"])
+    parser.add_argument(
+        "--tasks", nargs="+", default=["qed", "plogp", "constrained"], choices=["qed", "plogp", "constrained"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--budget", type=int, help="oracle calls per run (default: qed 300, plogp 500; quick 100)")
     parser.add_argument("--molecules", type=int, help="constrained task: starting molecules (default 800; quick 30)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="zinc250k.csv.gz (shared data)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--plogp-variants", nargs="+", choices=list(PLOGP_RUNS), default=list(PLOGP_RUNS),
-                        help="plogp task: the variants to run; the results file keeps the others' earlier results "
-                             "(the unconstrained one takes minutes per seed: its molecules grow to thousands of atoms)")
-    parser.add_argument("--add-seeds", action="store_true",
-                        help="constrained task: keep the results file's runs of other seeds and report the mean "
-                             "over all of them (e.g. --tasks constrained --seeds 2 --add-seeds after seeds 0 1)")
+    parser.add_argument(
+        "--plogp-variants",
+        nargs="+",
+        choices=list(PLOGP_RUNS),
+        default=list(PLOGP_RUNS),
+        help="plogp task: the variants to run; the results file keeps the others' earlier results "
+        "(the unconstrained one takes minutes per seed: its molecules grow to thousands of atoms)",
+    )
+    parser.add_argument(
+        "--add-seeds",
+        action="store_true",
+        help="constrained task: keep the results file's runs of other seeds and report the mean "
+        "over all of them (e.g. --tasks constrained --seeds 2 --add-seeds after seeds 0 1)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
@@ -246,22 +301,29 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     model = MolVAE.load()
     zinc = Zinc(args.data, model)
-    result = {"molvae": __version__, "hardware": hardware(), "seeds": seeds, "budget": budget,
-              "qed_budget": qed_budget, "quick": args.quick}
+    result = {
+        "molvae": __version__,
+        "hardware": hardware(),
+        "seeds": seeds,
+        "budget": budget,
+        "qed_budget": qed_budget,
+        "quick": args.quick,
+    }
     stem = "optimization_quick" if args.quick else "optimization"
     args.out.mkdir(parents=True, exist_ok=True)
     previous = args.out / f"{stem}.json"
     if set(args.tasks) != {"qed", "plogp", "constrained"} and previous.exists():
         kept = json.loads(previous.read_text())  # a run of some tasks keeps the others' results
-        result = {**{k: v for k, v in kept.items() if k in ("qed", "qed_prior_start", "plogp", "constrained")},
-                  **result}
+        result = {
+            **{k: v for k, v in kept.items() if k in ("qed", "qed_prior_start", "plogp", "constrained")},
+            **result,
+        }
 
     def save() -> None:  # after every task, so a long run that is stopped keeps what it finished
         runs = [r for r in result.get("qed", {}).get("runs", [])]
         runs += result["plogp"].get("sized", {}).get("runs", []) if "plogp" in result else []
         if runs:
-            result["seconds_per_500_calls"] = round(float(np.mean([500 * r["seconds"] / r["calls"]
-                                                                   for r in runs])), 1)
+            result["seconds_per_500_calls"] = round(float(np.mean([500 * r["seconds"] / r["calls"] for r in runs])), 1)
         result["total_seconds"] = round(time.perf_counter() - t0, 1)
         (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         (args.out / f"{stem}.md").write_text(markdown(result))
@@ -279,8 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         earlier = result.get("constrained", {})
         if args.add_seeds and earlier.get("n_molecules") == new["n_molecules"]:
             runs = sorted({r["seed"]: r for r in earlier["runs"] + new["runs"]}.values(), key=lambda r: r["seed"])
-            new = {**new, "runs": runs, "improvement": mean_sd([r["improvement_mean"] for r in runs]),
-                   "success_rate": mean_sd([r["success_rate"] for r in runs])}
+            new = {
+                **new,
+                "runs": runs,
+                "improvement": mean_sd([r["improvement_mean"] for r in runs]),
+                "success_rate": mean_sd([r["success_rate"] for r in runs]),
+            }
         result["constrained"] = new
         save()
     print(markdown(result))

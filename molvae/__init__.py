@@ -11,12 +11,46 @@ Example:
 
 __version__ = "0.9.2"
 
+from molvae.api import (  # noqa: E402
+    decode,
+    encode,
+    encode_file,
+    evaluate,
+    explore,
+    interpolate,
+    list_models,
+    load,
+    neighbors,
+    optimize,
+    reconstruct,
+    sample,
+    score,
+    show,
+    summarize_samples,
+)
 from molvae.errors import CheckpointError, ConfigError, InputError, MolvaeError  # noqa: E402
 from molvae.models.vae import MolVAE  # noqa: E402
-from molvae.api import (  # noqa: E402
-    decode, encode, encode_file, evaluate, explore, interpolate, list_models, load, neighbors, optimize, reconstruct,
-    sample, score, show, summarize_samples)
 
-__all__ = ["CheckpointError", "ConfigError", "InputError", "MolVAE", "MolvaeError", "__version__", "decode",
-           "encode", "encode_file", "evaluate", "explore", "interpolate", "list_models", "load", "neighbors",
-           "optimize", "reconstruct", "sample", "score", "show", "summarize_samples"]
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "InputError",
+    "MolVAE",
+    "MolvaeError",
+    "__version__",
+    "decode",
+    "encode",
+    "encode_file",
+    "evaluate",
+    "explore",
+    "interpolate",
+    "list_models",
+    "load",
+    "neighbors",
+    "optimize",
+    "reconstruct",
+    "sample",
+    "score",
+    "show",
+    "summarize_samples",
+]

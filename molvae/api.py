@@ -24,7 +24,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ from molvae.pretrained import DESCRIPTIONS, bundled_models, default_model_path
 
 logger = logging.getLogger(__name__)
 
-Molecules = Union[Sequence[str], MoleculeTable, str, Path]
+Molecules = Sequence[str] | MoleculeTable | str | Path
 
 
 def load(name_or_path: str | Path | None = None, device: str = "cpu") -> MolVAE:
@@ -68,9 +68,15 @@ def list_models() -> pd.DataFrame:
     rows = []
     for name, path in bundled_models().items():
         state = checkpoint.read(path)["model"]["state_dict"]
-        rows.append({"name": name, "default_for": defaults.get(path, ""), "size_mb": path.stat().st_size / 1e6,
-                     "parameters": int(sum(t.numel() for t in state.values())),
-                     "description": DESCRIPTIONS.get(name, "")})
+        rows.append(
+            {
+                "name": name,
+                "default_for": defaults.get(path, ""),
+                "size_mb": path.stat().st_size / 1e6,
+                "parameters": int(sum(t.numel() for t in state.values())),
+                "description": DESCRIPTIONS.get(name, ""),
+            }
+        )
     return pd.DataFrame(rows, columns=["name", "default_for", "size_mb", "parameters", "description"])
 
 
@@ -101,11 +107,23 @@ def latent_frame(z: np.ndarray, prefix: str = "z") -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- generation
 
-def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", temperature: float | None = None,
-           condition: Mapping[str, float] | None = None, guidance: float = 1.0, repair: bool = True,
-           reference: Molecules | None = None, latents: bool = False,
-           max_ring: int | None = DEFAULT_MAX_RING, index_temperature: float | None = None,
-           compare_average: bool = False) -> pd.DataFrame:
+
+def sample(
+    model: MolVAE,
+    n: int = 1000,
+    *,
+    seed: int = 0,
+    prior: str = "auto",
+    temperature: float | None = None,
+    condition: Mapping[str, float] | None = None,
+    guidance: float = 1.0,
+    repair: bool = True,
+    reference: Molecules | None = None,
+    latents: bool = False,
+    max_ring: int | None = DEFAULT_MAX_RING,
+    index_temperature: float | None = None,
+    compare_average: bool = False,
+) -> pd.DataFrame:
     """``n`` molecules decoded from prior draws: one row per draw (``smiles`` None where invalid) with
     ``valid``, ``reason``, ``repaired``; ``novel`` against ``reference`` molecules (default: the
     model's own training set, when it carries one); ``z0..`` with ``latents``. ``condition`` (a
@@ -133,12 +151,26 @@ def sample(model: MolVAE, n: int = 1000, *, seed: int = 0, prior: str = "auto", 
     index_temperature = _index_temperature(model, temperature, index_temperature)
 
     def decode_at(condition: np.ndarray | None, guidance: float):
-        return model.decode_detailed(z, temperature=temperature, seed=seed, condition=condition, guidance=guidance,
-                                     repair=repair, max_ring=max_ring, index_temperature=index_temperature)
+        return model.decode_detailed(
+            z,
+            temperature=temperature,
+            seed=seed,
+            condition=condition,
+            guidance=guidance,
+            repair=repair,
+            max_ring=max_ring,
+            index_temperature=index_temperature,
+        )
 
     res = decode_at(standardized, guidance)
-    frame = pd.DataFrame({"smiles": pd.Series(res.smiles, dtype=object), "valid": [s is not None for s in res.smiles],
-                          "reason": res.reasons, "repaired": res.repaired})
+    frame = pd.DataFrame(
+        {
+            "smiles": pd.Series(res.smiles, dtype=object),
+            "valid": [s is not None for s in res.smiles],
+            "reason": res.reasons,
+            "repaired": res.repaired,
+        }
+    )
     if max_ring:
         frame["ring_masked"] = res.ring_masked
     if compare_average:  # the same draws, decoded at the training-average condition
@@ -162,8 +194,9 @@ def summarize_samples(frame: pd.DataFrame, condition: Mapping[str, float] | None
     Example:
         >>> molvae.summarize_samples(molvae.sample(model, 1000))["validity"]     # doctest: +SKIP
     """
-    smiles = [s if ok and isinstance(s, str) and s else None
-              for s, ok in zip(frame["smiles"], frame["valid"], strict=True)]
+    smiles = [
+        s if ok and isinstance(s, str) and s else None for s, ok in zip(frame["smiles"], frame["valid"], strict=True)
+    ]
     summary: dict[str, Any] = {"n": len(frame), "validity": validity(smiles), "uniqueness": uniqueness(smiles)}
     for column in ("repaired", "ring_masked"):
         if column in frame:
@@ -182,8 +215,12 @@ def summarize_samples(frame: pd.DataFrame, condition: Mapping[str, float] | None
         summary["conditions"] = {}
         for j, name in enumerate(names):
             v = sampled[:, j][np.isfinite(sampled[:, j])]
-            entry = {"requested": float(condition[name]), "mean": _mean(v), "std": _std(v),
-                     "mae": _mean(np.abs(v - condition[name]))}
+            entry = {
+                "requested": float(condition[name]),
+                "mean": _mean(v),
+                "std": _std(v),
+                "mae": _mean(np.abs(v - condition[name])),
+            }
             if average is not None:
                 b = average[:, j][np.isfinite(average[:, j])]
                 entry.update(average_mean=_mean(b), average_std=_std(b))
@@ -199,8 +236,7 @@ def _std(values: np.ndarray) -> float:
     return float(values.std()) if values.size else float("nan")
 
 
-def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecules | None = None
-                  ) -> np.ndarray | None:
+def novelty_flags(model: MolVAE, smiles: Sequence[str | None], reference: Molecules | None = None) -> np.ndarray | None:
     """Per row, True where a (canonical) molecule is not among ``reference`` (default: the model's
     training set); None when there is no reference at all."""
     if reference is None:
@@ -213,15 +249,18 @@ def _index_temperature(model: MolVAE, temperature: float, index_temperature: flo
     """The temperature of ring and branch sizes to decode with: the one asked for (checked), else the
     model's packaged choice when tokens are sampled (greedy decoding has none)."""
     if index_temperature is not None and (index_temperature < 0 or temperature <= 0):
-        raise InputError(f"an index temperature ({index_temperature:g}) needs a temperature above 0 and must be "
-                         f">= 0 (temperature: {temperature:g})")
+        raise InputError(
+            f"an index temperature ({index_temperature:g}) needs a temperature above 0 and must be "
+            f">= 0 (temperature: {temperature:g})"
+        )
     if index_temperature is None and temperature > 0:
         return model.sampling_index_temperature
     return index_temperature
 
 
-def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0,
-           index_temperature: float | None = None) -> pd.DataFrame:
+def decode(
+    model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int = 0, index_temperature: float | None = None
+) -> pd.DataFrame:
     """Molecules at latent points ``z`` (``n x latent_dim``): ``row``, ``smiles``, ``valid``, ``reason``
     and the raw ``decoded_string``. Greedy by default; ``temperature`` > 0 samples tokens, with ring and
     branch sizes at ``index_temperature`` (None: the model's packaged choice, as :func:`sample`).
@@ -230,16 +269,34 @@ def decode(model: MolVAE, z: np.ndarray, *, temperature: float = 0.0, seed: int 
         >>> molvae.decode(model, np.zeros((2, model.latent_dim)))          # doctest: +SKIP
     """
     z = np.asarray(z, dtype=np.float32)  # its shape is checked where every decode goes: MolVAE.decode_detailed
-    res = model.decode_detailed(z, temperature=temperature, seed=seed,
-                                index_temperature=_index_temperature(model, temperature, index_temperature))
-    return pd.DataFrame({"row": np.arange(len(z)), "smiles": res.smiles, "valid": [s is not None for s in res.smiles],
-                         "reason": res.reasons, "decoded_string": res.raw})
+    res = model.decode_detailed(
+        z,
+        temperature=temperature,
+        seed=seed,
+        index_temperature=_index_temperature(model, temperature, index_temperature),
+    )
+    return pd.DataFrame(
+        {
+            "row": np.arange(len(z)),
+            "smiles": res.smiles,
+            "valid": [s is not None for s in res.smiles],
+            "reason": res.reasons,
+            "decoded_string": res.raw,
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- molecules in
 
-def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_largest_fragment: bool = False,
-           batch_size: int = 512) -> pd.DataFrame:
+
+def encode(
+    model: MolVAE,
+    molecules: Molecules,
+    *,
+    logvar: bool = False,
+    keep_largest_fragment: bool = False,
+    batch_size: int = 512,
+) -> pd.DataFrame:
     r"""Encode molecules in memory: the columns of ``molvae encode`` (``row``, id, ``input_smiles``,
     ``smiles``, ``valid``, ``reason``, ``pred_*``, ``z0..``, with ``logvar`` also ``logvar0..``); every
     input row appears, invalid ones with NaN latents and a reason. For files larger than memory,
@@ -258,9 +315,19 @@ def encode(model: MolVAE, molecules: Molecules, *, logvar: bool = False, keep_la
     return encode_chunk(model, table, prepared, 0, config)
 
 
-def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, config: Any = None, *,
-                smiles_column: str | None = None, id_column: str | None = None, engine: str = "local",
-                scheduler: str | None = None, resume: bool = False, progress: bool = False):
+def encode_file(
+    model: MolVAE,
+    input_path: str | Path,
+    output: str | Path,
+    config: Any = None,
+    *,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+):
     """Encode a molecule file of any size to a file (``molvae encode``): streamed in chunks in bounded
     memory and resumable (``engine="local"``, :func:`molvae.library.stream.encode_file`), or as Dask tasks
     into a partitioned Parquet directory (``engine="dask"``). ``config``: a
@@ -280,12 +347,12 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
 
         if resume:
             raise InputError("resume works with the local engine, not with dask")
-        return encode_dask(model, input_path, output, config, smiles_column, id_column, scheduler=scheduler,
-                           progress=progress)
+        return encode_dask(
+            model, input_path, output, config, smiles_column, id_column, scheduler=scheduler, progress=progress
+        )
     if engine != "local":
         raise InputError(f"engine must be local or dask, not {engine!r}")
-    return stream_encode(model, input_path, output, config, smiles_column, id_column, progress=progress,
-                         resume=resume)
+    return stream_encode(model, input_path, output, config, smiles_column, id_column, progress=progress, resume=resume)
 
 
 def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False) -> pd.DataFrame:
@@ -298,15 +365,29 @@ def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: b
     table = as_table(molecules)
     enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=keep_largest_fragment)
     columns = row_columns(table)
-    columns.update({"smiles": enc.smiles, "reconstructed": decoded,
-                    "match": [d is not None and d == s for d, s in zip(decoded, enc.smiles)],
-                    "valid": enc.valid, "reason": enc.reasons})
+    columns.update(
+        {
+            "smiles": enc.smiles,
+            "reconstructed": decoded,
+            "match": [d is not None and d == s for d, s in zip(decoded, enc.smiles)],
+            "valid": enc.valid,
+            "reason": enc.reasons,
+        }
+    )
     return pd.DataFrame(columns)
 
 
-def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int = 0,
-          calibrate: Molecules | None = None, quantile: float | None = None, keep_largest_fragment: bool = False,
-          progress: bool = False) -> pd.DataFrame:
+def score(
+    model: MolVAE,
+    molecules: Molecules,
+    *,
+    n_samples: int = 1,
+    seed: int = 0,
+    calibrate: Molecules | None = None,
+    quantile: float | None = None,
+    keep_largest_fragment: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Outlier scores (the ELBO as a likelihood, and the latent Mahalanobis distance) per molecule:
     ``row``, id, ``input_smiles`` and the columns of :func:`molvae.evaluation.scoring.score_molecules`.
     ``calibrate``: training molecules to fit the outlier thresholds on (90% fit, 10% held out, at
@@ -318,22 +399,35 @@ def score(model: MolVAE, molecules: Molecules, *, n_samples: int = 1, seed: int 
     from molvae.evaluation.scoring import fit_outlier_reference, score_molecules, store_reference
 
     if quantile is not None and calibrate is None:
-        raise InputError("a quantile sets the threshold fitted on calibration molecules; give both "
-                         "(a model's own threshold keeps the quantile it was calibrated at)")
+        raise InputError(
+            "a quantile sets the threshold fitted on calibration molecules; give both "
+            "(a model's own threshold keeps the quantile it was calibrated at)"
+        )
     table = as_table(molecules)
     if calibrate is not None:
         train = as_table(calibrate).smiles
         order = np.random.default_rng(seed).permutation(len(train))
         cut = max(1, int(0.9 * len(train)))
         options = {} if quantile is None else {"quantile": quantile}  # else the library's default
-        store_reference(model, fit_outlier_reference(model, [train[i] for i in order[:cut]],
-                                                     [train[i] for i in order[cut:]], seed=seed, **options))
-    frame = score_molecules(model, table.smiles, n_samples=n_samples, seed=seed,
-                            keep_largest_fragment=keep_largest_fragment, progress=progress)
+        store_reference(
+            model,
+            fit_outlier_reference(
+                model, [train[i] for i in order[:cut]], [train[i] for i in order[cut:]], seed=seed, **options
+            ),
+        )
+    frame = score_molecules(
+        model,
+        table.smiles,
+        n_samples=n_samples,
+        seed=seed,
+        keep_largest_fragment=keep_largest_fragment,
+        progress=progress,
+    )
     return pd.concat([pd.DataFrame(row_columns(table)), frame], axis=1)
 
 
 # ----------------------------------------------------------------------------- search
+
 
 def interpolate(model: MolVAE, start: str, end: str, *, steps: int = 10, method: str = "linear") -> pd.DataFrame:
     """Molecules along the latent path between two molecules (see :func:`molvae.search.interpolate`).
@@ -357,8 +451,9 @@ def explore(model: MolVAE, smiles: str, *, n: int = 100, radius: float = 1.0, se
     return run(model, smiles, n=n, radius=radius, seed=seed)
 
 
-def neighbors(model: MolVAE, library: str | Path, queries: Molecules | str, *, k: int = 10,
-              rerank: bool = False) -> pd.DataFrame:
+def neighbors(
+    model: MolVAE, library: str | Path, queries: Molecules | str, *, k: int = 10, rerank: bool = False
+) -> pd.DataFrame:
     """The ``k`` nearest compounds of an encoded library (a ``molvae encode`` output) to each query
     molecule: ``query``, ``rank``, ``distance``, (``similarity``,) and the library's columns.
     ``queries``: one SMILES, a list, a table or a molecule file.
@@ -379,8 +474,14 @@ def neighbors(model: MolVAE, library: str | Path, queries: Molecules | str, *, k
     return library_index.query(enc.mu, k, enc.smiles, rerank=rerank)
 
 
-def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[float]], config: Any = None, *,
-             init: Molecules | None = None, progress: bool = False):
+def optimize(
+    model: MolVAE,
+    objective: str | Callable[[list[str]], Sequence[float]],
+    config: Any = None,
+    *,
+    init: Molecules | None = None,
+    progress: bool = False,
+):
     """Search the latent space for molecules that score high on ``objective``: a name or spec of
     :func:`molvae.search.objectives.make_objective` (``"qed"``, ``"module:function"``, ...) or a Python
     callable taking a list of SMILES and returning one float each (NaN for a failure). ``config``:
@@ -400,8 +501,16 @@ def optimize(model: MolVAE, objective: str | Callable[[list[str]], Sequence[floa
     return run_optimization(model, chosen, config, init_smiles=init_smiles, progress=progress)
 
 
-def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: int = 0, train: Molecules | None = None,
-             reference: Molecules | None = None, fcd_device: str = "cpu") -> dict[str, Any]:
+def evaluate(
+    model: MolVAE,
+    test: Molecules,
+    *,
+    n_samples: int = 10000,
+    seed: int = 0,
+    train: Molecules | None = None,
+    reference: Molecules | None = None,
+    fcd_device: str = "cpu",
+) -> dict[str, Any]:
     """Reconstruction, property errors (file columns or RDKit) and the sample metrics of
     :func:`molvae.evaluation.evaluate.evaluate_model`, as the dict ``molvae evaluate --test -o`` writes.
 
@@ -415,15 +524,30 @@ def evaluate(model: MolVAE, test: Molecules, *, n_samples: int = 10000, seed: in
     table = as_table(test)
     canonical = [chem.canonicalize(s)[0] for s in table.smiles]
     props = property_labels(canonical, model.property_names, table)
-    smiles_of = (lambda m: as_table(m).smiles if m is not None else None)
-    return evaluate_model(model, table.smiles, props, train=smiles_of(train), n_samples=n_samples, seed=seed,
-                          reference=smiles_of(reference), fcd_device=fcd_device)
+    smiles_of = lambda m: as_table(m).smiles if m is not None else None
+    return evaluate_model(
+        model,
+        table.smiles,
+        props,
+        train=smiles_of(train),
+        n_samples=n_samples,
+        seed=seed,
+        reference=smiles_of(reference),
+        fcd_device=fcd_device,
+    )
 
 
 # ----------------------------------------------------------------------------- looking at results
 
-def show(molecules: pd.DataFrame | Sequence[str | None], n: int = 20, legend: Sequence[str] | None = None,
-         mols_per_row: int = 5, size: int = 220, path: str | Path | None = None):
+
+def show(
+    molecules: pd.DataFrame | Sequence[str | None],
+    n: int = 20,
+    legend: Sequence[str] | None = None,
+    mols_per_row: int = 5,
+    size: int = 220,
+    path: str | Path | None = None,
+):
     """The first ``n`` molecules of a result frame (its ``smiles`` column; rows without a valid
     molecule skipped) or of a list of SMILES, drawn as a grid that Jupyter displays. ``legend``: the
     frame's columns written under each structure (default: the key numbers among ``score``,
@@ -439,8 +563,11 @@ def show(molecules: pd.DataFrame | Sequence[str | None], n: int = 20, legend: Se
     if path is not None:
         grid.save(path)
     elif not _in_notebook():
-        warnings.warn("molvae.show draws in a notebook; outside one nothing is displayed: save the grid with "
-                      "molvae.show(frame, path='molecules.png') (or .svg)", stacklevel=2)
+        warnings.warn(
+            "molvae.show draws in a notebook; outside one nothing is displayed: save the grid with "
+            "molvae.show(frame, path='molecules.png') (or .svg)",
+            stacklevel=2,
+        )
     return grid
 
 
@@ -451,8 +578,9 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-def _grid(molecules: pd.DataFrame | Sequence[str | None], n: int, legend: Sequence[str] | None, mols_per_row: int,
-          size: int):
+def _grid(
+    molecules: pd.DataFrame | Sequence[str | None], n: int, legend: Sequence[str] | None, mols_per_row: int, size: int
+):
     from molvae.viz.drawing import MoleculeGrid
 
     if not isinstance(molecules, pd.DataFrame):
@@ -461,8 +589,11 @@ def _grid(molecules: pd.DataFrame | Sequence[str | None], n: int, legend: Sequen
     if "smiles" not in molecules:
         raise InputError(f"the frame has no smiles column (columns: {', '.join(map(str, molecules.columns))})")
     rows = molecules[molecules["smiles"].map(lambda s: isinstance(s, str) and bool(s))].head(n)
-    keys = list(legend) if legend is not None else [c for c in ("score", "similarity", "qed", "neg_elbo", "distance",
-                                                                "t", "novel", "match") if c in rows]
+    keys = (
+        list(legend)
+        if legend is not None
+        else [c for c in ("score", "similarity", "qed", "neg_elbo", "distance", "t", "novel", "match") if c in rows]
+    )
     missing = [c for c in keys if c not in rows]
     if missing:
         raise InputError(f"no column {', '.join(missing)} to write under the molecules")

@@ -12,10 +12,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from molvae.errors import ConfigError
 
@@ -73,10 +74,19 @@ class ModelConfig:
         from molvae.data.vocab import REPRESENTATIONS
 
         object.__setattr__(self, "conditions", tuple(self.conditions))
-        _check(self.representation in REPRESENTATIONS,
-               f"model.representation must be one of {', '.join(REPRESENTATIONS)}")
-        for name in ("embedding_dim", "encoder_hidden_dim", "encoder_layers", "latent_dim",
-                     "decoder_hidden_dim", "decoder_layers", "property_hidden_dim", "max_length"):
+        _check(
+            self.representation in REPRESENTATIONS, f"model.representation must be one of {', '.join(REPRESENTATIONS)}"
+        )
+        for name in (
+            "embedding_dim",
+            "encoder_hidden_dim",
+            "encoder_layers",
+            "latent_dim",
+            "decoder_hidden_dim",
+            "decoder_layers",
+            "property_hidden_dim",
+            "max_length",
+        ):
             _check(getattr(self, name) >= 1, f"model.{name} must be >= 1")
         _check(self.property_layers >= 1, "model.property_layers must be >= 1")
         _check(0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)")
@@ -110,8 +120,9 @@ class TrainConfig:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.learning_rate > 0, "train.learning_rate must be > 0")
-        _check(0 <= self.min_learning_rate <= self.learning_rate,
-               "train.min_learning_rate must be in [0, learning_rate]")
+        _check(
+            0 <= self.min_learning_rate <= self.learning_rate, "train.min_learning_rate must be in [0, learning_rate]"
+        )
         _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         _check(self.beta >= 0, "train.beta must be >= 0")
         _check(self.kl_schedule in KL_SCHEDULES, f"train.kl_schedule must be one of {', '.join(KL_SCHEDULES)}")
@@ -121,8 +132,10 @@ class TrainConfig:
         _check(self.property_weight >= 0, "train.property_weight must be >= 0")
         _check(0 <= self.ema_decay < 1, "train.ema_decay must be in [0, 1) (0: no weight averaging)")
         _check(self.precision in PRECISIONS, f"train.precision must be one of {', '.join(PRECISIONS)}")
-        _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-               "train.device must be auto, cpu, cuda or cuda:N")
+        _check(
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+            "train.device must be auto, cpu, cuda or cuda:N",
+        )
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
@@ -140,10 +153,8 @@ class RunConfig:
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         unknown = set(raw) - set(_SECTIONS)
         if unknown:
-            raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(_SECTIONS)}")
-        return cls(**{name: section_from_dict(klass, raw.get(name, {}), name)
-                      for name, klass in _SECTIONS.items()})
+            raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}; known: {', '.join(_SECTIONS)}")
+        return cls(**{name: section_from_dict(klass, raw.get(name, {}), name) for name, klass in _SECTIONS.items()})
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
@@ -165,8 +176,9 @@ class RunConfig:
         if not values:
             return self
         current = getattr(self, section)
-        return dataclasses.replace(self, **{section: section_from_dict(
-            type(current), {**dataclasses.asdict(current), **values}, section)})
+        return dataclasses.replace(
+            self, **{section: section_from_dict(type(current), {**dataclasses.asdict(current), **values}, section)}
+        )
 
     def to_toml(self) -> str:
         return dict_to_toml(self.to_dict())
@@ -179,8 +191,9 @@ def section_from_dict(klass: type, values: dict[str, Any], section: str) -> Any:
     names = {f.name for f in dataclasses.fields(klass)}
     unknown = set(values) - names
     if unknown:
-        raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}; "
-                          f"known: {', '.join(sorted(names))}")
+        raise ConfigError(
+            f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}"
+        )
     try:
         return klass(**values)
     except TypeError as exc:

@@ -106,8 +106,14 @@ def csv_read_options(fmt: str) -> dict:
     """How every CSV/TSV is read (the one source of these options): every cell a string, exactly as
     written ("NA" and blank cells stay text, never NaN), blank lines kept so row numbers match the
     file, undecodable bytes replaced rather than fatal. ``fmt`` is ".csv" or ".tsv"."""
-    return {"sep": "\t" if fmt == ".tsv" else ",", "dtype": str, "keep_default_na": False, "na_filter": False,
-            "skip_blank_lines": False, "encoding_errors": "replace"}
+    return {
+        "sep": "\t" if fmt == ".tsv" else ",",
+        "dtype": str,
+        "keep_default_na": False,
+        "na_filter": False,
+        "skip_blank_lines": False,
+        "encoding_errors": "replace",
+    }
 
 
 def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,9 +143,12 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise no_molecules(path) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    raise InputError(f"unsupported input format {fmt or '(none)'} for {path}; use one of {', '.join(INPUT_FORMATS)} "
-                     "(optionally .gz)")
+        raise InputError(
+            f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+    raise InputError(
+        f"unsupported input format {fmt or '(none)'} for {path}; use one of {', '.join(INPUT_FORMATS)} (optionally .gz)"
+    )
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...]) -> str | None:
@@ -177,8 +186,7 @@ def no_molecules(path: str | Path, columns: list[str] | None = None) -> InputErr
     return InputError(f"no molecules in {path}: {detail}")
 
 
-def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
-              id_column: str | None) -> MoleculeTable:
+def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None, id_column: str | None) -> MoleculeTable:
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     smiles_column, id_column = resolve_columns(columns, path, smiles_column, id_column)
@@ -186,8 +194,9 @@ def _as_table(frame: pd.DataFrame, path: str | Path, smiles_column: str | None,
     return MoleculeTable(frame.reset_index(drop=True), smiles_column, id_column)
 
 
-def resolve_columns(columns: list[str], path: str | Path, smiles_column: str | None,
-                    id_column: str | None) -> tuple[str, str | None]:
+def resolve_columns(
+    columns: list[str], path: str | Path, smiles_column: str | None, id_column: str | None
+) -> tuple[str, str | None]:
     """The SMILES and id columns: given ones checked, missing ones guessed (errors list the columns)."""
     if smiles_column is None:
         smiles_column = _guess(columns, SMILES_COLUMN_GUESSES) or (columns[0] if len(columns) == 1 else None)
@@ -202,8 +211,9 @@ def resolve_columns(columns: list[str], path: str | Path, smiles_column: str | N
     return smiles_column, id_column
 
 
-def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_column: str | None = None,
-                         chunk_size: int = 10_000) -> Iterator[MoleculeTable]:
+def iter_molecule_chunks(
+    path: str | Path, smiles_column: str | None = None, id_column: str | None = None, chunk_size: int = 10_000
+) -> Iterator[MoleculeTable]:
     """Read a molecule file in tables of at most ``chunk_size`` rows, in file order, without ever
     holding the whole file: CSV/TSV and ``.smi`` (gzip too) by pandas/line chunks, Parquet by row
     batches, SDF record by record. Columns are detected on the first chunk as in :func:`read_molecules`;
@@ -227,15 +237,18 @@ def iter_molecule_chunks(path: str | Path, smiles_column: str | None = None, id_
     return itertools.chain([first], tables)
 
 
-def _tables(path: Path, frames: Iterator[pd.DataFrame], smiles_column: str | None,
-            id_column: str | None) -> Iterator[MoleculeTable]:
+def _tables(
+    path: Path, frames: Iterator[pd.DataFrame], smiles_column: str | None, id_column: str | None
+) -> Iterator[MoleculeTable]:
     try:
         for frame in frames:
             table = _as_table(frame, path, smiles_column, id_column)
             smiles_column, id_column = table.smiles_column, table.id_column  # fixed after the first chunk
             yield table
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise InputError(
+            f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
 
 
 def _frame_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -285,8 +298,10 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         elif fmt == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            raise InputError(f"unsupported output format {fmt or '(none)'} for {path}; "
-                             f"use one of {', '.join(f for f in OUTPUT_FORMATS if f != '.npy')}")
+            raise InputError(
+                f"unsupported output format {fmt or '(none)'} for {path}; "
+                f"use one of {', '.join(f for f in OUTPUT_FORMATS if f != '.npy')}"
+            )
     return path
 
 

@@ -105,8 +105,13 @@ def _start_worker(parent: int, initializer: Callable | None, initargs: tuple) ->
 
 
 @contextlib.contextmanager
-def process_pool(workers: int, threads: int | None = None, initializer: Callable | None = None,
-                 initargs: tuple = (), wait: bool = True) -> Iterator[ProcessPoolExecutor]:
+def process_pool(
+    workers: int,
+    threads: int | None = None,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    wait: bool = True,
+) -> Iterator[ProcessPoolExecutor]:
     """THE way the package starts worker processes (RDKit/SELFIES work): ``workers`` processes,
     forked where the platform can (nothing to import again), else started its default way.
 
@@ -125,8 +130,9 @@ def process_pool(workers: int, threads: int | None = None, initializer: Callable
         [3, 8]
     """
     ctx = mp.get_context("fork") if can_fork() else None
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
-                               initargs=(os.getpid(), initializer, initargs))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), initializer, initargs)
+    )
     try:
         with compute_threads(threads_beside(workers) if threads is None else threads):
             yield pool

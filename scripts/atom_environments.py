@@ -28,8 +28,9 @@ logger = logging.getLogger("atom_environments")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("data", help="molecules (.csv/.tsv/.smi/.parquet, optionally .gz) with a SMILES column")
     p.add_argument("-o", "--output", required=True, help="the .npy file to write")
     p.add_argument("--split", default=None, help="keep only rows whose 'split' column has this value")
@@ -51,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     counts = chem.environment_counts(smiles)
     ids = np.array(sorted(e for e, c in counts.items() if c >= args.min_count), dtype=np.int64)
     np.save(args.output, ids)
-    logger.info("%d atom environments from %d SMILES (ones RDKit cannot read add none) written to %s",
-                len(ids), len(smiles), args.output)
+    logger.info(
+        "%d atom environments from %d SMILES (ones RDKit cannot read add none) written to %s",
+        len(ids),
+        len(smiles),
+        args.output,
+    )
     return 0
 
 

@@ -17,9 +17,9 @@ import sys
 import numpy as np
 
 from molvae import MolVAE
+from molvae.evaluation.scoring import fit_outlier_reference
 from molvae.io import read_molecules
 from molvae.models import checkpoint
-from molvae.evaluation.scoring import fit_outlier_reference
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,12 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         smiles = [s for s, split in zip(smiles, table.frame["split"]) if split == "train"]
     order = np.random.default_rng(args.seed).permutation(len(smiles))
     stats = [smiles[i] for i in order[: args.n_stats]]
-    heldout = [smiles[i] for i in order[args.n_stats: args.n_stats + args.n_heldout]]
+    heldout = [smiles[i] for i in order[args.n_stats : args.n_stats + args.n_heldout]]
     model = MolVAE.load(args.checkpoint)
     ref = fit_outlier_reference(model, stats, heldout, args.quantile, args.seed)
-    logging.info("latent statistics from %d molecules; neg ELBO threshold %.2f nats, Mahalanobis %.2f "
-                 "(%.0f%% of %d held-out training molecules below)", ref.n, ref.threshold,
-                 ref.mahalanobis_threshold, 100 * ref.quantile, len(heldout))
+    logging.info(
+        "latent statistics from %d molecules; neg ELBO threshold %.2f nats, Mahalanobis %.2f "
+        "(%.0f%% of %d held-out training molecules below)",
+        ref.n,
+        ref.threshold,
+        ref.mahalanobis_threshold,
+        100 * ref.quantile,
+        len(heldout),
+    )
     ckpt = checkpoint.read(args.checkpoint)
     ckpt["extras"]["outlier_reference"] = ref.to_dict()
     checkpoint.write(args.checkpoint, ckpt)

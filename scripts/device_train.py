@@ -105,8 +105,13 @@ def prepare(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with gzip.open(out / "prepared.pkl.gz", "wb", compresslevel=6) as fh:
         pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    meta = {"data_file": Path(args.data).name, "data_sha256": file_sha256(args.data),
-            "data_config": run.to_dict()["data"], "n_train": len(data.train), "n_valid": len(data.valid)}
+    meta = {
+        "data_file": Path(args.data).name,
+        "data_sha256": file_sha256(args.data),
+        "data_config": run.to_dict()["data"],
+        "n_train": len(data.train),
+        "n_valid": len(data.valid),
+    }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     logger.info("prepared %d train, %d valid molecules into %s", len(data.train), len(data.valid), out)
 
@@ -130,7 +135,7 @@ def _seconds_per_step(run, data, steps: int = 25, warmup: int = 5) -> float:
     amp = autocast_dtype(device, run.train.precision)
     model = MolVAE(run.model, data.vocab, data.scaler).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=run.train.learning_rate)
-    batches = BucketBatchSampler(data.train.lengths, run.train.batch_size, seed=0).batches()[:warmup + steps]
+    batches = BucketBatchSampler(data.train.lengths, run.train.batch_size, seed=0).batches()[: warmup + steps]
     warmup = min(warmup, len(batches) - 1)
     start = 0.0
     for i, idx in enumerate(batches):
@@ -184,19 +189,33 @@ def worker(args: argparse.Namespace) -> None:
     # validation (forward passes over the valid split, with the moving average) ~ 15% of an epoch
     per_epoch = 1.15 * steps_per_epoch * per_step + 0.15 * len(data.valid) / run.train.batch_size * per_step
     epochs = max(1, min(run.train.epochs, math.floor((deadline - time.time()) / per_epoch)))
-    logger.info("%s: %.1f ms per step, %.0f s per epoch: %d epochs (config %d)", args.name, 1e3 * per_step,
-                per_epoch, epochs, run.train.epochs)
+    logger.info(
+        "%s: %.1f ms per step, %.0f s per epoch: %d epochs (config %d)",
+        args.name,
+        1e3 * per_step,
+        per_epoch,
+        epochs,
+        run.train.epochs,
+    )
     run = run.override("train", epochs=epochs)
 
     def prepared(*_a, **_k):
         return data
 
-    with mock.patch.object(train_module, "read_molecules", lambda *a, **k: None), \
-            mock.patch.object(train_module, "prepare_training_data", prepared), \
-            mock.patch.object(train_module, "file_sha256", lambda _p: meta["data_sha256"]):
-        train_module.train(meta["data_file"], args.output, run, progress=False, init=args.init or None,
-                           command=f"scripts/device_train.py ({args.config}, {epochs} epochs"
-                                   + (f", from {args.init})" if args.init else ")"))
+    with (
+        mock.patch.object(train_module, "read_molecules", lambda *a, **k: None),
+        mock.patch.object(train_module, "prepare_training_data", prepared),
+        mock.patch.object(train_module, "file_sha256", lambda _p: meta["data_sha256"]),
+    ):
+        train_module.train(
+            meta["data_file"],
+            args.output,
+            run,
+            progress=False,
+            init=args.init or None,
+            command=f"scripts/device_train.py ({args.config}, {epochs} epochs"
+            + (f", from {args.init})" if args.init else ")"),
+        )
 
 
 def _best_score(run_dir: Path) -> float:
@@ -226,11 +245,34 @@ def run_all(args: argparse.Namespace) -> None:
         name = Path(config).stem
         out = runs_dir / name
         log = (runs_dir / f"{name}.log").open("w")
-        cmd = [sys.executable, __file__, "worker", "--prepared", args.prepared, "--config", config,
-               "--output", str(out), "--deadline", str(deadline), "--device", args.device, "--name", name,
-               "--init", inits.get(name, "")]
-        procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "4"}), out)
+        cmd = [
+            sys.executable,
+            __file__,
+            "worker",
+            "--prepared",
+            args.prepared,
+            "--config",
+            config,
+            "--output",
+            str(out),
+            "--deadline",
+            str(deadline),
+            "--device",
+            args.device,
+            "--name",
+            name,
+            "--init",
+            inits.get(name, ""),
+        ]
+        procs[name] = (
+            subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "4"},
+            ),
+            out,
+        )
     while time.time() < deadline + args.grace and any(p.poll() is None for p, _ in procs.values()):
         time.sleep(2)
     for name, (proc, _) in procs.items():
@@ -294,19 +336,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-o", "--output", required=True)
     p = sub.add_parser("run", help="train every --config at once on the device within --seconds")
     p.add_argument("prepared", help="the folder `prepare` wrote")
-    p.add_argument("--config", action="append", required=True,
-                   help="a TOML config to train (repeat for several runs at once; same [data] as `prepare`)")
+    p.add_argument(
+        "--config",
+        action="append",
+        required=True,
+        help="a TOML config to train (repeat for several runs at once; same [data] as `prepare`)",
+    )
     p.add_argument("--seconds", type=float, required=True, help="wall-clock budget for the training")
     p.add_argument("--grace", type=float, default=30.0, help="seconds past the budget before a run is stopped")
     p.add_argument("--runs", default="/tmp/device_runs", help="where the run directories go (default: %(default)s)")
     p.add_argument("--out", required=True, help="where the results go ($OUT on the device machine)")
     p.add_argument("--device", default="cuda", help="torch device (default: cuda; cpu to try it out)")
-    p.add_argument("--init", action="append", default=[], metavar="CONFIG=MODEL",
-                   help="warm-start the run of CONFIG (its file name without .toml) from MODEL (a checkpoint or "
-                        "bundled model name), as `molvae train --init` does; the config's [train] table applies")
-    p.add_argument("--full-precision", action="store_true",
-                   help="bring best.pt back with float32 weights (default: float16, half the transfer, so more "
-                        "runs fit; they load as float32)")
+    p.add_argument(
+        "--init",
+        action="append",
+        default=[],
+        metavar="CONFIG=MODEL",
+        help="warm-start the run of CONFIG (its file name without .toml) from MODEL (a checkpoint or "
+        "bundled model name), as `molvae train --init` does; the config's [train] table applies",
+    )
+    p.add_argument(
+        "--full-precision",
+        action="store_true",
+        help="bring best.pt back with float32 weights (default: float16, half the transfer, so more "
+        "runs fit; they load as float32)",
+    )
     p = sub.add_parser("worker")
     for flag in ("--prepared", "--config", "--output", "--deadline", "--device", "--name"):
         p.add_argument(flag, required=True)

@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("data/moses"), help="output folder")
     parser.add_argument("--sample", type=int, default=0, help="write only N random training SMILES (0: full files)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--exclude", type=Path, help="a gzipped CSV whose 'smiles' column must not appear in the sample")
+    parser.add_argument(
+        "--exclude", type=Path, help="a gzipped CSV whose 'smiles' column must not appear in the sample"
+    )
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

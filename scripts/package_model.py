@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import MolVAE
-
 from molvae.models import checkpoint
 from molvae.pretrained import BUNDLED_MODEL
 
@@ -31,18 +30,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", type=Path, required=True, help="the training file (with a split column)")
     parser.add_argument("--output", type=Path, default=BUNDLED_MODEL)
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="decoding temperature 'molvae sample' uses by default with this model (0: greedy); "
-                             "choose it on the valid split (benchmarks/model_ablation.py)")
-    parser.add_argument("--index-temperature", type=float, default=None,
-                        help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
-                             "default: the same as --temperature); chosen on the valid split too")
-    parser.add_argument("--prior-components", type=int, default=16,
-                        help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)")
-    parser.add_argument("--prior-molecules", type=int, default=50000,
-                        help="training molecules (seeded random subset) encoded to fit the prior")
-    parser.add_argument("--half", action="store_true",
-                        help="store floating-point weights as float16 (loading casts them back to float32)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="decoding temperature 'molvae sample' uses by default with this model (0: greedy); "
+        "choose it on the valid split (benchmarks/model_ablation.py)",
+    )
+    parser.add_argument(
+        "--index-temperature",
+        type=float,
+        default=None,
+        help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
+        "default: the same as --temperature); chosen on the valid split too",
+    )
+    parser.add_argument(
+        "--prior-components",
+        type=int,
+        default=16,
+        help="components of the Gaussian mixture fitted to the aggregate posterior (0: none)",
+    )
+    parser.add_argument(
+        "--prior-molecules",
+        type=int,
+        default=50000,
+        help="training molecules (seeded random subset) encoded to fit the prior",
+    )
+    parser.add_argument(
+        "--half",
+        action="store_true",
+        help="store floating-point weights as float16 (loading casts them back to float32)",
+    )
     args = parser.parse_args(argv)
     if args.index_temperature is not None and (args.index_temperature < 0 or args.temperature <= 0):
         parser.error("--index-temperature must be >= 0 and needs --temperature > 0")

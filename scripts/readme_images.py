@@ -5,7 +5,8 @@
 
 latent_map.png: the 2,000 molecules of data/moses_sample.csv encoded and projected with PCA,
 coloured by QED (the latent model); samples.png: the first 20 of 1,000 raw samples as `molvae sample`
-draws them (the sampler); properties.png: those 1,000 samples vs. the MOSES sample; training_curves.png: the bundled model's training (benchmarks/results/zinc250k_training_metrics.csv).
+draws them (the sampler); properties.png: those 1,000 samples vs. the MOSES sample; training_curves.png:
+the bundled model's training (benchmarks/results/zinc250k_training_metrics.csv).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import MolVAE, api, chem
-
+from molvae.pretrained import default_model_path
 from molvae.viz import plots
 from molvae.viz.drawing import molecule_grid
-from molvae.pretrained import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +43,14 @@ def main() -> None:
     novel = frame["novel"].to_numpy() if "novel" in frame else None
     shown = [(i, s) for i, s in enumerate(samples) if s is not None][:20]
     props = chem.compute_properties([s for _, s in shown], ["qed", "logp"])
-    legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("" if novel is None else "\nnovel" if novel[i] else "\nin training set")
-               for (i, _), (q, lp) in zip(shown, props)]
+    legends = [
+        f"QED {q:.2f}  logP {lp:.2f}" + ("" if novel is None else "\nnovel" if novel[i] else "\nin training set")
+        for (i, _), (q, lp) in zip(shown, props)
+    ]
     molecule_grid([s for _, s in shown], legends, out / "samples.png", mols_per_row=5, size=200)
-    plots.property_distributions(samples, data, out / "properties.png",
-                                 labels=("raw samples, bundled sampler", "MOSES sample"))
+    plots.property_distributions(
+        samples, data, out / "properties.png", labels=("raw samples, bundled sampler", "MOSES sample")
+    )
 
     metrics = ROOT / "benchmarks" / "results" / "zinc250k_training_metrics.csv"
     if metrics.exists():

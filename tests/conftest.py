@@ -27,10 +27,23 @@ DRUGS = [
 ]
 
 TINY_MODEL = {
-    "model": {"embedding_dim": 16, "encoder_hidden_dim": 32, "latent_dim": 8, "decoder_hidden_dim": 64,
-              "property_hidden_dim": 16, "dropout": 0.0},
-    "train": {"epochs": 2, "batch_size": 32, "learning_rate": 0.005, "min_learning_rate": 0.001,
-              "recon_eval_size": 20, "kl_warmup_epochs": 1.0, "num_threads": 2},
+    "model": {
+        "embedding_dim": 16,
+        "encoder_hidden_dim": 32,
+        "latent_dim": 8,
+        "decoder_hidden_dim": 64,
+        "property_hidden_dim": 16,
+        "dropout": 0.0,
+    },
+    "train": {
+        "epochs": 2,
+        "batch_size": 32,
+        "learning_rate": 0.005,
+        "min_learning_rate": 0.001,
+        "recon_eval_size": 20,
+        "kl_warmup_epochs": 1.0,
+        "num_threads": 2,
+    },
 }
 
 
@@ -43,7 +56,9 @@ def sample_smiles() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_csv(tmp_path_factory, sample_smiles) -> Path:
     path = tmp_path_factory.mktemp("data") / "tiny.csv"
-    pd.DataFrame({"id": [f"mol{i}" for i in range(len(sample_smiles))], "smiles": sample_smiles}).to_csv(path, index=False)
+    pd.DataFrame({"id": [f"mol{i}" for i in range(len(sample_smiles))], "smiles": sample_smiles}).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -77,10 +92,26 @@ def overfit_run(tmp_path_factory, sample_smiles):
     out = tmp_path_factory.mktemp("overfit")
     path = out / "few.csv"
     pd.DataFrame({"smiles": sample_smiles[:30], "split": "train"}).to_csv(path, index=False)
-    cfg = RunConfig.from_dict({
-        "model": {"embedding_dim": 32, "encoder_hidden_dim": 64, "latent_dim": 16, "decoder_hidden_dim": 128,
-                  "dropout": 0.0},
-        "data": {"valid_fraction": 0.0},
-        "train": {"epochs": 150, "batch_size": 30, "learning_rate": 0.01, "min_learning_rate": 0.003,
-                  "beta": 0.001, "kl_warmup_epochs": 50, "free_bits": 0.0, "num_threads": 2}})
+    cfg = RunConfig.from_dict(
+        {
+            "model": {
+                "embedding_dim": 32,
+                "encoder_hidden_dim": 64,
+                "latent_dim": 16,
+                "decoder_hidden_dim": 128,
+                "dropout": 0.0,
+            },
+            "data": {"valid_fraction": 0.0},
+            "train": {
+                "epochs": 150,
+                "batch_size": 30,
+                "learning_rate": 0.01,
+                "min_learning_rate": 0.003,
+                "beta": 0.001,
+                "kl_warmup_epochs": 50,
+                "free_bits": 0.0,
+                "num_threads": 2,
+            },
+        }
+    )
     return train(path, out / "run", cfg, progress=False), sample_smiles[:30]

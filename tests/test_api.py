@@ -43,8 +43,14 @@ def same_values(frame, written):
     for column in frame.columns:
         mine, theirs = frame[column], written[column]
         if pd.api.types.is_numeric_dtype(mine) and not pd.api.types.is_bool_dtype(mine):
-            np.testing.assert_allclose(mine.to_numpy(dtype=float), theirs.to_numpy(dtype=float), rtol=1e-6, atol=1e-7,
-                                       equal_nan=True, err_msg=column)
+            np.testing.assert_allclose(
+                mine.to_numpy(dtype=float),
+                theirs.to_numpy(dtype=float),
+                rtol=1e-6,
+                atol=1e-7,
+                equal_nan=True,
+                err_msg=column,
+            )
         else:
             assert [text(v) for v in mine] == [text(v) for v in theirs], column
 
@@ -55,8 +61,19 @@ def test_load_takes_bundled_names_and_paths(tiny_model_path):
     assert molvae.load(tiny_model_path).latent_dim == molvae.load(str(tiny_model_path)).latent_dim
     with pytest.raises(molvae.MolvaeError):
         molvae.load("no_such_model")
-    assert {"load", "sample", "encode", "decode", "reconstruct", "interpolate", "explore", "optimize",
-            "neighbors", "evaluate", "score"} <= set(molvae.__all__)
+    assert {
+        "load",
+        "sample",
+        "encode",
+        "decode",
+        "reconstruct",
+        "interpolate",
+        "explore",
+        "optimize",
+        "neighbors",
+        "evaluate",
+        "score",
+    } <= set(molvae.__all__)
 
 
 def test_sample_decode_reconstruct_encode_match_the_cli(model, tiny_model_path, tiny_csv, tmp_path):
@@ -86,10 +103,12 @@ def test_sample_decode_reconstruct_encode_match_the_cli(model, tiny_model_path, 
 def test_search_and_scoring_match_the_cli(model, tiny_model_path, tiny_csv, sample_smiles, tmp_path):
     m = ["--model", str(tiny_model_path)]
     a, b = sample_smiles[0], sample_smiles[1]
-    same_values(molvae.interpolate(model, a, b, steps=4),
-                cli_frame(tmp_path, "i", ["interpolate", a, b, "--steps", "4", *m]))
-    same_values(molvae.explore(model, a, n=20, seed=1),
-                cli_frame(tmp_path, "x", ["explore", a, "-n", "20", "--seed", "1", *m]))
+    same_values(
+        molvae.interpolate(model, a, b, steps=4), cli_frame(tmp_path, "i", ["interpolate", a, b, "--steps", "4", *m])
+    )
+    same_values(
+        molvae.explore(model, a, n=20, seed=1), cli_frame(tmp_path, "x", ["explore", a, "-n", "20", "--seed", "1", *m])
+    )
     scored = molvae.score(model, str(tiny_csv), n_samples=2)
     same_values(scored, cli_frame(tmp_path, "sc", ["score", str(tiny_csv), "--samples", "2", *m]))
 
@@ -100,8 +119,9 @@ def test_search_and_scoring_match_the_cli(model, tiny_model_path, tiny_csv, samp
 
     config = OptimizeConfig(method="bo", budget=12, n_init=8, seed=0)
     run = molvae.optimize(model, "qed", config)
-    written = cli_frame(tmp_path, "o", ["optimize", "--method", "bo", "--objective", "qed", "--budget", "12", "--n-init", "8",
-                                        *m])
+    written = cli_frame(
+        tmp_path, "o", ["optimize", "--method", "bo", "--objective", "qed", "--budget", "12", "--n-init", "8", *m]
+    )
     same(run.to_frame(), written)
     # a Python callable as the oracle
     calls = []
@@ -116,8 +136,11 @@ def test_search_and_scoring_match_the_cli(model, tiny_model_path, tiny_csv, samp
 
 def test_show_and_summary(model, tmp_path):
     frame = molvae.sample(model, 8, seed=0)
-    with pytest.warns(UserWarning, match=r"outside one nothing is displayed: save the grid with "
-                                         r"molvae.show\(frame, path='molecules.png'\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"outside one nothing is displayed: save the grid with "
+        r"molvae.show\(frame, path='molecules.png'\)",
+    ):
         grid = molvae.show(frame, n=4)  # a script, not a notebook: say how to save
     valid = [s for s in frame["smiles"] if isinstance(s, str)][:4]
     assert grid.smiles == valid
@@ -143,8 +166,9 @@ def test_encode_file_writes_the_columns_of_encode(model, tiny_csv, tmp_path):
         molvae.encode_file(model, tiny_csv, tmp_path / "x.csv", engine="spark")
 
 
-@pytest.mark.parametrize("kwargs", [{"temperature": 0.0, "index_temperature": 0.3},
-                                    {"temperature": 0.8, "index_temperature": -1.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"temperature": 0.0, "index_temperature": 0.3}, {"temperature": 0.8, "index_temperature": -1.0}]
+)
 def test_sample_rejects_an_index_temperature_it_cannot_use(model, kwargs):
     with pytest.raises(molvae.InputError, match="index temperature"):
         molvae.sample(model, 4, **kwargs)
@@ -152,10 +176,16 @@ def test_sample_rejects_an_index_temperature_it_cannot_use(model, kwargs):
 
 def test_decode_samples_sizes_at_the_packaged_index_temperature(model, monkeypatch):
     z = model.sample_prior(16, seed=0)
-    monkeypatch.setattr(model, "metadata", {**model.metadata, "sampling": {"temperature": 1.0, "index_temperature": 0.0}})
+    monkeypatch.setattr(
+        model, "metadata", {**model.metadata, "sampling": {"temperature": 1.0, "index_temperature": 0.0}}
+    )
     packaged = molvae.decode(model, z, temperature=1.5, seed=2)["decoded_string"].tolist()
-    assert packaged == molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=0.0)["decoded_string"].tolist()
-    assert packaged != molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=1.5)["decoded_string"].tolist()
+    assert (
+        packaged == molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=0.0)["decoded_string"].tolist()
+    )
+    assert (
+        packaged != molvae.decode(model, z, temperature=1.5, seed=2, index_temperature=1.5)["decoded_string"].tolist()
+    )
     with pytest.raises(molvae.InputError, match="index temperature"):
         molvae.decode(model, z, index_temperature=0.3)
 
@@ -174,13 +204,16 @@ def test_sample_summary_is_what_the_cli_prints(model, tiny_model_path, tmp_path,
 def test_conditional_samples_carry_their_average_condition_control(tmp_path, capsys):
     cvae = molvae.load("zinc250k_selfies_cvae")
     frame = molvae.sample(cvae, 8, seed=0, condition={"logp": 4.0}, compare_average=True)
-    written = cli_frame(tmp_path, "c", ["sample", "--model", "zinc250k_selfies_cvae", "-n", "8", "--condition",
-                                        "logp=4", "-q"])
+    written = cli_frame(
+        tmp_path, "c", ["sample", "--model", "zinc250k_selfies_cvae", "-n", "8", "--condition", "logp=4", "-q"]
+    )
     same_values(frame, written)  # one sampling: the conditioned molecules and the same draws at the average
     summary = molvae.summarize_samples(frame, {"logp": 4.0})["conditions"]["logp"]
     printed = capsys.readouterr().out
-    assert (f"logp: requested 4, samples {summary['mean']:.3f} ± {summary['std']:.3f} (mean absolute error "
-            f"{summary['mae']:.3f}); same draws at the average condition: {summary['average_mean']:.3f}") in printed
+    assert (
+        f"logp: requested 4, samples {summary['mean']:.3f} ± {summary['std']:.3f} (mean absolute error "
+        f"{summary['mae']:.3f}); same draws at the average condition: {summary['average_mean']:.3f}"
+    ) in printed
     with pytest.raises(molvae.InputError, match="give a condition"):
         molvae.sample(cvae, 4, compare_average=True)
 

@@ -36,16 +36,19 @@ def test_missing_file_and_unknown_format(tmp_path):
         read_molecules(tmp_path / "x.xyz")
 
 
-@pytest.mark.parametrize("name,content,detail", [
-    ("e.csv", b"", "the file is empty"),
-    ("h.csv", b"smiles,id\n", "it has a header (smiles, id) but no rows"),
-    ("h.tsv", b"smiles\tid\n", "it has a header (smiles, id) but no rows"),
-    ("e.csv.gz", gzip.compress(b""), "the file is empty"),
-    ("h.smi", b"smiles\n", "it has no SMILES lines"),
-    ("e.smi.gz", gzip.compress(b""), "it has no SMILES lines"),
-    ("e.sdf", b"", "it has no records"),
-    ("e.parquet", None, "it has no rows"),
-])
+@pytest.mark.parametrize(
+    "name,content,detail",
+    [
+        ("e.csv", b"", "the file is empty"),
+        ("h.csv", b"smiles,id\n", "it has a header (smiles, id) but no rows"),
+        ("h.tsv", b"smiles\tid\n", "it has a header (smiles, id) but no rows"),
+        ("e.csv.gz", gzip.compress(b""), "the file is empty"),
+        ("h.smi", b"smiles\n", "it has no SMILES lines"),
+        ("e.smi.gz", gzip.compress(b""), "it has no SMILES lines"),
+        ("e.sdf", b"", "it has no records"),
+        ("e.parquet", None, "it has no rows"),
+    ],
+)
 def test_a_file_without_molecules_is_one_error_for_every_reader(tmp_path, name, content, detail):
     """read_molecules and the chunked reader (molvae encode) refuse it alike, the chunked one at the call."""
     from molvae.io import iter_molecule_chunks
@@ -121,15 +124,22 @@ def test_write_table_is_atomic_on_bad_suffix(tmp_path):
 
 def test_read_latents_from_table_and_npy(tmp_path):
     z = np.arange(6, dtype=np.float32).reshape(2, 3)
-    pd.DataFrame({"smiles": ["C", "N"], "z1": z[:, 1], "z0": z[:, 0], "z2": z[:, 2]}).to_csv(tmp_path / "z.csv", index=False)
+    pd.DataFrame({"smiles": ["C", "N"], "z1": z[:, 1], "z0": z[:, 0], "z2": z[:, 2]}).to_csv(
+        tmp_path / "z.csv", index=False
+    )
     np.testing.assert_array_equal(read_latents(tmp_path / "z.csv"), z)
     np.save(tmp_path / "z.npy", z)
     np.testing.assert_array_equal(read_latents(tmp_path / "z.npy"), z)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n,\"\x00"),
-                        max_size=20), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters='\r\n,"\x00'), max_size=20),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_csv_reader_keeps_every_row(tmp_path, values):
     path = tmp_path / "fuzz.csv"
     path.write_text("smiles\n" + "\n".join(values) + "\n", encoding="utf-8")

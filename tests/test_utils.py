@@ -29,7 +29,7 @@ def live_children(pid: int) -> set[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
             if int(ppid) == pid and state != "Z":
                 found.add(int(entry.name))
     return found
@@ -61,8 +61,9 @@ def test_pool_workers_die_with_a_sigkilled_parent():
             print("ready", flush=True)
             time.sleep(120)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True
+    )
     workers: set[int] = set()
     try:
         assert proc.stdout.readline().strip() == "ready"

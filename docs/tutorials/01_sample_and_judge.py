@@ -20,7 +20,11 @@ from molvae.evaluation.metrics import chemistry_metrics, uniqueness, validity
 N = int(os.environ.get("TUTORIAL_SAMPLES", 300))
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
 OUT.mkdir(exist_ok=True)
-DATA = Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv" if "__file__" in globals() else Path("data/moses_sample.csv")
+DATA = (
+    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
+    if "__file__" in globals()
+    else Path("data/moses_sample.csv")
+)
 
 model = molvae.load("zinc250k_selfies")
 print(model)
@@ -52,4 +56,4 @@ assert 0.0 <= rates["sanity"] <= 1.0
 # %%
 grid = molvae.show(samples, n=12)
 grid.save(OUT / "samples.png")
-grid
+grid  # noqa: B018 (a notebook cell shows its last value)

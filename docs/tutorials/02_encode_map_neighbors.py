@@ -15,7 +15,11 @@ from molvae.viz.plots import latent_map
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
 OUT.mkdir(exist_ok=True)
 ROWS = int(os.environ.get("TUTORIAL_ROWS", 500))
-DATA = Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv" if "__file__" in globals() else Path("data/moses_sample.csv")
+DATA = (
+    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
+    if "__file__" in globals()
+    else Path("data/moses_sample.csv")
+)
 
 model = molvae.load("zinc250k_selfies")
 library = molvae.io.read_molecules(DATA)

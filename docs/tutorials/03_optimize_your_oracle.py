@@ -32,7 +32,8 @@ def my_oracle(smiles: list[str]) -> list[float]:
 # %% [markdown]
 # The default optimizer (latent-space evolution screened by a Tanimoto GP), `BUDGET` oracle calls
 # in all (the first ones on sane prior draws; every molecule it scores is sane and familiar: its atom
-# environments all occur in ZINC250k). `run.to_frame()` holds every call: the molecule, its score, the step and its latent point.
+# environments all occur in ZINC250k). `run.to_frame()` holds every call: the molecule, its score, the step
+# and its latent point.
 
 # %%
 run = molvae.optimize(model, my_oracle, OptimizeConfig(budget=BUDGET, n_init=BUDGET // 2, batch_size=10, seed=0))

@@ -20,7 +20,11 @@ from molvae.training.loop import train
 OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
 OUT.mkdir(exist_ok=True)
 ROWS = int(os.environ.get("TUTORIAL_ROWS", 300))
-DATA = Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv" if "__file__" in globals() else Path("data/moses_sample.csv")
+DATA = (
+    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
+    if "__file__" in globals()
+    else Path("data/moses_sample.csv")
+)
 
 frame = pd.read_csv(DATA).head(ROWS)
 rng = np.random.default_rng(0)
@@ -34,12 +38,19 @@ print(frame.head())
 # columns or RDKit properties.
 
 # %%
-config = RunConfig.from_dict({
-    "data": {"properties": ["assay", "qed"], "valid_fraction": 0.1},
-    "model": {"embedding_dim": 32, "encoder_hidden_dim": 64, "decoder_hidden_dim": 64, "latent_dim": 16,
-              "property_hidden_dim": 32},
-    "train": {"epochs": 1, "batch_size": 64, "recon_eval_size": 50},
-})
+config = RunConfig.from_dict(
+    {
+        "data": {"properties": ["assay", "qed"], "valid_fraction": 0.1},
+        "model": {
+            "embedding_dim": 32,
+            "encoder_hidden_dim": 64,
+            "decoder_hidden_dim": 64,
+            "latent_dim": 16,
+            "property_hidden_dim": 32,
+        },
+        "train": {"epochs": 1, "batch_size": 64, "recon_eval_size": 50},
+    }
+)
 run_dir = OUT / "my_run"
 if (run_dir / "last.pt").exists():
     import shutil

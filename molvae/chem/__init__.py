@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from rdkit import Chem, RDConfig, rdBase
-from rdkit.Chem import BRICS, Crippen, Descriptors, QED, rdFingerprintGenerator, rdMolDescriptors
+from rdkit.Chem import BRICS, QED, Crippen, Descriptors, rdFingerprintGenerator, rdMolDescriptors
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from molvae.errors import InputError
@@ -87,7 +87,7 @@ def random_smiles(smiles: Sequence[str], seeds: Sequence[int]) -> list[str | Non
         mol = mol_from_smiles(smi)
         with quiet_rdkit():
             # RDKit reads randomSeed 0 as "unseeded": every seed is mapped to 1 .. 2**31 - 1
-            seeded = int(seed) % (2 ** 31 - 1) + 1
+            seeded = int(seed) % (2**31 - 1) + 1
             out.append(None if mol is None else Chem.MolToRandomSmilesVect(mol, 1, randomSeed=seeded)[0])
     return out
 
@@ -104,8 +104,9 @@ def canonicalize_many(
     return out, reasons
 
 
-def canonicalize_decoded(smiles: Sequence[str], ring_sizes: list[int] | None = None
-                         ) -> tuple[list[str | None], list[str | None], list[bool]]:
+def canonicalize_decoded(
+    smiles: Sequence[str], ring_sizes: list[int] | None = None
+) -> tuple[list[str | None], list[str | None], list[bool]]:
     """Canonicalize what a decoder wrote, reading an under-bonded bracket atom as the plain atom.
 
     SELFIES keeps the explicit hydrogens of bracket tokens such as ``[C@H1]`` or ``[NH1+1]``: when
@@ -125,11 +126,14 @@ def canonicalize_decoded(smiles: Sequence[str], ring_sizes: list[int] | None = N
         if ring_sizes is not None:
             ring_sizes.append(0)
         if not s or not s.strip():
-            out.append(None), reasons.append(REASON_EMPTY), repaired.append(False)
+            out.append(None)
+            reasons.append(REASON_EMPTY)
+            repaired.append(False)
             continue
         mol = mol_from_smiles(s)
         if mol is None or mol.GetNumAtoms() == 0:
-            out.append(None), reasons.append(REASON_UNPARSEABLE if mol is None else REASON_EMPTY)
+            out.append(None)
+            reasons.append(REASON_UNPARSEABLE if mol is None else REASON_EMPTY)
             repaired.append(False)
             continue
         fixed = False
@@ -146,7 +150,9 @@ def canonicalize_decoded(smiles: Sequence[str], ring_sizes: list[int] | None = N
                 with quiet_rdkit():
                     Chem.SanitizeMol(mol)
             except (ValueError, RuntimeError):
-                out.append(None), reasons.append(REASON_UNPARSEABLE), repaired.append(False)
+                out.append(None)
+                reasons.append(REASON_UNPARSEABLE)
+                repaired.append(False)
                 continue
         with quiet_rdkit():
             out.append(Chem.MolToSmiles(mol))
@@ -201,10 +207,10 @@ class PropertySpec:
 PROPERTIES: dict[str, PropertySpec] = {
     spec.name: spec
     for spec in [
-        PropertySpec("logp", "Crippen logP (RDKit)", lambda m: float(Crippen.MolLogP(m))),
+        PropertySpec("logp", "Crippen logP (RDKit)", lambda m: float(Crippen.MolLogP(m))),  # type: ignore[attr-defined]
         PropertySpec("qed", "quantitative estimate of drug-likeness (RDKit QED)", lambda m: float(QED.qed(m))),
         PropertySpec("sa", "synthetic accessibility score, 1 (easy) to 10 (hard) (RDKit Contrib sascorer)", _sa),
-        PropertySpec("mw", "molecular weight (Da)", lambda m: float(Descriptors.MolWt(m))),
+        PropertySpec("mw", "molecular weight (Da)", lambda m: float(Descriptors.MolWt(m))),  # type: ignore[attr-defined]
         PropertySpec("tpsa", "topological polar surface area", lambda m: float(rdMolDescriptors.CalcTPSA(m))),
         PropertySpec("hbd", "hydrogen-bond donors", lambda m: float(rdMolDescriptors.CalcNumHBD(m))),
         PropertySpec("hba", "hydrogen-bond acceptors", lambda m: float(rdMolDescriptors.CalcNumHBA(m))),
@@ -324,13 +330,28 @@ MOSES_ELEMENTS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
 # azo and N-N-N chains, S-S bonds and poly-halogenation. Used with the PAINS A/B/C sets (Baell and
 # Holloway 2010), which RDKit's FilterCatalog ships and which equal MOSES's wehi_pains list.
 MCF_SMARTS = (
-    "[#6]=&!@[#6]-[#6]#[#7]", "[#6]=&!@[#6]-[#16](=[#8])=[#8]", "[#6]=&!@[#6&!H0]-&!@[#6](=[#8])-&!@[#7]",
-    "[H]C([H])([#6])[F,Cl,Br,I]", "[#6]1-[#8]-[#6]-1", "[#6]-[#7]=[#6]=[#8]", "[#6&!H0]=[#8]",
-    "[#6](=&!@[#7&!H0])-&!@[#6,#7,#8,#16]", "[#6]1-[#7]-[#6]-1", "[#6]~&!@[#7]~&!@[#7]~&!@[#6]",
-    "[#7]=&!@[#7]", "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#8]-1", "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#16]-1",
-    "[#17,#35,#53]-c(:*):[!#1!#6]:*", "[H][#7]([H])-[#6]-1=[#6]-[#6]=[#6]-[#6]=[#6]-1", "[#16]~[#16]",
-    "[#7]~&!@[#7]~&!@[#7]", "[#7]-&!@[#6&!H0&!H1]-&!@[#7]", "[#6&!H0](-&!@[#8])-&!@[#8]",
-    "[#35].[#35].[#35]", "[#17].[#17].[#17].[#17]", "[#9].[#9].[#9].[#9].[#9].[#9].[#9]",
+    "[#6]=&!@[#6]-[#6]#[#7]",
+    "[#6]=&!@[#6]-[#16](=[#8])=[#8]",
+    "[#6]=&!@[#6&!H0]-&!@[#6](=[#8])-&!@[#7]",
+    "[H]C([H])([#6])[F,Cl,Br,I]",
+    "[#6]1-[#8]-[#6]-1",
+    "[#6]-[#7]=[#6]=[#8]",
+    "[#6&!H0]=[#8]",
+    "[#6](=&!@[#7&!H0])-&!@[#6,#7,#8,#16]",
+    "[#6]1-[#7]-[#6]-1",
+    "[#6]~&!@[#7]~&!@[#7]~&!@[#6]",
+    "[#7]=&!@[#7]",
+    "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#8]-1",
+    "[H][#6]-1=[#6]([H])-[#6]=[#6](-*)-[#16]-1",
+    "[#17,#35,#53]-c(:*):[!#1!#6]:*",
+    "[H][#7]([H])-[#6]-1=[#6]-[#6]=[#6]-[#6]=[#6]-1",
+    "[#16]~[#16]",
+    "[#7]~&!@[#7]~&!@[#7]",
+    "[#7]-&!@[#6&!H0&!H1]-&!@[#7]",
+    "[#6&!H0](-&!@[#8])-&!@[#8]",
+    "[#35].[#35].[#35]",
+    "[#17].[#17].[#17].[#17]",
+    "[#9].[#9].[#9].[#9].[#9].[#9].[#9]",
 )
 SANITY_MIN_HEAVY_ATOMS = 10  # smaller than all but about 0.1% of ZINC250k: a fragment, not a lead
 SANITY_MAX_RING = 8
@@ -358,13 +379,31 @@ def _has_pains(mol: Chem.Mol, pats: dict) -> bool:
 
 
 def _sane_without_pains(p: dict[str, np.ndarray]) -> np.ndarray:
-    return ((p["valid"]) & (p["fragments"] == 1) & ~p["radicals"] & (p["heavy_atoms"] >= SANITY_MIN_HEAVY_ATOMS)
-            & (p["max_ring"] <= SANITY_MAX_RING) & p["zinc_elements"])
+    return (
+        (p["valid"])
+        & (p["fragments"] == 1)
+        & ~p["radicals"]
+        & (p["heavy_atoms"] >= SANITY_MIN_HEAVY_ATOMS)
+        & (p["max_ring"] <= SANITY_MAX_RING)
+        & p["zinc_elements"]
+    )
 
 
 # Columns of :func:`chemistry_profile`, in order.
-PROFILE_COLUMNS = ("valid", "heavy_atoms", "fragments", "radicals", "max_ring", "charged", "zinc_elements",
-                   "pains", "mcf", "sane", "moses_filters", "familiar")
+PROFILE_COLUMNS = (
+    "valid",
+    "heavy_atoms",
+    "fragments",
+    "radicals",
+    "max_ring",
+    "charged",
+    "zinc_elements",
+    "pains",
+    "mcf",
+    "sane",
+    "moses_filters",
+    "familiar",
+)
 
 
 def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
@@ -392,8 +431,9 @@ def chemistry_profile(smiles: Sequence[str | None]) -> dict[str, np.ndarray]:
             with_h = Chem.AddHs(mol)  # some MCF patterns name their hydrogens
             out["mcf"][i] = any(with_h.HasSubstructMatch(p) for p in pats["mcf"])
     out["sane"] = _sane_without_pains(out) & ~out["pains"]
-    out["moses_filters"] = (out["valid"] & (out["max_ring"] < 8) & ~out["charged"] & out.pop("moses_elements")
-                            & ~out["pains"] & ~out["mcf"])
+    out["moses_filters"] = (
+        out["valid"] & (out["max_ring"] < 8) & ~out["charged"] & out.pop("moses_elements") & ~out["pains"] & ~out["mcf"]
+    )
     return out
 
 
@@ -412,15 +452,18 @@ def sane_flags(smiles: Sequence[str | None], familiar: frozenset[int] | None = N
                 sane[i] = _is_familiar(mols[i], familiar)
     pats = _filter_patterns()
     for i in np.flatnonzero(sane):
-        sane[i] = not _has_pains(mols[i], pats)
+        mol = mols[i]
+        sane[i] = mol is not None and not _has_pains(mol, pats)
     return sane
 
 
 def _structure_profile(smiles: Sequence[str | None]) -> tuple[dict[str, np.ndarray], list[Chem.Mol | None]]:
     """The graph-level columns of :func:`chemistry_profile` (filters left False) and the parsed molecules."""
     n = len(smiles)
-    out = {k: np.zeros(n, dtype=np.int32 if k in ("heavy_atoms", "fragments", "max_ring") else bool)
-           for k in (*PROFILE_COLUMNS, "moses_elements")}
+    out = {
+        k: np.zeros(n, dtype=np.int32 if k in ("heavy_atoms", "fragments", "max_ring") else bool)
+        for k in (*PROFILE_COLUMNS, "moses_elements")
+    }
     mols: list[Chem.Mol | None] = [None] * n
     for i, s in enumerate(smiles):
         mol = mol_from_smiles(s) if s else None
@@ -504,10 +547,15 @@ def reference_environments(path: str | Path | None = None) -> frozenset[int]:
         key = (str(where), where.stat().st_mtime_ns)
         if key not in _environment_sets:
             ids = np.load(where, allow_pickle=False)
-            if not isinstance(ids, np.ndarray) or ids.ndim != 1 or ids.size == 0 \
-                    or not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError("expected a non-empty one-dimensional integer array "
-                                 "(scripts/atom_environments.py writes one)")
+            if (
+                not isinstance(ids, np.ndarray)
+                or ids.ndim != 1
+                or ids.size == 0
+                or not np.issubdtype(ids.dtype, np.integer)
+            ):
+                raise ValueError(
+                    "expected a non-empty one-dimensional integer array (scripts/atom_environments.py writes one)"
+                )
             _environment_sets[key] = frozenset(int(i) for i in ids)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read atom environments from {path or where}: {exc}") from None
@@ -554,7 +602,8 @@ def graph_edits(parents: Sequence[str], n: int, seed: int, mutate_fraction: floa
     from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
 
     with quiet_rdkit():
-        children = graph_ga_blended_generation(list(parents), n, random.Random(seed),
-                                               frac_graph_ga_mutate=mutate_fraction)
+        children = graph_ga_blended_generation(
+            list(parents), n, random.Random(seed), frac_graph_ga_mutate=mutate_fraction
+        )
     canonical, _ = canonicalize_many(sorted(children))
     return list(dict.fromkeys(s for s in canonical if s))

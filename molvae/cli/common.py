@@ -12,8 +12,7 @@ import pandas as pd
 
 from molvae import api
 from molvae.errors import InputError
-from molvae.io import (OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array,
-                       write_table)
+from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array, write_table
 from molvae.models.vae import MolVAE
 from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 
@@ -23,11 +22,17 @@ def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str
     default (:func:`molvae.pretrained.default_model_path`)."""
     if model:
         default = (SAMPLER_MODEL if purpose == "sample" else BUNDLED_MODEL).stem
-        parser.add_argument("--model", metavar="PATH", default=None,
-                            help="checkpoint written by 'molvae train', or the name of a bundled model "
-                                 f"shipped in molvae/pretrained (default: {default})")
+        parser.add_argument(
+            "--model",
+            metavar="PATH",
+            default=None,
+            help="checkpoint written by 'molvae train', or the name of a bundled model "
+            f"shipped in molvae/pretrained (default: {default})",
+        )
         parser.set_defaults(model_purpose=purpose)
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
@@ -36,9 +41,14 @@ def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str
 def add_input(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="molecules: .csv/.tsv/.smi/.sdf/.parquet, optionally .gz")
     parser.add_argument("--smiles-column", metavar="COL", help="SMILES column (default: detected, e.g. 'smiles')")
-    parser.add_argument("--id-column", metavar="COL", help="id column kept in the output (default: detected, e.g. 'id')")
-    parser.add_argument("--keep-largest-fragment", action="store_true",
-                        help="strip salts: keep the largest fragment of multi-fragment SMILES (off by default)")
+    parser.add_argument(
+        "--id-column", metavar="COL", help="id column kept in the output (default: detected, e.g. 'id')"
+    )
+    parser.add_argument(
+        "--keep-largest-fragment",
+        action="store_true",
+        help="strip salts: keep the largest fragment of multi-fragment SMILES (off by default)",
+    )
 
 
 def setup_logging(args: argparse.Namespace) -> None:

@@ -5,22 +5,29 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.io import read_latents
-
 from molvae.cli.common import add_common, start, write_output
+from molvae.io import read_latents
 
 HELP = "decode latent vectors to RDKit-validated canonical SMILES"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help=HELP, description=HELP + ". Greedy by default; --temperature > 0 samples.")
-    p.add_argument("latents", metavar="LATENTS", help=".npy (n x d) or a table with columns z0..z{d-1} "
-                   "(e.g. the output of 'molvae encode')")
+    p.add_argument(
+        "latents",
+        metavar="LATENTS",
+        help=".npy (n x d) or a table with columns z0..z{d-1} (e.g. the output of 'molvae encode')",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples tokens")
-    p.add_argument("--index-temperature", type=float, default=None, metavar="T",
-                   help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
-                        "0 = greedy; default: the model's own choice, as 'molvae sample', else --temperature)")
+    p.add_argument(
+        "--index-temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="with --temperature > 0: the temperature of ring and branch sizes (SELFIES index tokens; "
+        "0 = greedy; default: the model's own choice, as 'molvae sample', else --temperature)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -28,8 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     model, _ = start(args, read_input=False)
     z = read_latents(args.latents)
-    frame = api.decode(model, z, temperature=args.temperature, seed=args.seed,
-                       index_temperature=args.index_temperature)
+    frame = api.decode(model, z, temperature=args.temperature, seed=args.seed, index_temperature=args.index_temperature)
     valid = frame["valid"].to_numpy()
     write_output(frame, args.output)
     print(f"decoded {len(z)} latent points: {int(valid.sum())} valid ({valid.mean():.1%}) -> {args.output}")

@@ -7,30 +7,40 @@ import json
 import math
 
 from molvae import api
-from molvae.errors import InputError
-from molvae.io import read_molecules
-from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated
-from molvae.utils import atomic_path, resolve_device
-
 from molvae.cli.common import add_common, load_model, setup_logging
+from molvae.errors import InputError
+from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated
+from molvae.io import read_molecules
+from molvae.utils import atomic_path, resolve_device
 
 HELP = "compute MOSES metrics of generated molecules, or evaluate a model on a test set"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help=HELP, description=(
-        HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
-        "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
-        "MOSES's Filters; PAINS; familiar: every atom environment occurs in ZINC250k; mean heavy atoms; each rate over all entries, with the same rate of --reference "
-        "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
-        "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
-        "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
-        "samples (reference: the test set unless --reference is given)."))
+    p = sub.add_parser(
+        "evaluate",
+        help=HELP,
+        description=(
+            HELP
+            + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
+            "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
+            "MOSES's Filters; PAINS; familiar: every atom environment occurs in ZINC250k; mean heavy atoms; "
+            "each rate over all entries, with the same rate of --reference "
+            "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
+            "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
+            "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
+            "samples (reference: the test set unless --reference is given)."
+        ),
+    )
     p.add_argument("generated", nargs="?", metavar="GENERATED", help="generated molecules (any molecule file)")
     p.add_argument("--reference", metavar="REF", help="reference molecules, e.g. a test set")
     p.add_argument("--train", metavar="TRAIN", help="training molecules, for novelty")
-    p.add_argument("--test", metavar="TEST", help="test molecules (with property columns, or they are computed) "
-                   "to evaluate the model given by --model (default: the bundled model)")
+    p.add_argument(
+        "--test",
+        metavar="TEST",
+        help="test molecules (with property columns, or they are computed) "
+        "to evaluate the model given by --model (default: the bundled model)",
+    )
     p.add_argument("-n", "--num-samples", type=int, default=10000, help="prior samples with --test (default: 10000)")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column of every input file (default: detected)")
     p.add_argument("-o", "--output", metavar="metrics.json", help="also write the metrics as JSON")
@@ -54,8 +64,15 @@ def run(args: argparse.Namespace) -> int:
         if args.generated is not None:
             raise InputError("give either GENERATED or --test, not both")
         model = load_model(args)
-        result = api.evaluate(model, read_molecules(args.test, args.smiles_column), n_samples=args.num_samples,
-                              seed=args.seed, train=train, reference=reference, fcd_device=fcd_device)
+        result = api.evaluate(
+            model,
+            read_molecules(args.test, args.smiles_column),
+            n_samples=args.num_samples,
+            seed=args.seed,
+            train=train,
+            reference=reference,
+            fcd_device=fcd_device,
+        )
     else:
         generated = _smiles(args.generated, args.smiles_column)
         result = evaluate_generated(generated, reference, train, fcd_device=fcd_device)

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
-from molvae.search.explore import explore
-
 from molvae.cli.common import add_common, start, write_output
+from molvae.search.explore import explore
+from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explore", help=HELP, description=HELP + ", ranked by Tanimoto similarity, with QED, "
-                       "logP, SA and MW.")
+    p = sub.add_parser(
+        "explore", help=HELP, description=HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
+    )
     p.add_argument("smiles", metavar="SMILES", help="the query molecule")
     p.add_argument("-n", "--num-samples", type=int, default=100, help="latent draws (default: 100)")
-    p.add_argument("--radius", type=float, default=1.0, help="standard deviation of the draws around the "
-                   "latent mean (default: 1.0)")
+    p.add_argument(
+        "--radius",
+        type=float,
+        default=1.0,
+        help="standard deviation of the draws around the latent mean (default: 1.0)",
+    )
     p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
     p.add_argument("-o", "--output", metavar="OUT", help="write every neighbour (.csv/.tsv/.parquet)")
-    p.add_argument("--image", metavar="FILE", help="draw the query and its --top neighbours with similarity, "
-                   "QED and draw count (.png or .svg)")
+    p.add_argument(
+        "--image",
+        metavar="FILE",
+        help="draw the query and its --top neighbours with similarity, QED and draw count (.png or .svg)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -36,11 +43,15 @@ def run(args: argparse.Namespace) -> int:
         write_output(table, args.output)
     if args.image:
         top = table.head(args.top)
-        legends = ["query"] + [f"sim {r.similarity:.2f}  QED {r.qed:.2f}\nfound {int(r['count'])}x"
-                               for _, r in top.iterrows()]
+        legends = ["query"] + [
+            f"sim {r.similarity:.2f}  QED {r.qed:.2f}\nfound {int(r['count'])}x" for _, r in top.iterrows()
+        ]
         molecule_grid([args.smiles, *top["smiles"]], legends, args.image, mols_per_row=5, size=220)
     print(f"{len(table)} distinct valid neighbours from {args.num_samples} draws (radius {args.radius}):")
     print("  sim   count  qed   logp   sa    mw      smiles")
     for _, r in table.head(args.top).iterrows():
-        print(f"  {r.similarity:.2f}  {int(r['count']):5d}  {r.qed:.2f}  {r.logp:5.2f}  {r.sa:.2f}  {r.mw:6.1f}  {r.smiles}")
+        print(
+            f"  {r.similarity:.2f}  {int(r['count']):5d}  {r.qed:.2f}  {r.logp:5.2f}  {r.sa:.2f}  {r.mw:6.1f}  "
+            f"{r.smiles}"
+        )
     return 0

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
-from molvae.search.interpolate import METHODS, interpolate
-
 from molvae.cli.common import add_common, start, write_output
+from molvae.search.interpolate import METHODS, interpolate
+from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 HELP = "decode the latent path between two molecules"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("interpolate", help=HELP, description=HELP + ": the unique valid molecules along it, in "
-                       "order, with Tanimoto similarity to both ends.")
+    p = sub.add_parser(
+        "interpolate",
+        help=HELP,
+        description=HELP + ": the unique valid molecules along it, in order, with Tanimoto similarity to both ends.",
+    )
     p.add_argument("start", metavar="A", help="SMILES of the first molecule")
     p.add_argument("end", metavar="B", help="SMILES of the second molecule")
     p.add_argument("--steps", type=int, default=10, help="intervals between A and B (default: 10)")
     p.add_argument("--method", choices=METHODS, default="linear", help="linear or spherical (slerp) path")
     p.add_argument("-o", "--output", metavar="OUT", help="write every point (.csv/.tsv/.parquet)")
-    p.add_argument("--image", metavar="FILE", help="draw the unique molecules along the path, in order, with step, "
-                   "t and similarities to A and B (.png or .svg)")
+    p.add_argument(
+        "--image",
+        metavar="FILE",
+        help="draw the unique molecules along the path, in order, with step, "
+        "t and similarities to A and B (.png or .svg)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -35,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
         write_output(table, args.output)
     unique = table[table["new"]]
     if args.image:
-        legends = [f"step {int(r.step)}  t={r.t:.2f}\nsim A {r.sim_start:.2f}  B {r.sim_end:.2f}"
-                   for _, r in unique.iterrows()]
+        legends = [
+            f"step {int(r.step)}  t={r.t:.2f}\nsim A {r.sim_start:.2f}  B {r.sim_end:.2f}" for _, r in unique.iterrows()
+        ]
         molecule_grid(unique["smiles"].tolist(), legends, args.image, mols_per_row=6, size=220)
     print(f"{len(unique)} unique valid molecules along {len(table)} points ({args.method}):")
     print("   t     sim_A  sim_B  smiles")

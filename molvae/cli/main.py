@@ -27,15 +27,30 @@ from molvae.cli import (
 from molvae.errors import MolvaeError
 from molvae.training import runs
 
-VERBS = (train, encode, decode, reconstruct, sample, evaluate, score, interpolate, explore, neighbors, optimize, plot,
-         report, models)
+VERBS = (
+    train,
+    encode,
+    decode,
+    reconstruct,
+    sample,
+    evaluate,
+    score,
+    interpolate,
+    explore,
+    neighbors,
+    optimize,
+    plot,
+    report,
+    models,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="molvae",
         description="Molecular VAE toolkit: train a SELFIES/SMILES VAE with a property predictor, encode "
-                    "molecules to a latent space, decode and sample new molecules.")
+        "molecules to a latent space, decode and sample new molecules.",
+    )
     parser.add_argument("--version", action="version", version=f"molvae {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS:

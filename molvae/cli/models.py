@@ -11,8 +11,12 @@ HELP = "list the bundled models (names for --model), what each is for, size and 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help=HELP, description=HELP + ". Any verb's --model takes one of these names or "
-                       "the path of a checkpoint written by 'molvae train'.")
+    p = sub.add_parser(
+        "models",
+        help=HELP,
+        description=HELP + ". Any verb's --model takes one of these names or "
+        "the path of a checkpoint written by 'molvae train'.",
+    )
     add_common(p, model=False)
     p.set_defaults(func=run)
 
@@ -26,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     width = max(map(len, frame["name"]))
     for _, row in frame.iterrows():
         default = f" Default for {row.default_for}." if row.default_for else ""
-        print(f"{row['name']:<{width}}  {row.size_mb:5.1f} MB  {row.parameters / 1e6:5.2f} M parameters  "
-              f"{row.description}.{default}")
+        print(
+            f"{row['name']:<{width}}  {row.size_mb:5.1f} MB  {row.parameters / 1e6:5.2f} M parameters  "
+            f"{row.description}.{default}"
+        )
     return 0

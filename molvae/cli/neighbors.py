@@ -6,16 +6,19 @@ import argparse
 from pathlib import Path
 
 from molvae import api
-from molvae.io import read_molecules
-
 from molvae.cli.common import add_common, start, write_output
+from molvae.io import read_molecules
 
 HELP = "find the nearest compounds of an encoded library to query molecules (latent means, Euclidean)"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("neighbors", help=HELP, description=HELP + ". Encode the library once with "
-                       "'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model.")
+    p = sub.add_parser(
+        "neighbors",
+        help=HELP,
+        description=HELP + ". Encode the library once with "
+        "'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model.",
+    )
     p.add_argument("--library", required=True, metavar="LIB", help="output of 'molvae encode' (.parquet/.csv)")
     p.add_argument("--query", required=True, metavar="SMILES_OR_FILE", help="a SMILES, or a molecule file")
     p.add_argument("-k", type=int, default=10, help="neighbours per query (default: 10)")

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
+from molvae.cli.common import add_common, add_input, load_model, setup_logging
 from molvae.data.datasets import property_labels
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_frame, read_molecules
 from molvae.models.vae import EncodeResult
 from molvae.viz.drawing import check_image_path
 from molvae.viz.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS
-
-from molvae.cli.common import add_common, add_input, load_model, setup_logging
 
 HELP = "draw a latent-space map, training curves or property distributions"
 logger = logging.getLogger(__name__)
@@ -28,38 +27,70 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: _missing_kind(p))
     image = f"image file ({', '.join(FIGURE_FORMATS)})"
 
-    lat = kinds.add_parser("latent", help="2-D map (PCA or t-SNE) of encoded molecules coloured by a property",
-                           description="Encode INPUT with the model, project the latent means to 2-D and colour "
-                           "them by a property: a numeric column of INPUT with that name, 'pred_NAME' (the "
-                           "model's prediction), or a property RDKit computes (see 'molvae train --list-properties').")
+    lat = kinds.add_parser(
+        "latent",
+        help="2-D map (PCA or t-SNE) of encoded molecules coloured by a property",
+        description="Encode INPUT with the model, project the latent means to 2-D and colour "
+        "them by a property: a numeric column of INPUT with that name, 'pred_NAME' (the "
+        "model's prediction), or a property RDKit computes (see 'molvae train --list-properties').",
+    )
     add_input(lat)
-    lat.add_argument("--color-by", required=True, metavar="PROPERTY", help="column of INPUT, pred_NAME, or a "
-                     "property name such as qed, logp, sa, mw")
+    lat.add_argument(
+        "--color-by",
+        required=True,
+        metavar="PROPERTY",
+        help="column of INPUT, pred_NAME, or a property name such as qed, logp, sa, mw",
+    )
     lat.add_argument("--method", choices=PROJECTIONS, default="pca", help="projection (default: pca)")
-    lat.add_argument("--trajectory", metavar="OPT_OUTPUT", help="output table of 'molvae optimize': its "
-                     "successive best molecules are drawn as a numbered path")
-    lat.add_argument("--max-molecules", type=int, default=5000, metavar="N",
-                     help="encode at most the first N molecules of INPUT (default: 5000)")
+    lat.add_argument(
+        "--trajectory",
+        metavar="OPT_OUTPUT",
+        help="output table of 'molvae optimize': its successive best molecules are drawn as a numbered path",
+    )
+    lat.add_argument(
+        "--max-molecules",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="encode at most the first N molecules of INPUT (default: 5000)",
+    )
     lat.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
     add_common(lat)
     lat.set_defaults(func=run_latent)
 
-    tr = kinds.add_parser("training", help="loss parts, KL weight, validation accuracy and property MAE per epoch",
-                          description="Training curves from a run directory's metrics.csv (or the file itself).")
+    tr = kinds.add_parser(
+        "training",
+        help="loss parts, KL weight, validation accuracy and property MAE per epoch",
+        description="Training curves from a run directory's metrics.csv (or the file itself).",
+    )
     tr.add_argument("run", metavar="RUN_DIR", help="run directory written by 'molvae train', or its metrics.csv")
     tr.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
     add_common(tr, model=False)
     tr.set_defaults(func=run_training)
 
-    pr = kinds.add_parser("properties", help="histograms of properties of generated vs. reference molecules",
-                          description="Overlaid histograms of RDKit properties (logP, QED, SA, MW by default) of "
-                          "GENERATED and --reference molecules; invalid SMILES are skipped.")
+    pr = kinds.add_parser(
+        "properties",
+        help="histograms of properties of generated vs. reference molecules",
+        description="Overlaid histograms of RDKit properties (logP, QED, SA, MW by default) of "
+        "GENERATED and --reference molecules; invalid SMILES are skipped.",
+    )
     pr.add_argument("generated", metavar="GENERATED", help="generated molecules (e.g. the output of 'molvae sample')")
     pr.add_argument("--reference", required=True, metavar="REF", help="reference molecules (e.g. the training set)")
-    pr.add_argument("--properties", nargs="+", default=list(DEFAULT_PROPERTIES), choices=sorted(chem.PROPERTIES),
-                    metavar="NAME", help=f"properties to plot (default: {' '.join(DEFAULT_PROPERTIES)})")
-    pr.add_argument("--max-molecules", type=int, default=20000, metavar="N",
-                    help="use at most the first N molecules of each file (default: 20000)")
+    pr.add_argument(
+        "--properties",
+        nargs="+",
+        default=list(DEFAULT_PROPERTIES),
+        choices=sorted(chem.PROPERTIES),
+        metavar="NAME",
+        help=f"properties to plot (default: {' '.join(DEFAULT_PROPERTIES)})",
+    )
+    pr.add_argument(
+        "--max-molecules",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="use at most the first N molecules of each file (default: 20000)",
+    )
     pr.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
     add_common(pr, model=False)
     pr.set_defaults(func=run_properties)
@@ -96,8 +127,10 @@ def trajectory_latents(path: str, latent_dim: int) -> np.ndarray:
     zcols = [f"z{i}" for i in range(latent_dim)]
     missing = [c for c in ("call", "score", *zcols) if c not in frame.columns]
     if missing:
-        raise InputError(f"{path} is not an optimization output for this model: missing columns "
-                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        raise InputError(
+            f"{path} is not an optimization output for this model: missing columns "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
     calls = pd.to_numeric(frame["call"], errors="coerce").to_numpy(dtype=np.float64)
     scores = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=np.float64)
     z = frame[zcols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -119,14 +152,18 @@ def run_latent(args: argparse.Namespace) -> int:
     table = read_molecules(args.input, args.smiles_column, args.id_column)
     if len(table) > args.max_molecules:
         logger.info("using the first %d of %d molecules (--max-molecules)", args.max_molecules, len(table))
-        table = MoleculeTable(table.frame.iloc[: args.max_molecules].reset_index(drop=True), table.smiles_column,
-                              table.id_column)
+        table = MoleculeTable(
+            table.frame.iloc[: args.max_molecules].reset_index(drop=True), table.smiles_column, table.id_column
+        )
     enc = model.encode(table.smiles, keep_largest_fragment=args.keep_largest_fragment)
     values, name = color_values(table, enc, args.color_by)
     trajectory = trajectory_latents(args.trajectory, model.latent_dim) if args.trajectory else None
     latent_map(enc.mu, values, args.output, name, method=args.method, trajectory=trajectory, seed=args.seed)
-    print(f"mapped {int(enc.valid.sum())} of {len(table)} molecules ({args.method}, coloured by {name})"
-          + (f" with a {len(trajectory)}-point trajectory" if trajectory is not None else "") + f" -> {args.output}")
+    print(
+        f"mapped {int(enc.valid.sum())} of {len(table)} molecules ({args.method}, coloured by {name})"
+        + (f" with a {len(trajectory)}-point trajectory" if trajectory is not None else "")
+        + f" -> {args.output}"
+    )
     return 0
 
 
@@ -146,6 +183,8 @@ def run_properties(args: argparse.Namespace) -> int:
     generated = read_molecules(args.generated).smiles[: args.max_molecules]
     reference = read_molecules(args.reference).smiles[: args.max_molecules]
     property_distributions(generated, reference, args.output, properties=args.properties)
-    print(f"{len(generated)} generated vs. {len(reference)} reference molecules ({', '.join(args.properties)}) "
-          f"-> {args.output}")
+    print(
+        f"{len(generated)} generated vs. {len(reference)} reference molecules ({', '.join(args.properties)}) "
+        f"-> {args.output}"
+    )
     return 0

@@ -11,8 +11,11 @@ HELP = "encode then decode molecules and report exact-match reconstruction accur
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reconstruct", help=HELP, description=HELP + " (canonical SMILES equality, greedy decoding "
-                       "from the latent mean).")
+    p = sub.add_parser(
+        "reconstruct",
+        help=HELP,
+        description=HELP + " (canonical SMILES equality, greedy decoding from the latent mean).",
+    )
     add_input(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
     add_common(p)
@@ -26,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     valid = frame["valid"].to_numpy(dtype=bool)
     n_valid, n_match = int(valid.sum()), int((frame["match"].to_numpy(dtype=bool) & valid).sum())
     accuracy = f"{n_match / n_valid:.4f}" if n_valid else "n/a"
-    print(f"reconstruction accuracy: {accuracy} ({n_match} of {n_valid} valid inputs reconstructed exactly); "
-          f"{len(frame) - n_valid} of {len(frame)} rows invalid, marked in the output -> {args.output}")
+    print(
+        f"reconstruction accuracy: {accuracy} ({n_match} of {n_valid} valid inputs reconstructed exactly); "
+        f"{len(frame) - n_valid} of {len(frame)} rows invalid, marked in the output -> {args.output}"
+    )
     return 0

@@ -20,38 +20,76 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help=HELP, description=HELP + ".")
     p.add_argument("-n", "--num-samples", type=int, default=1000, help="number of prior draws (default: 1000)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="0 = greedy decoding; > 0 samples tokens from softmax(logits / T) (default: the model's own "
-                        "choice, made on the validation split and stored in it; the bundled model's is in its model card)")
-    p.add_argument("--index-temperature", type=float, default=None, metavar="T",
-                   help="with --temperature > 0: the temperature of the tokens that give a ring's or branch's size "
-                        "(SELFIES index tokens; 0 = greedy), where a wrong pick breaks a ring (default: the model's "
-                        "own choice, else the same as --temperature)")
-    p.add_argument("--prior", choices=PRIOR_KINDS, default="auto",
-                   help="where latent points are drawn: 'fitted' = the Gaussian mixture fitted to where the encoder "
-                        "puts training molecules (stored in the model), 'standard' = N(0, I), 'auto' = fitted when "
-                        "the model has one (default: auto)")
-    p.add_argument("--train", metavar="FILE", help="training molecules, to report novelty (default: the "
-                   "training-set hashes stored in the model, when it has them)")
-    p.add_argument("--condition", nargs="+", metavar="NAME=VALUE",
-                   help="conditional model only: requested property values, e.g. qed=0.9 logp=2.5 (the mean and "
-                        "standard deviation of each property over the samples are printed, beside those of the "
-                        "same draws decoded at the training-average condition: column average_smiles)")
-    p.add_argument("--guidance", type=float, default=1.0, metavar="W",
-                   help="with --condition: decode from l_avg + W (l_cond - l_avg), where l_avg are the decoder's "
-                        "logits at the training-average condition; W > 1 follows the request more strongly "
-                        "(classifier-free-style guidance), at some cost in diversity (default: 1, plain CVAE)")
-    p.add_argument("--no-repair", action="store_true",
-                   help="keep under-bonded bracket atoms as RDKit reads them (radicals) instead of reading a "
-                        "stereocentre or cation written with too few neighbours as the plain atom; the 'repaired' "
-                        "column marks the molecules this changed")
-    p.add_argument("--max-ring", type=int, default=DEFAULT_MAX_RING, metavar="N",
-                   help="while decoding, mask a ring closure that would make a ring of more than N atoms (the "
-                        "decoder writes its next choice there); the 'ring_masked' column marks the molecules "
-                        f"this changed; 0 = no limit (default: {DEFAULT_MAX_RING}, chosen on the validation split)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="0 = greedy decoding; > 0 samples tokens from softmax(logits / T) (default: the model's own "
+        "choice, made on the validation split and stored in it; the bundled model's is in its model card)",
+    )
+    p.add_argument(
+        "--index-temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="with --temperature > 0: the temperature of the tokens that give a ring's or branch's size "
+        "(SELFIES index tokens; 0 = greedy), where a wrong pick breaks a ring (default: the model's "
+        "own choice, else the same as --temperature)",
+    )
+    p.add_argument(
+        "--prior",
+        choices=PRIOR_KINDS,
+        default="auto",
+        help="where latent points are drawn: 'fitted' = the Gaussian mixture fitted to where the encoder "
+        "puts training molecules (stored in the model), 'standard' = N(0, I), 'auto' = fitted when "
+        "the model has one (default: auto)",
+    )
+    p.add_argument(
+        "--train",
+        metavar="FILE",
+        help="training molecules, to report novelty (default: the "
+        "training-set hashes stored in the model, when it has them)",
+    )
+    p.add_argument(
+        "--condition",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="conditional model only: requested property values, e.g. qed=0.9 logp=2.5 (the mean and "
+        "standard deviation of each property over the samples are printed, beside those of the "
+        "same draws decoded at the training-average condition: column average_smiles)",
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="with --condition: decode from l_avg + W (l_cond - l_avg), where l_avg are the decoder's "
+        "logits at the training-average condition; W > 1 follows the request more strongly "
+        "(classifier-free-style guidance), at some cost in diversity (default: 1, plain CVAE)",
+    )
+    p.add_argument(
+        "--no-repair",
+        action="store_true",
+        help="keep under-bonded bracket atoms as RDKit reads them (radicals) instead of reading a "
+        "stereocentre or cation written with too few neighbours as the plain atom; the 'repaired' "
+        "column marks the molecules this changed",
+    )
+    p.add_argument(
+        "--max-ring",
+        type=int,
+        default=DEFAULT_MAX_RING,
+        metavar="N",
+        help="while decoding, mask a ring closure that would make a ring of more than N atoms (the "
+        "decoder writes its next choice there); the 'ring_masked' column marks the molecules "
+        f"this changed; 0 = no limit (default: {DEFAULT_MAX_RING}, chosen on the validation split)",
+    )
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
-    p.add_argument("--image", metavar="FILE", help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
-                   "(with QED and novelty) as a grid (.png or .svg)")
+    p.add_argument(
+        "--image",
+        metavar="FILE",
+        help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
+        "(with QED and novelty) as a grid (.png or .svg)",
+    )
     add_common(p, purpose="sample")
     p.set_defaults(func=run)
 
@@ -61,10 +99,21 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(args.image, GRID_FORMATS)
     requested = _parse_condition(args.condition) if args.condition else None
     model, _ = start(args, read_input=False)
-    frame = api.sample(model, args.num_samples, seed=args.seed, prior=args.prior, temperature=args.temperature,
-                       condition=requested, guidance=args.guidance, repair=not args.no_repair,
-                       reference=args.train, latents=args.latents, max_ring=args.max_ring,
-                       index_temperature=args.index_temperature, compare_average=bool(requested))
+    frame = api.sample(
+        model,
+        args.num_samples,
+        seed=args.seed,
+        prior=args.prior,
+        temperature=args.temperature,
+        condition=requested,
+        guidance=args.guidance,
+        repair=not args.no_repair,
+        reference=args.train,
+        latents=args.latents,
+        max_ring=args.max_ring,
+        index_temperature=args.index_temperature,
+        compare_average=bool(requested),
+    )
     summary = api.summarize_samples(frame, requested)
     report = f"validity {summary['validity']:.4f}, uniqueness {summary['uniqueness']:.4f}"
     if not args.no_repair:
@@ -79,9 +128,11 @@ def run(args: argparse.Namespace) -> int:
         report += f"; grid -> {args.image}"
     print(f"sampled {summary['n']} molecules: {report} -> {args.output}")
     for name, c in summary.get("conditions", {}).items():
-        print(f"  {name}: requested {c['requested']:g}, samples {c['mean']:.3f} ± {c['std']:.3f} "
-              f"(mean absolute error {c['mae']:.3f}); same draws at the average condition: "
-              f"{c['average_mean']:.3f} ± {c['average_std']:.3f}")
+        print(
+            f"  {name}: requested {c['requested']:g}, samples {c['mean']:.3f} ± {c['std']:.3f} "
+            f"(mean absolute error {c['mae']:.3f}); same draws at the average condition: "
+            f"{c['average_mean']:.3f} ± {c['average_std']:.3f}"
+        )
     return 0
 
 
@@ -108,6 +159,8 @@ def draw_samples(frame, path: str) -> None:
     qed = compute_properties(shown, ["qed"])[:, 0]
     novel = frame["novel"].to_numpy() if "novel" in frame else None
     status = {True: "\nnovel", False: "\nin training set"}
-    legends = [f"sample {rows[s]}  QED {q:.2f}" + ("" if novel is None else status[bool(novel[rows[s]])])
-               for s, q in zip(shown, qed, strict=True)]
+    legends = [
+        f"sample {rows[s]}  QED {q:.2f}" + ("" if novel is None else status[bool(novel[rows[s]])])
+        for s, q in zip(shown, qed, strict=True)
+    ]
     molecule_grid(shown, legends, path, mols_per_row=6, size=220)

@@ -7,29 +7,48 @@ import argparse
 import numpy as np
 
 from molvae import api
+from molvae.cli.common import add_common, add_input, show_progress, start, write_output
 from molvae.errors import InputError
 from molvae.evaluation.scoring import auroc, stored_reference
-
-from molvae.cli.common import add_common, add_input, show_progress, start, write_output
 
 HELP = "score molecules by negative ELBO, importance-weighted likelihood and latent Mahalanobis distance"
 SCORES = ("neg_elbo", "neg_log_likelihood", "mahalanobis", "recon_nll", "kl")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score", help=HELP, description=HELP + ". Higher scores = more unusual for this model. "
-                       "The outlier flag uses a threshold calibrated on held-out training molecules: the model's "
-                       "own (the bundled model carries one) or one fitted with --calibrate.")
+    p = sub.add_parser(
+        "score",
+        help=HELP,
+        description=HELP + ". Higher scores = more unusual for this model. "
+        "The outlier flag uses a threshold calibrated on held-out training molecules: the model's "
+        "own (the bundled model carries one) or one fitted with --calibrate.",
+    )
     add_input(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
-    p.add_argument("-k", "--samples", type=int, default=1,
-                   help="z draws per molecule; > 1 adds the importance-weighted -log p(x) estimate (default: 1)")
-    p.add_argument("--labels", metavar="COL", help="a 0/1 (or true/false) column marking unusual molecules: print "
-                   "the AUROC of each score")
-    p.add_argument("--calibrate", metavar="TRAIN", help="training molecules to fit the latent statistics and "
-                   "the threshold on (90%% / 10%% held out), when the model has none or to replace its own")
-    p.add_argument("--quantile", type=float, default=None, help="with --calibrate: the quantile of the held-out "
-                   "molecules' scores the threshold is set at (default: 0.99)")
+    p.add_argument(
+        "-k",
+        "--samples",
+        type=int,
+        default=1,
+        help="z draws per molecule; > 1 adds the importance-weighted -log p(x) estimate (default: 1)",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="COL",
+        help="a 0/1 (or true/false) column marking unusual molecules: print the AUROC of each score",
+    )
+    p.add_argument(
+        "--calibrate",
+        metavar="TRAIN",
+        help="training molecules to fit the latent statistics and "
+        "the threshold on (90%% / 10%% held out), when the model has none or to replace its own",
+    )
+    p.add_argument(
+        "--quantile",
+        type=float,
+        default=None,
+        help="with --calibrate: the quantile of the held-out molecules' scores the threshold is set at (default: 0.99)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -46,13 +65,22 @@ def _labels(table, column: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     if args.quantile is not None and not args.calibrate:
-        raise InputError("--quantile sets the threshold fitted by --calibrate TRAIN; give both "
-                         "(a model's own threshold keeps the quantile it was calibrated at)")
+        raise InputError(
+            "--quantile sets the threshold fitted by --calibrate TRAIN; give both "
+            "(a model's own threshold keeps the quantile it was calibrated at)"
+        )
     model, table = start(args)
     labels = _labels(table, args.labels) if args.labels else None
-    frame = api.score(model, table, n_samples=args.samples, seed=args.seed, calibrate=args.calibrate,
-                      quantile=args.quantile, keep_largest_fragment=args.keep_largest_fragment,
-                      progress=show_progress(args))
+    frame = api.score(
+        model,
+        table,
+        n_samples=args.samples,
+        seed=args.seed,
+        calibrate=args.calibrate,
+        quantile=args.quantile,
+        keep_largest_fragment=args.keep_largest_fragment,
+        progress=show_progress(args),
+    )
     if labels is not None:
         frame.insert(frame.columns.get_loc("input_smiles") + 1, "label", labels)
     write_output(frame, args.output)
@@ -60,9 +88,11 @@ def run(args: argparse.Namespace) -> int:
     line = f"scored {n_valid} of {len(frame)} molecules ({len(frame) - n_valid} unreadable by this model)"
     if "outlier" in frame:
         ref = stored_reference(model)
-        line += (f"; {int(frame['outlier'].sum())} flagged as outliers (neg ELBO above {ref.threshold:.1f} nats or "
-                 f"Mahalanobis distance above {ref.mahalanobis_threshold:.2f}: the {ref.quantile:.0%} quantiles of "
-                 "held-out training molecules; or unreadable)")
+        line += (
+            f"; {int(frame['outlier'].sum())} flagged as outliers (neg ELBO above {ref.threshold:.1f} nats or "
+            f"Mahalanobis distance above {ref.mahalanobis_threshold:.2f}: the {ref.quantile:.0%} quantiles of "
+            "held-out training molecules; or unreadable)"
+        )
     else:
         line += "; no outlier threshold (this model carries none: use --calibrate TRAIN)"
     print(line + f" -> {args.output}")

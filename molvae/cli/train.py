@@ -7,68 +7,114 @@ import logging
 from pathlib import Path
 
 from molvae.chem import PROPERTIES
-from molvae.errors import InputError
+from molvae.cli.common import add_common, setup_logging, show_progress
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
+from molvae.data.vocab import REPRESENTATIONS
+from molvae.errors import InputError
 from molvae.training.distributed import distributed_context
 from molvae.training.loop import command_line, train
-from molvae.data.vocab import REPRESENTATIONS
-
-from molvae.cli.common import add_common, setup_logging, show_progress
 
 HELP = "train a VAE with a jointly trained property predictor on a molecule file"
 logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help=HELP, description=HELP + ". Writes best.pt, last.pt, metrics.csv, "
-                       "config.toml and training_curves.png into --output. Flags override --config, which overrides "
-                       "the defaults.")
-    p.add_argument("data", metavar="DATA", nargs="?", help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
-                   "a 'split' column with train/valid is used if present")
+    p = sub.add_parser(
+        "train",
+        help=HELP,
+        description=HELP + ". Writes best.pt, last.pt, metrics.csv, "
+        "config.toml and training_curves.png into --output. Flags override --config, which overrides "
+        "the defaults.",
+    )
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        nargs="?",
+        help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
+        "a 'split' column with train/valid is used if present",
+    )
     p.add_argument("-o", "--output", metavar="DIR", help="run directory (required)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [data], [model] and [train] tables")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column (default: detected)")
     p.add_argument("--id-column", metavar="COL", help="id column (default: detected)")
-    p.add_argument("--properties", nargs="*", metavar="NAME",
-                   help="properties to predict: file columns, or computed by name (see --list-properties)")
+    p.add_argument(
+        "--properties",
+        nargs="*",
+        metavar="NAME",
+        help="properties to predict: file columns, or computed by name (see --list-properties)",
+    )
     p.add_argument("--list-properties", action="store_true", help="list the properties RDKit computes by name and exit")
-    p.add_argument("--condition", nargs="+", metavar="NAME",
-                   help="train a conditional VAE (Sohn et al. 2015) on these properties: encoder and decoder see "
-                        "their standardized values, and 'molvae sample --condition NAME=VALUE' asks for them; "
-                        "they are added to --properties")
+    p.add_argument(
+        "--condition",
+        nargs="+",
+        metavar="NAME",
+        help="train a conditional VAE (Sohn et al. 2015) on these properties: encoder and decoder see "
+        "their standardized values, and 'molvae sample --condition NAME=VALUE' asks for them; "
+        "they are added to --properties",
+    )
     p.add_argument("--representation", choices=sorted(REPRESENTATIONS), help="string representation (default: selfies)")
     p.add_argument("--epochs", type=int, help="epochs (default: 10)")
     p.add_argument("--batch-size", type=int, help="molecules per batch (default: 256)")
     p.add_argument("--learning-rate", type=float, help="peak learning rate, cosine-decayed (default: 1e-3)")
     p.add_argument("--min-learning-rate", type=float, help="floor of the cosine decay (default: 1e-4)")
-    p.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up steps; use a few hundred with "
-                   "--init (default: 0)")
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        help="linear learning-rate warm-up steps; use a few hundred with --init (default: 0)",
+    )
     p.add_argument("--latent-dim", type=int, help="latent dimensions (default: 64)")
     p.add_argument("--beta", type=float, help="final KL weight (default: 0.05)")
     p.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="KL weight schedule (default: monotonic)")
-    p.add_argument("--kl-warmup-epochs", type=float, help="monotonic schedule: epochs to ramp the KL weight from 0 "
-                   "to --beta (default: 2)")
+    p.add_argument(
+        "--kl-warmup-epochs",
+        type=float,
+        help="monotonic schedule: epochs to ramp the KL weight from 0 to --beta (default: 2)",
+    )
     p.add_argument("--free-bits", type=float, help="free nats per latent dimension (default: 0.05)")
     p.add_argument("--property-weight", type=float, help="weight of the property loss (default: 1.0)")
     p.add_argument("--precision", choices=PRECISIONS, help="auto uses bf16 autocast where supported (default: auto)")
-    p.add_argument("--keep-largest-fragment", action="store_true", default=None,
-                   help="strip salts: keep the largest fragment of multi-fragment SMILES")
-    p.add_argument("--augment", type=float, metavar="FRACTION",
-                   help="share of the training molecules shown each epoch written from a random SMILES instead of "
-                        "the canonical one (SMILES enumeration, a regularizer; default: 0)")
-    p.add_argument("--ema-decay", type=float, metavar="D",
-                   help="validate and save best.pt with an exponential moving average of the weights, each step "
-                        "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)")
+    p.add_argument(
+        "--keep-largest-fragment",
+        action="store_true",
+        default=None,
+        help="strip salts: keep the largest fragment of multi-fragment SMILES",
+    )
+    p.add_argument(
+        "--augment",
+        type=float,
+        metavar="FRACTION",
+        help="share of the training molecules shown each epoch written from a random SMILES instead of "
+        "the canonical one (SMILES enumeration, a regularizer; default: 0)",
+    )
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        metavar="D",
+        help="validate and save best.pt with an exponential moving average of the weights, each step "
+        "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
-    p.add_argument("--init", metavar="MODEL", help="warm-start a new run from this checkpoint or bundled model: "
-                   "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
-                   "use --kl-schedule constant when its KL weight should not ramp up from 0 again")
-    p.add_argument("--grow-decoder", type=int, metavar="UNITS",
-                   help="with --init: widen the initial model's decoder GRU to UNITS units; the new units start "
-                        "unread, so training begins from exactly what the initial model computes")
-    p.add_argument("--dropout", type=float, metavar="P",
-                   help="with --init: dropout rate of the new run instead of the initial model's (a regularizer "
-                        "when the initial model has begun to overfit); without --init set [model] dropout in --config")
+    p.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="warm-start a new run from this checkpoint or bundled model: "
+        "its architecture and weights (tokens matched by name), with a fresh optimizer and schedule; "
+        "use --kl-schedule constant when its KL weight should not ramp up from 0 again",
+    )
+    p.add_argument(
+        "--grow-decoder",
+        type=int,
+        metavar="UNITS",
+        help="with --init: widen the initial model's decoder GRU to UNITS units; the new units start "
+        "unread, so training begins from exactly what the initial model computes",
+    )
+    p.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help="with --init: dropout rate of the new run instead of the initial model's (a regularizer "
+        "when the initial model has begun to overfit); without --init set [model] dropout in --config",
+    )
     add_common(p, model=False)
     p.set_defaults(func=run, seed=None)  # no --seed: the config file's seed (or 0)
 
@@ -87,36 +133,69 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("train needs DATA and --output DIR (see molvae train --help)")
     setup_logging(args)
     cfg = RunConfig.from_toml(args.config) if args.config else RunConfig()
-    cfg = cfg.override("data", smiles_column=args.smiles_column, id_column=args.id_column,
-                       properties=tuple(args.properties) if args.properties is not None else None,
-                       keep_largest_fragment=args.keep_largest_fragment, augment_fraction=args.augment)
+    cfg = cfg.override(
+        "data",
+        smiles_column=args.smiles_column,
+        id_column=args.id_column,
+        properties=tuple(args.properties) if args.properties is not None else None,
+        keep_largest_fragment=args.keep_largest_fragment,
+        augment_fraction=args.augment,
+    )
     if args.condition:
         extra = tuple(c for c in args.condition if c not in cfg.data.properties)
         cfg = cfg.override("data", properties=tuple(cfg.data.properties) + extra)
-    cfg = cfg.override("model", representation=args.representation, latent_dim=args.latent_dim,
-                       conditions=tuple(args.condition) if args.condition else None)
-    cfg = cfg.override("train", epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                       min_learning_rate=args.min_learning_rate, warmup_steps=args.warmup_steps,
-                       beta=args.beta, kl_schedule=args.kl_schedule, free_bits=args.free_bits,
-                       kl_warmup_epochs=args.kl_warmup_epochs,
-                       property_weight=args.property_weight, precision=args.precision, ema_decay=args.ema_decay,
-                       device=args.device if args.device != "auto" else None, seed=args.seed)
+    cfg = cfg.override(
+        "model",
+        representation=args.representation,
+        latent_dim=args.latent_dim,
+        conditions=tuple(args.condition) if args.condition else None,
+    )
+    cfg = cfg.override(
+        "train",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        min_learning_rate=args.min_learning_rate,
+        warmup_steps=args.warmup_steps,
+        beta=args.beta,
+        kl_schedule=args.kl_schedule,
+        free_bits=args.free_bits,
+        kl_warmup_epochs=args.kl_warmup_epochs,
+        property_weight=args.property_weight,
+        precision=args.precision,
+        ema_decay=args.ema_decay,
+        device=args.device if args.device != "auto" else None,
+        seed=args.seed,
+    )
     if args.init and args.resume:
         raise InputError("--init starts a new run and --resume continues one: give one of them")
     if args.dropout is not None and not args.init:
-        raise InputError("--dropout sets the dropout of a model warm-started with --init; for a new model set "
-                         "[model] dropout in --config")
+        raise InputError(
+            "--dropout sets the dropout of a model warm-started with --init; for a new model set "
+            "[model] dropout in --config"
+        )
     if args.grow_decoder is not None and not args.init:
         raise InputError("--grow-decoder widens the model given with --init: give --init MODEL")
-    result = train(args.data, args.output, cfg, resume=args.resume, progress=show_progress(args),
-                   command=command_line(), init=args.init, grow_decoder=args.grow_decoder, dropout=args.dropout)
+    result = train(
+        args.data,
+        args.output,
+        cfg,
+        resume=args.resume,
+        progress=show_progress(args),
+        command=command_line(),
+        init=args.init,
+        grow_decoder=args.grow_decoder,
+        dropout=args.dropout,
+    )
     if not distributed_context().is_main:  # torchrun: rank 0 reports
         return 0
     draw_curves(result.output_dir)
     last = result.metrics[-1] if result.metrics else {}
     acc = last.get("val_recon_acc")
-    print(f"trained {len(result.metrics)} epochs; best model: {result.best_path}"
-          + (f"; last validation reconstruction accuracy {acc:.3f}" if acc is not None else ""))
+    print(
+        f"trained {len(result.metrics)} epochs; best model: {result.best_path}"
+        + (f"; last validation reconstruction accuracy {acc:.3f}" if acc is not None else "")
+    )
     return 0
 
 

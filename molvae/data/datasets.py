@@ -19,15 +19,15 @@ import numpy as np
 import torch
 
 from molvae import chem
+from molvae.data.vocab import REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation, TokenizeError, Vocabulary
 from molvae.utils import process_pool
-from molvae.data.vocab import (REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation, TokenizeError,
-                          Vocabulary)
 
 logger = logging.getLogger(__name__)
 
 
-def property_labels(smiles: Sequence[str | None], names: Sequence[str], table=None, *,
-                    strict: bool = False) -> np.ndarray:
+def property_labels(
+    smiles: Sequence[str | None], names: Sequence[str], table=None, *, strict: bool = False
+) -> np.ndarray:
     """Property labels, ``len(smiles) x len(names)`` floats, the one place they are computed.
 
     For each name: the matching column of ``table`` (a :class:`molvae.io.MoleculeTable`, row-aligned
@@ -103,11 +103,19 @@ def prepare_molecules(
     with ``max_tokens`` > 0, longer token lists are rejected (``too_long``). ``workers`` > 1 spreads
     large inputs over processes (0: all cores); results keep input order.
     """
-    job = functools.partial(prepare_serial, representation=representation, vocab=vocab,
-                            max_tokens=max_tokens, keep_largest_fragment=keep_largest_fragment)
+    job = functools.partial(
+        prepare_serial,
+        representation=representation,
+        vocab=vocab,
+        max_tokens=max_tokens,
+        keep_largest_fragment=keep_largest_fragment,
+    )
     parts = _in_chunks(job, workers, smiles)
-    return PreparedMolecules([c for p in parts for c in p.canonical], [t for p in parts for t in p.tokens],
-                             [r for p in parts for r in p.reasons])
+    return PreparedMolecules(
+        [c for p in parts for c in p.canonical],
+        [t for p in parts for t in p.tokens],
+        [r for p in parts for r in p.reasons],
+    )
 
 
 PARALLEL_CHUNK = 5000
@@ -122,11 +130,12 @@ def _in_chunks(job: functools.partial, workers: int, *columns: Sequence) -> list
         return [job(*columns)]
     starts = range(0, n, PARALLEL_CHUNK)
     with process_pool(workers) as pool:
-        return list(pool.map(job, *([list(c[i:i + PARALLEL_CHUNK]) for i in starts] for c in columns)))
+        return list(pool.map(job, *([list(c[i : i + PARALLEL_CHUNK]) for i in starts] for c in columns)))
 
 
-def randomized_sequences(smiles: Sequence[str], seeds: Sequence[int], representation: Representation,
-                         vocab: Vocabulary, max_tokens: int) -> list[list[int] | None]:
+def randomized_sequences(
+    smiles: Sequence[str], seeds: Sequence[int], representation: Representation, vocab: Vocabulary, max_tokens: int
+) -> list[list[int] | None]:
     """Index sequences of one random SMILES of each molecule (:func:`molvae.chem.random_smiles`,
     seeded per molecule); None where the variant has a token outside ``vocab`` or more than
     ``max_tokens`` tokens, or cannot be tokenized (the caller keeps the canonical sequence)."""
@@ -142,8 +151,14 @@ def randomized_sequences(smiles: Sequence[str], seeds: Sequence[int], representa
     return out
 
 
-def randomized_many(smiles: Sequence[str], seeds: Sequence[int], representation: Representation,
-                    vocab: Vocabulary, max_tokens: int, workers: int = 1) -> list[list[int] | None]:
+def randomized_many(
+    smiles: Sequence[str],
+    seeds: Sequence[int],
+    representation: Representation,
+    vocab: Vocabulary,
+    max_tokens: int,
+    workers: int = 1,
+) -> list[list[int] | None]:
     """:func:`randomized_sequences` spread over ``workers`` processes (0: all cores) for large inputs;
     the result depends only on the seeds, not on the number of workers."""
     job = functools.partial(randomized_sequences, representation=representation, vocab=vocab, max_tokens=max_tokens)
@@ -160,8 +175,13 @@ def resolve_workers(workers: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def prepare_serial(smiles: Sequence[str], representation: Representation, vocab: Vocabulary | None,
-                    max_tokens: int, keep_largest_fragment: bool) -> PreparedMolecules:
+def prepare_serial(
+    smiles: Sequence[str],
+    representation: Representation,
+    vocab: Vocabulary | None,
+    max_tokens: int,
+    keep_largest_fragment: bool,
+) -> PreparedMolecules:
     """:func:`prepare_molecules` in this process (worker processes and the streaming encoder's chunk
     workers call it directly)."""
     canonical, reasons = chem.canonicalize_many(smiles, keep_largest_fragment=keep_largest_fragment)
@@ -230,8 +250,7 @@ class PropertyScaler:
 
     @classmethod
     def from_dict(cls, data: dict) -> PropertyScaler:
-        return cls(tuple(data["names"]), tuple(float(x) for x in data["mean"]),
-                   tuple(float(x) for x in data["std"]))
+        return cls(tuple(data["names"]), tuple(float(x) for x in data["mean"]), tuple(float(x) for x in data["std"]))
 
 
 class SequenceDataset(torch.utils.data.Dataset):
@@ -240,8 +259,9 @@ class SequenceDataset(torch.utils.data.Dataset):
     def __init__(self, sequences: list[list[int]], targets: np.ndarray | None = None) -> None:
         self.sequences = sequences
         n_props = 0 if targets is None else targets.shape[1]
-        self.targets = (np.zeros((len(sequences), 0), dtype=np.float32) if targets is None
-                        else targets.astype(np.float32))
+        self.targets = (
+            np.zeros((len(sequences), 0), dtype=np.float32) if targets is None else targets.astype(np.float32)
+        )
         self.lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         self.n_properties = n_props
 
@@ -273,8 +293,16 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     dropped), as DistributedDataParallel needs.
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 pool_batches: int = 50, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        pool_batches: int = 50,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.rank, self.world_size = rank, world_size
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
@@ -291,20 +319,20 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         if self.world_size == 1:
             return every
         per_rank = len(every) // self.world_size
-        return every[self.rank::self.world_size][:per_rank]
+        return every[self.rank :: self.world_size][:per_rank]
 
     def _all_batches(self) -> list[list[int]]:
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            return [order[i:i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
+            return [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(n)
         out: list[list[int]] = []
         for start in range(0, n, self.pool):
-            pool = order[start:start + self.pool]
+            pool = order[start : start + self.pool]
             pool = pool[np.argsort(self.lengths[pool], kind="stable")]
-            out.extend(pool[i:i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
+            out.extend(pool[i : i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
         rng.shuffle(out)  # type: ignore[arg-type]
         return out
 

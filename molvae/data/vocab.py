@@ -119,7 +119,9 @@ class SelfiesRepresentation(Representation):
         try:
             encoded = sf.encoder(smiles, strict=True)
         except Exception as exc:  # selfies raises EncoderError and others on odd input
-            raise TokenizeError(f"{REASON_TOKENIZE}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise TokenizeError(
+                f"{REASON_TOKENIZE}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         if encoded is None:
             raise TokenizeError(REASON_TOKENIZE)
         return list(sf.split_selfies(encoded))

@@ -19,8 +19,8 @@ from sklearn.metrics import r2_score
 from molvae import chem
 from molvae.data.datasets import property_labels
 from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated, reconstruction_accuracy
-from molvae.models.vae import MolVAE
 from molvae.models.ring_limit import DEFAULT_MAX_RING
+from molvae.models.vae import MolVAE
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,17 @@ def property_errors(model: MolVAE, predicted: np.ndarray, true: np.ndarray) -> d
     return out
 
 
-def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarray | None = None,
-                   train: Sequence[str] | None = None, n_samples: int = 10000, seed: int = 0,
-                   reference: Sequence[str] | None = None, fcd_device: str = "cpu",
-                   max_ring: int | None = DEFAULT_MAX_RING) -> dict[str, float]:
+def evaluate_model(
+    model: MolVAE,
+    test: Sequence[str],
+    test_properties: np.ndarray | None = None,
+    train: Sequence[str] | None = None,
+    n_samples: int = 10000,
+    seed: int = 0,
+    reference: Sequence[str] | None = None,
+    fcd_device: str = "cpu",
+    max_ring: int | None = DEFAULT_MAX_RING,
+) -> dict[str, float]:
     """One dict with: exact reconstruction accuracy on ``test`` (greedy decoding from the latent
     mean), property MAE/R² on ``test`` (``test_properties`` aligned with ``model.property_names``,
     or computed with RDKit when the names are registry properties), and the MOSES metrics of
@@ -60,8 +67,13 @@ def evaluate_model(model: MolVAE, test: Sequence[str], test_properties: np.ndarr
             test_properties = property_labels(enc.smiles, model.property_names)
         result.update(property_errors(model, enc.properties, np.asarray(test_properties, dtype=float)))
     t0 = time.perf_counter()
-    decoded = model.decode_detailed(model.sample_prior(n_samples, seed), temperature=model.sampling_temperature,
-                                    seed=seed, max_ring=max_ring, index_temperature=model.sampling_index_temperature)
+    decoded = model.decode_detailed(
+        model.sample_prior(n_samples, seed),
+        temperature=model.sampling_temperature,
+        seed=seed,
+        max_ring=max_ring,
+        index_temperature=model.sampling_index_temperature,
+    )
     samples = decoded.smiles
     result["seconds_sampling"] = time.perf_counter() - t0
     result["repaired"] = float(np.mean(decoded.repaired)) if decoded.repaired else 0.0
@@ -87,10 +99,12 @@ def distributions(generated: Sequence[str | None], reference: Sequence[str]) -> 
         heavy = chem.compute_properties(smiles, ["heavy_atoms"])[:, 0]
         heavy = heavy[np.isfinite(heavy)].astype(int)
         n = max(1, len(smiles))
-        out[f"heavy_atom_histogram_{name}"] = {int(k): round(float(v) / n, 5)
-                                               for k, v in zip(*np.unique(heavy, return_counts=True))}
-        out[f"rings_per_molecule_by_size_{name}"] = {k: round(v / n, 5)
-                                                     for k, v in chem.ring_size_counts(smiles).items()}
+        out[f"heavy_atom_histogram_{name}"] = {
+            int(k): round(float(v) / n, 5) for k, v in zip(*np.unique(heavy, return_counts=True))
+        }
+        out[f"rings_per_molecule_by_size_{name}"] = {
+            k: round(v / n, 5) for k, v in chem.ring_size_counts(smiles).items()
+        }
     return out
 
 
@@ -103,5 +117,9 @@ def latent_diagnostics(mu: np.ndarray, logvar: np.ndarray, threshold: float = 0.
         return {}
     activity = np.var(mu.astype(np.float64), axis=0)
     kl = 0.5 * np.mean(mu.astype(np.float64) ** 2 + np.exp(logvar) - 1.0 - logvar, axis=0)
-    return {"active_units": int((activity > threshold).sum()), "latent_dim": int(mu.shape[1]),
-            "kl_total": float(kl.sum()), "kl_per_dim": [round(float(v), 4) for v in kl]}
+    return {
+        "active_units": int((activity > threshold).sum()),
+        "latent_dim": int(mu.shape[1]),
+        "kl_total": float(kl.sum()),
+        "kl_per_dim": [round(float(v), 4) for v in kl],
+    }

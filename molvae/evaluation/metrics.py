@@ -84,6 +84,7 @@ def reconstruction_accuracy(inputs: Sequence[str | None], outputs: Sequence[str 
 
 # ----------------------------------------------------------------------------- fingerprint metrics
 
+
 def tanimoto_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Tanimoto similarity of every row of ``a`` (``n x bits``) with every row of ``b`` (``m x bits``)."""
     a32, b32 = a.astype(np.float32), b.astype(np.float32)
@@ -155,6 +156,7 @@ def scaf_similarity(generated: Sequence[str], reference: Sequence[str]) -> float
 
 # ----------------------------------------------------------------------------- distributions
 
+
 def fcd(generated: Sequence[str], reference: Sequence[str], device: str = "cpu") -> float:
     """Fréchet ChemNet Distance (Preuer et al. 2018) with ``fcd_torch``'s bundled ChemNet."""
     if len(generated) < 2 or len(reference) < 2:
@@ -167,8 +169,9 @@ def fcd(generated: Sequence[str], reference: Sequence[str], device: str = "cpu")
             return float(FCD(device=device, n_jobs=1)(list(generated), list(reference)))
 
 
-def property_wasserstein(generated: Sequence[str], reference: Sequence[str],
-                         names: Sequence[str] = DISTRIBUTION_PROPERTIES) -> dict[str, float]:
+def property_wasserstein(
+    generated: Sequence[str], reference: Sequence[str], names: Sequence[str] = DISTRIBUTION_PROPERTIES
+) -> dict[str, float]:
     """1-D Wasserstein distance between generated and reference distributions of each property."""
     from scipy.stats import wasserstein_distance  # here: scipy.stats takes a second to import, for every CLI call
 
@@ -181,8 +184,12 @@ def property_wasserstein(generated: Sequence[str], reference: Sequence[str],
     return out
 
 
-def evaluate_generated(generated: Sequence[str | None], reference: Sequence[str] | None = None,
-                       train: Iterable[str] | None = None, fcd_device: str = "cpu") -> dict[str, float]:
+def evaluate_generated(
+    generated: Sequence[str | None],
+    reference: Sequence[str] | None = None,
+    train: Iterable[str] | None = None,
+    fcd_device: str = "cpu",
+) -> dict[str, float]:
     """The MOSES metrics of a generated set, as one flat dict.
 
     ``validity``, ``unique@1k``, ``unique@10k`` always; ``novelty`` with ``train``; with
@@ -213,8 +220,12 @@ def evaluate_generated(generated: Sequence[str | None], reference: Sequence[str]
 
 # ----------------------------------------------------------------------------- a chemist's eye
 
-def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] | None = None,
-                      reference_profile: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+
+def chemistry_metrics(
+    generated: Sequence[str | None],
+    reference: Sequence[str] | None = None,
+    reference_profile: dict[str, np.ndarray] | None = None,
+) -> dict[str, float]:
     """What a chemist sees in a generated set, each rate over *all* generated entries (an invalid or
     empty decode counts as a failure), beside the same rate on ``reference`` (e.g. the test split):
 
@@ -241,13 +252,15 @@ def chemistry_metrics(generated: Sequence[str | None], reference: Sequence[str] 
     if reference is not None or reference_profile is not None:
         ref = reference_profile if reference_profile is not None else chem.chemistry_profile(list(reference))
         m = max(1, len(ref["valid"]))
-        out.update({
-            "ref_radicals": float(ref["radicals"].sum() / m),
-            "ref_sanity": float(ref["sane"].sum() / m),
-            "ref_moses_filters": float(ref["moses_filters"].sum() / m),
-            "ref_pains": float(ref["pains"].sum() / m),
-            "ref_familiar": float(ref["familiar"].sum() / m),
-            "ref_heavy_atoms": float(ref["heavy_atoms"][ref["valid"]].mean()),
-        })
+        out.update(
+            {
+                "ref_radicals": float(ref["radicals"].sum() / m),
+                "ref_sanity": float(ref["sane"].sum() / m),
+                "ref_moses_filters": float(ref["moses_filters"].sum() / m),
+                "ref_pains": float(ref["pains"].sum() / m),
+                "ref_familiar": float(ref["familiar"].sum() / m),
+                "ref_heavy_atoms": float(ref["heavy_atoms"][ref["valid"]].mean()),
+            }
+        )
         out["sanity_ratio"] = out["sanity"] / out["ref_sanity"] if out["ref_sanity"] else float("nan")
     return out

@@ -50,14 +50,25 @@ class OutlierReference:
     n: int
 
     def to_dict(self) -> dict:
-        return {"mean": torch.tensor(self.mean), "precision": torch.tensor(self.precision),
-                "threshold": float(self.threshold), "mahalanobis_threshold": float(self.mahalanobis_threshold),
-                "quantile": float(self.quantile), "n": int(self.n)}
+        return {
+            "mean": torch.tensor(self.mean),
+            "precision": torch.tensor(self.precision),
+            "threshold": float(self.threshold),
+            "mahalanobis_threshold": float(self.mahalanobis_threshold),
+            "quantile": float(self.quantile),
+            "n": int(self.n),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> OutlierReference:
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["precision"], dtype=np.float64),
-                   float(d["threshold"]), float(d["mahalanobis_threshold"]), float(d["quantile"]), int(d["n"]))
+        return cls(
+            np.asarray(d["mean"], dtype=np.float64),
+            np.asarray(d["precision"], dtype=np.float64),
+            float(d["threshold"]),
+            float(d["mahalanobis_threshold"]),
+            float(d["quantile"]),
+            int(d["n"]),
+        )
 
 
 def stored_reference(model: MolVAE) -> OutlierReference | None:
@@ -75,7 +86,7 @@ def _batches(model: MolVAE, smiles: Sequence[str], batch_size: int, keep_largest
     prep = model.prepare(smiles, keep_largest_fragment=keep_largest_fragment)
     idx = [i for i, t in enumerate(prep.tokens) if t is not None]
     for start in range(0, len(idx), batch_size):
-        chunk = idx[start:start + batch_size]
+        chunk = idx[start : start + batch_size]
         seqs = [model.vocab.encode(prep.tokens[i]) for i in chunk]  # type: ignore[arg-type]
         lengths = torch.tensor([len(s) for s in seqs])
         tokens = torch.full((len(seqs), int(lengths.max())), model.vocab.pad_index, dtype=torch.long)
@@ -86,8 +97,9 @@ def _batches(model: MolVAE, smiles: Sequence[str], batch_size: int, keep_largest
         yield prep, [], None, None
 
 
-def _sequence_nll(model: MolVAE, tokens: torch.Tensor, z: torch.Tensor,
-                  condition: torch.Tensor | None = None) -> torch.Tensor:
+def _sequence_nll(
+    model: MolVAE, tokens: torch.Tensor, z: torch.Tensor, condition: torch.Tensor | None = None
+) -> torch.Tensor:
     """-log p(x | z) per molecule: token cross-entropy summed over the string (``batch``)."""
     logits, _ = model.decoder(tokens[:, :-1], model.with_condition(z, condition))
     target = tokens[:, 1:]
@@ -96,9 +108,17 @@ def _sequence_nll(model: MolVAE, tokens: torch.Tensor, z: torch.Tensor,
 
 
 @torch.no_grad()
-def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, batch_size: int = 256,
-                    seed: int = 0, reference: OutlierReference | None = None, exact_match: bool = True,
-                    keep_largest_fragment: bool = False, progress: bool = False) -> pd.DataFrame:
+def score_molecules(
+    model: MolVAE,
+    smiles: Sequence[str],
+    n_samples: int = 1,
+    batch_size: int = 256,
+    seed: int = 0,
+    reference: OutlierReference | None = None,
+    exact_match: bool = True,
+    keep_largest_fragment: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
     """One row per input (order kept): ``smiles`` (canonical), ``valid``, ``reason``, ``recon_nll``,
     ``kl``, ``neg_elbo``, ``neg_log_likelihood`` (``n_samples > 1``), ``exact_match`` (greedy decode of
     the mean gives the molecule back), ``mahalanobis`` and ``outlier`` (with a reference: the model's
@@ -146,8 +166,14 @@ def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, ba
     bar.close()
     model.train(was_training)
     valid = prep.valid_mask if prep is not None else np.zeros(n, dtype=bool)
-    frame = pd.DataFrame({"smiles": prep.canonical if prep is not None else [None] * n, "valid": valid,
-                          "reason": prep.reasons if prep is not None else ["empty"] * n, **cols})
+    frame = pd.DataFrame(
+        {
+            "smiles": prep.canonical if prep is not None else [None] * n,
+            "valid": valid,
+            "reason": prep.reasons if prep is not None else ["empty"] * n,
+            **cols,
+        }
+    )
     if n_samples == 1:
         frame = frame.drop(columns="neg_log_likelihood")
     if exact_match:
@@ -165,15 +191,24 @@ def score_molecules(model: MolVAE, smiles: Sequence[str], n_samples: int = 1, ba
         frame["mahalanobis"] = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", diff, reference.precision, diff), 0))
         # either test: a low likelihood, or a latent mean far from the training latents (simple strings
         # can be likely under a sequence model yet unlike the data; Nalisnick et al. 2019)
-        frame["outlier"] = (~valid | (frame["neg_elbo"].to_numpy() > reference.threshold)
-                            | (frame["mahalanobis"].to_numpy() > reference.mahalanobis_threshold))
+        frame["outlier"] = (
+            ~valid
+            | (frame["neg_elbo"].to_numpy() > reference.threshold)
+            | (frame["mahalanobis"].to_numpy() > reference.mahalanobis_threshold)
+        )
     else:
         frame = frame.drop(columns="mahalanobis")
     return frame
 
 
-def fit_outlier_reference(model: MolVAE, train_smiles: Sequence[str], heldout_smiles: Sequence[str],
-                          quantile: float = 0.99, seed: int = 0, ridge: float = 1e-4) -> OutlierReference:
+def fit_outlier_reference(
+    model: MolVAE,
+    train_smiles: Sequence[str],
+    heldout_smiles: Sequence[str],
+    quantile: float = 0.99,
+    seed: int = 0,
+    ridge: float = 1e-4,
+) -> OutlierReference:
     """Latent mean/covariance from ``train_smiles`` and thresholds at ``quantile`` of the held-out
     training molecules' ``neg_elbo`` and Mahalanobis distance (held out so the threshold is not set
     on molecules the statistics were computed from)."""
@@ -191,8 +226,14 @@ def fit_outlier_reference(model: MolVAE, train_smiles: Sequence[str], heldout_sm
     held = held[held["valid"]]
     if held.empty:
         raise InputError("no held-out molecule can be encoded by this model")
-    return OutlierReference(mean, precision, float(np.quantile(held["neg_elbo"], quantile)),
-                            float(np.quantile(held["mahalanobis"], quantile)), quantile, len(mu))
+    return OutlierReference(
+        mean,
+        precision,
+        float(np.quantile(held["neg_elbo"], quantile)),
+        float(np.quantile(held["mahalanobis"], quantile)),
+        quantile,
+        len(mu),
+    )
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:

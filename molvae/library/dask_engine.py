@@ -26,9 +26,9 @@ import pandas as pd
 
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, as_strings, csv_read_options, file_format, iter_molecule_chunks, resolve_columns
-from molvae.models.vae import MolVAE
-from molvae.library.stream import StreamConfig, StreamSummary, encode_chunk, model_spec, prepare_chunk
 from molvae.library.output import arrow_schema
+from molvae.library.stream import StreamConfig, StreamSummary, encode_chunk, model_spec, prepare_chunk
+from molvae.models.vae import MolVAE
 from molvae.utils import torch_threads
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ def _import_dask():
         import dask.dataframe as dd
         import distributed
     except ImportError:
-        raise InputError("--engine dask needs Dask: pip install 'molvae[dask]' "
-                         "(or pip install 'dask[dataframe,distributed]')") from None
+        raise InputError(
+            "--engine dask needs Dask: pip install 'molvae[dask]' (or pip install 'dask[dataframe,distributed]')"
+        ) from None
     return dd, distributed
 
 
@@ -103,8 +104,17 @@ def _worker_model(checkpoint: dict, key: str) -> MolVAE:
     return model
 
 
-def _encode_partition(frame: pd.DataFrame, first_row: int, number: int, checkpoint: dict, key: str,
-                      smiles_column: str, id_column: str | None, config: StreamConfig, out_dir: str) -> dict:
+def _encode_partition(
+    frame: pd.DataFrame,
+    first_row: int,
+    number: int,
+    checkpoint: dict,
+    key: str,
+    smiles_column: str,
+    id_column: str | None,
+    config: StreamConfig,
+    out_dir: str,
+) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -113,10 +123,15 @@ def _encode_partition(frame: pd.DataFrame, first_row: int, number: int, checkpoi
     with torch_threads(config.threads or 1):  # restored: a synchronous scheduler runs this in the caller
         prepared = prepare_chunk(table.smiles, model_spec(model, config.keep_largest_fragment))
         out = encode_chunk(model, table, prepared, first_row, config)
-    pq.write_table(pa.Table.from_pandas(out, schema=arrow_schema(out), preserve_index=False),
-                   Path(out_dir) / PART_PATTERN.format(number))
-    return {"rows": len(table), "valid": len(prepared.valid_index),
-            "reasons": Counter(r.split(":")[0] for r in prepared.reasons if r)}
+    pq.write_table(
+        pa.Table.from_pandas(out, schema=arrow_schema(out), preserve_index=False),
+        Path(out_dir) / PART_PATTERN.format(number),
+    )
+    return {
+        "rows": len(table),
+        "valid": len(prepared.valid_index),
+        "reasons": Counter(r.split(":")[0] for r in prepared.reasons if r),
+    }
 
 
 def _check_output_dir(out: Path) -> None:
@@ -124,9 +139,16 @@ def _check_output_dir(out: Path) -> None:
         raise InputError(f"{out} exists and is not a molvae Parquet dataset; choose another output directory")
 
 
-def encode_dask(model: MolVAE, input_path: str | Path, output_dir: str | Path, config: StreamConfig | None = None,
-                smiles_column: str | None = None, id_column: str | None = None, scheduler: str | None = None,
-                progress: bool = False) -> StreamSummary:
+def encode_dask(
+    model: MolVAE,
+    input_path: str | Path,
+    output_dir: str | Path,
+    config: StreamConfig | None = None,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> StreamSummary:
     """Encode a dataset with Dask into a partitioned Parquet directory (see the module doc). Rows keep
     their global 0-based ``row`` (partition lengths are counted first), so the dataset read back in
     part order equals the single-process output."""
@@ -152,8 +174,9 @@ def encode_dask(model: MolVAE, input_path: str | Path, output_dir: str | Path, c
         if scheduler is None:
             from molvae.data.datasets import resolve_workers
 
-            cluster = distributed.LocalCluster(n_workers=resolve_workers(config.workers), threads_per_worker=1,
-                                               processes=True, dashboard_address=None)
+            cluster = distributed.LocalCluster(
+                n_workers=resolve_workers(config.workers), threads_per_worker=1, processes=True, dashboard_address=None
+            )
         client = distributed.Client(scheduler or cluster)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -165,8 +188,22 @@ def encode_dask(model: MolVAE, input_path: str | Path, output_dir: str | Path, c
             checkpoint = client.scatter(model.to_checkpoint(), broadcast=True)
             key = uuid.uuid4().hex
             parts = client.compute(ddf.to_delayed())
-            jobs = [client.submit(_encode_partition, part, offsets[i], i, checkpoint, key, smiles_column, id_column,
-                                  config, str(staging), pure=False) for i, part in enumerate(parts)]
+            jobs = [
+                client.submit(
+                    _encode_partition,
+                    part,
+                    offsets[i],
+                    i,
+                    checkpoint,
+                    key,
+                    smiles_column,
+                    id_column,
+                    config,
+                    str(staging),
+                    pure=False,
+                )
+                for i, part in enumerate(parts)
+            ]
             summary = StreamSummary(str(out))
             bar = tqdm(total=sum(int(n) for n in lengths), desc="encoding (dask)", unit="mol", disable=not progress)
             for job in distributed.as_completed(jobs):

@@ -56,8 +56,9 @@ class ChunkWriter:
         elif self.format in (".csv", ".tsv"):
             if self.path.suffix.lower() == ".gz":  # no time stamp or temporary name in the header: same bytes every run
                 self._raw = open(self._tmp, "wb")
-                self._handle = io.TextIOWrapper(gzip.GzipFile(self.path.name, "wb", fileobj=self._raw, mtime=0),
-                                                encoding="utf-8", newline="")
+                self._handle = io.TextIOWrapper(
+                    gzip.GzipFile(self.path.name, "wb", fileobj=self._raw, mtime=0), encoding="utf-8", newline=""
+                )
             else:
                 self._handle = open(self._tmp, "w", encoding="utf-8", newline="")
 
@@ -79,8 +80,13 @@ class ChunkWriter:
                     self._rejects = ChunkWriter(rejects_path(str(self.path)), self.latent_dim, self._tmp_dir)
                 self._rejects.write(bad)
         else:
-            frame.to_csv(self._handle, index=False, header=self._rows == 0, sep="\t" if self.format == ".tsv" else ",",
-                         lineterminator="\n")
+            frame.to_csv(
+                self._handle,
+                index=False,
+                header=self._rows == 0,
+                sep="\t" if self.format == ".tsv" else ",",
+                lineterminator="\n",
+            )
         self._rows += len(frame)
 
     def write_part(self, part: Path) -> None:
@@ -170,8 +176,10 @@ def arrow_schema(frame: pd.DataFrame):
 
 def _raw_to_npy(raw: Path, out: Path, rows: int, dim: int) -> None:
     with open(out, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                                                 "fortran_order": False, "shape": (rows, dim)})
+        np.lib.format.write_array_header_1_0(
+            f,
+            {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": (rows, dim)},
+        )
         with open(raw, "rb") as src:
             while block := src.read(1 << 24):
                 f.write(block)
@@ -209,8 +217,10 @@ class PartialEncode:
             if not resume:
                 state._release()
                 done = f" ({saved[1]} rows in {saved[0]} chunks done)" if saved else ""
-                raise InputError(f"{state.directory} holds an interrupted encode of {output}{done}; rerun with "
-                                 "--resume to continue it, or delete that directory to start over")
+                raise InputError(
+                    f"{state.directory} holds an interrupted encode of {output}{done}; rerun with "
+                    "--resume to continue it, or delete that directory to start over"
+                )
             try:
                 state._load()
             except BaseException:
@@ -261,8 +271,12 @@ class PartialEncode:
         """After an error or a kill signal: keep finished chunks for --resume, or remove an empty start."""
         self._release()
         if self.chunks:
-            logger.warning("%d rows in %d finished chunks are kept in %s; rerun with --resume to continue",
-                           self.rows, self.chunks, self.directory)
+            logger.warning(
+                "%d rows in %d finished chunks are kept in %s; rerun with --resume to continue",
+                self.rows,
+                self.chunks,
+                self.directory,
+            )
         else:
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -286,22 +300,28 @@ class PartialEncode:
             chunks, rows, valid = int(state["chunks"]), int(state["rows"]), int(state["valid"])
             reasons, saved = Counter({str(k): int(v) for k, v in state["reasons"].items()}), dict(state["identity"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise InputError(f"cannot resume: {path} is missing or unreadable; delete {self.directory} "
-                             "to start over") from None
+            raise InputError(
+                f"cannot resume: {path} is missing or unreadable; delete {self.directory} to start over"
+            ) from None
         changed = _identity_changes(saved, self.identity)
         if changed:
-            raise InputError(f"cannot resume: {'; '.join(changed)} since the interrupted encode; rerun with the "
-                             f"same input and settings, or delete {self.directory} to start over")
+            raise InputError(
+                f"cannot resume: {'; '.join(changed)} since the interrupted encode; rerun with the "
+                f"same input and settings, or delete {self.directory} to start over"
+            )
         counted = 0
         for number in range(chunks):
             try:
                 counted += pq.ParquetFile(self.part(number)).metadata.num_rows
             except (OSError, pa.ArrowException):
-                raise InputError(f"cannot resume: {self.part(number)} is missing or damaged; delete "
-                                 f"{self.directory} to start over") from None
+                raise InputError(
+                    f"cannot resume: {self.part(number)} is missing or damaged; delete {self.directory} to start over"
+                ) from None
         if counted != rows:
-            raise InputError(f"cannot resume: the parts in {self.directory} hold {counted} rows, its state "
-                             f"says {rows}; delete that directory to start over")
+            raise InputError(
+                f"cannot resume: the parts in {self.directory} hold {counted} rows, its state "
+                f"says {rows}; delete that directory to start over"
+            )
         keep = {_STATE, _LOCK, *(self.part(n).name for n in range(chunks))}
         for leftover in self.directory.iterdir():  # the killed run's unfinished part or output
             if leftover.name not in keep:
@@ -312,9 +332,20 @@ class PartialEncode:
     def _save(self) -> None:
         path = self.directory / _STATE
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"format": STATE_FORMAT, "version": STATE_VERSION, "chunks": self.chunks,
-                                   "rows": self.rows, "valid": self.valid, "reasons": dict(self.reasons),
-                                   "identity": self.identity}, indent=1))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "format": STATE_FORMAT,
+                    "version": STATE_VERSION,
+                    "chunks": self.chunks,
+                    "rows": self.rows,
+                    "valid": self.valid,
+                    "reasons": dict(self.reasons),
+                    "identity": self.identity,
+                },
+                indent=1,
+            )
+        )
         _fsync(tmp)
         os.replace(tmp, path)
         _fsync(self.directory)

@@ -107,14 +107,14 @@ def model_spec(model: MolVAE, keep_largest_fragment: bool) -> tuple:
     return (model.representation, model.vocab, model.config.max_length - 2, keep_largest_fragment)
 
 
-def encode_chunk(model: MolVAE, table: MoleculeTable, prepared: PreparedChunk, first_row: int,
-                 config: StreamConfig) -> pd.DataFrame:
+def encode_chunk(
+    model: MolVAE, table: MoleculeTable, prepared: PreparedChunk, first_row: int, config: StreamConfig
+) -> pd.DataFrame:
     """The output rows of one chunk: row, id, input_smiles, smiles, valid, reason, z*, [logvar*], pred_*."""
     n, d = len(table), model.latent_dim
     idx = prepared.valid_index
     labels = model.condition_properties([prepared.canonical[i] for i in idx])
-    m, lv, props = model.encode_indices(prepared.tokens, prepared.lengths, labels, config.batch_size,
-                                        config.precision)
+    m, lv, props = model.encode_indices(prepared.tokens, prepared.lengths, labels, config.batch_size, config.precision)
     columns: dict[str, object] = {"row": np.arange(first_row, first_row + n, dtype=np.int64)}
     if table.id_column:
         columns[table.id_column] = table.ids
@@ -133,9 +133,9 @@ def encode_chunk(model: MolVAE, table: MoleculeTable, prepared: PreparedChunk, f
     return pd.DataFrame(columns)
 
 
-def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: StreamConfig,
-                     pool: ProcessPoolExecutor | None, workers: int
-                     ) -> Generator[tuple[MoleculeTable, PreparedChunk], None, None]:
+def _prepared_chunks(
+    model: MolVAE, chunks: Iterable[MoleculeTable], config: StreamConfig, pool: ProcessPoolExecutor | None, workers: int
+) -> Generator[tuple[MoleculeTable, PreparedChunk], None, None]:
     """Chunks with their preparation, in input order; with a ``pool`` of ``workers`` processes, up to
     ``workers + 1`` chunks are prepared ahead while the caller encodes."""
     spec = model_spec(model, config.keep_largest_fragment)
@@ -158,7 +158,6 @@ def _prepared_chunks(model: MolVAE, chunks: Iterable[MoleculeTable], config: Str
             future.cancel()
 
 
-
 def encoder_threads(workers: int) -> int:
     """The default torch thread count of a streaming encode: with worker processes preparing chunks,
     half the cores (at least one), else every core. The workers run at most ``workers + 1`` chunks
@@ -178,14 +177,23 @@ def _skip_done(chunks: Iterator[MoleculeTable], state: PartialEncode) -> Iterato
             break
         skipped += len(table)
     if skipped != state.rows:
-        raise InputError(f"cannot resume: the input's first {state.chunks} chunks hold {skipped} rows, the "
-                         f"interrupted encode had {state.rows}; delete {state.directory} to start over")
+        raise InputError(
+            f"cannot resume: the input's first {state.chunks} chunks hold {skipped} rows, the "
+            f"interrupted encode had {state.rows}; delete {state.directory} to start over"
+        )
     yield from chunks
 
 
-def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, config: StreamConfig | None = None,
-                smiles_column: str | None = None, id_column: str | None = None,
-                progress: bool = False, resume: bool = False) -> StreamSummary:
+def encode_file(
+    model: MolVAE,
+    input_path: str | Path,
+    output: str | Path,
+    config: StreamConfig | None = None,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
+    progress: bool = False,
+    resume: bool = False,
+) -> StreamSummary:
     """Encode every row of ``input_path`` into ``output`` chunk by chunk (see the module doc). With
     ``resume``, continue the interrupted encode kept in ``OUT.partial/``; without it, such a
     directory is an error (it is never silently reused or overwritten)."""
@@ -196,8 +204,9 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
     state = PartialEncode.start(output, encode_identity(model, input_path, config, smiles_column, id_column), resume)
     workers = resolve_workers(config.workers)
     threads = config.threads or encoder_threads(workers)
-    summary = StreamSummary(str(output), n_rows=state.rows, n_valid=state.valid, reasons=Counter(state.reasons),
-                            resumed_rows=state.rows)
+    summary = StreamSummary(
+        str(output), n_rows=state.rows, n_valid=state.valid, reasons=Counter(state.reasons), resumed_rows=state.rows
+    )
     t0 = time.perf_counter()
     bar = tqdm(desc="encoding", unit="mol", disable=not progress, file=sys.stderr, smoothing=0.1, initial=state.rows)
     # the workers die with this process, however it dies; the lock of OUT.partial/ is this process's alone
@@ -206,8 +215,14 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
         if pool is None:
             stack.enter_context(compute_threads(threads))
         try:
-            _encode_chunks(model, _prepared_chunks(model, _skip_done(chunks, state), config, pool, workers),
-                           config, state, summary, bar)
+            _encode_chunks(
+                model,
+                _prepared_chunks(model, _skip_done(chunks, state), config, pool, workers),
+                config,
+                state,
+                summary,
+                bar,
+            )
             state.finish(output, model.latent_dim)
         except BaseException:
             state.stop()
@@ -215,13 +230,26 @@ def encode_file(model: MolVAE, input_path: str | Path, output: str | Path, confi
         finally:
             bar.close()
     summary.seconds = time.perf_counter() - t0
-    logger.debug("encoded %d of %d rows in %.1f s (%.0f rows/s; %d workers, %d encoder threads)",
-                summary.n_valid, summary.n_rows, summary.seconds, summary.rate, workers, threads)
+    logger.debug(
+        "encoded %d of %d rows in %.1f s (%.0f rows/s; %d workers, %d encoder threads)",
+        summary.n_valid,
+        summary.n_rows,
+        summary.seconds,
+        summary.rate,
+        workers,
+        threads,
+    )
     return summary
 
 
-def _encode_chunks(model: MolVAE, prepared_chunks: Generator[tuple[MoleculeTable, PreparedChunk], None, None],
-                   config: StreamConfig, state: PartialEncode, summary: StreamSummary, bar) -> None:
+def _encode_chunks(
+    model: MolVAE,
+    prepared_chunks: Generator[tuple[MoleculeTable, PreparedChunk], None, None],
+    config: StreamConfig,
+    state: PartialEncode,
+    summary: StreamSummary,
+    bar,
+) -> None:
     """Encode each prepared chunk, keep it in ``state`` and count it in ``summary``; the chunk
     generator is closed on the way out (its pending jobs cancelled before the pool closes)."""
     with contextlib.closing(prepared_chunks):
@@ -235,16 +263,26 @@ def _encode_chunks(model: MolVAE, prepared_chunks: Generator[tuple[MoleculeTable
             bar.update(len(table))
 
 
-def encode_identity(model: MolVAE, input_path: str | Path, config: StreamConfig, smiles_column: str | None,
-                    id_column: str | None) -> dict:
+def encode_identity(
+    model: MolVAE, input_path: str | Path, config: StreamConfig, smiles_column: str | None, id_column: str | None
+) -> dict:
     """What must not change between an interrupted encode and its resumption: the input file (size,
     modification time, SHA-256 of its first MiB), the model's weights, and the settings that shape
     the output. ``workers`` and ``threads`` may change."""
     path = Path(input_path)
     stat = path.stat()
     precision = "bf16" if autocast_dtype(model.device, config.precision) is not None else "fp32"
-    return {"input": str(path.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-            "input_head_sha256": file_sha256(path, limit=1 << 20), "model_sha256": model.weights_sha256(),
-            "chunk_size": config.chunk_size, "batch_size": config.batch_size, "precision": precision,
-            "logvar": config.logvar, "keep_largest_fragment": config.keep_largest_fragment,
-            "smiles_column": smiles_column, "id_column": id_column}
+    return {
+        "input": str(path.resolve()),
+        "input_size": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "input_head_sha256": file_sha256(path, limit=1 << 20),
+        "model_sha256": model.weights_sha256(),
+        "chunk_size": config.chunk_size,
+        "batch_size": config.batch_size,
+        "precision": precision,
+        "logvar": config.logvar,
+        "keep_largest_fragment": config.keep_largest_fragment,
+        "smiles_column": smiles_column,
+        "id_column": id_column,
+    }

@@ -38,12 +38,22 @@ MODEL_KEYS = ("config", "representation", "selfies_constraints", "vocabulary", "
 EXTRA_KEYS = ("training_set_hashes", "prior", "outlier_reference")
 
 
-def build(model: dict[str, Any], metadata: dict[str, Any], extras: dict[str, Any] | None = None,
-          run: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(
+    model: dict[str, Any],
+    metadata: dict[str, Any],
+    extras: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A current-version checkpoint from its sections (``None`` sections are left out)."""
-    ckpt: dict[str, Any] = {"format": FORMAT, "format_version": VERSION, "molvae_version": __version__,
-                            "model": model, "metadata": metadata,
-                            "extras": {k: v for k, v in (extras or {}).items() if v is not None}}
+    ckpt: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": VERSION,
+        "molvae_version": __version__,
+        "model": model,
+        "metadata": metadata,
+        "extras": {k: v for k, v in (extras or {}).items() if v is not None},
+    }
     if run is not None:
         ckpt["run"] = run
     if training is not None:
@@ -84,7 +94,8 @@ def read(path: str | Path | None) -> dict[str, Any]:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise CheckpointError(
                 f"refusing to load {path}: it contains pickled Python objects, which could run code "
-                "(molvae checkpoints are plain data and load with weights_only=True)") from None
+                "(molvae checkpoints are plain data and load with weights_only=True)"
+            ) from None
         raise CheckpointError(f"{path} is not a readable checkpoint ({first or 'unpickling failed'})") from None
     except Exception as exc:  # noqa: BLE001 - a damaged file can make the unpickler raise anything
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -100,8 +111,10 @@ def upgrade(raw: Any, source: str = "checkpoint") -> dict[str, Any]:
     if version == 1:
         return _from_v1(raw, source)
     if version != VERSION:
-        raise CheckpointError(f"{source} has checkpoint format version {version}; this molvae ({__version__}) "
-                              f"reads versions 1 and {VERSION} (a newer molvae wrote it: upgrade molvae)")
+        raise CheckpointError(
+            f"{source} has checkpoint format version {version}; this molvae ({__version__}) "
+            f"reads versions 1 and {VERSION} (a newer molvae wrote it: upgrade molvae)"
+        )
     if not isinstance(raw.get("model"), dict):
         raise CheckpointError(f"{source} is malformed: no model section")
     raw.setdefault("extras", {})
@@ -112,14 +125,18 @@ def upgrade(raw: Any, source: str = "checkpoint") -> dict[str, Any]:
 def _from_v1(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Version 1 kept every section at the top level; the model config was ``model_config``."""
     try:
-        model = {"config": raw["model_config"], "representation": raw.get("representation"),
-                 "selfies_constraints": raw.get("selfies_constraints", "default"), "vocabulary": raw["vocabulary"],
-                 "properties": raw["properties"], "state_dict": raw["state_dict"]}
+        model = {
+            "config": raw["model_config"],
+            "representation": raw.get("representation"),
+            "selfies_constraints": raw.get("selfies_constraints", "default"),
+            "vocabulary": raw["vocabulary"],
+            "properties": raw["properties"],
+            "state_dict": raw["state_dict"],
+        }
     except KeyError as exc:
         raise CheckpointError(f"{source} is malformed: no {exc.args[0]}") from None
     run: dict[str, Any] | None = {k: raw[k] for k in ("epoch", "run_config") if k in raw} or None
-    ckpt = build(model, dict(raw.get("metadata") or {}), {k: raw.get(k) for k in EXTRA_KEYS}, run,
-                 raw.get("training"))
+    ckpt = build(model, dict(raw.get("metadata") or {}), {k: raw.get(k) for k in EXTRA_KEYS}, run, raw.get("training"))
     ckpt["molvae_version"] = raw.get("molvae_version", "0.1.0")
     ckpt["migrated_from_version"] = 1
     return ckpt

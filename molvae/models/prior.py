@@ -45,8 +45,9 @@ class MixturePrior:
         return int(self.means.shape[1])
 
     @classmethod
-    def fit(cls, mu: np.ndarray, logvar: np.ndarray, n_components: int = 16, draws_per_molecule: int = 1,
-            seed: int = 0) -> MixturePrior:
+    def fit(
+        cls, mu: np.ndarray, logvar: np.ndarray, n_components: int = 16, draws_per_molecule: int = 1, seed: int = 0
+    ) -> MixturePrior:
         """Fit to ``draws_per_molecule`` posterior draws ``mu + sigma * eps`` of each encoded molecule
         (``mu``, ``logvar``: ``n x d``)."""
         from sklearn.mixture import GaussianMixture
@@ -57,12 +58,14 @@ class MixturePrior:
         mu, logvar = mu[ok], logvar[ok]
         if len(mu) < 2 * n_components:
             raise ValueError(f"need at least {2 * n_components} encoded molecules to fit {n_components} components")
-        z = np.concatenate([mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape)
-                            for _ in range(draws_per_molecule)])
+        z = np.concatenate(
+            [mu + np.exp(0.5 * logvar) * rng.standard_normal(mu.shape) for _ in range(draws_per_molecule)]
+        )
         gmm = GaussianMixture(n_components, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200)
         gmm.fit(z)
-        logger.info("fitted a %d-component prior to %d latent draws (converged: %s)", n_components, len(z),
-                    gmm.converged_)
+        logger.info(
+            "fitted a %d-component prior to %d latent draws (converged: %s)", n_components, len(z), gmm.converged_
+        )
         chol = np.linalg.cholesky(gmm.covariances_)
         return cls(gmm.weights_.astype(np.float64), gmm.means_.astype(np.float64), chol.astype(np.float64), len(z))
 
@@ -76,17 +79,25 @@ class MixturePrior:
         return z.astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"kind": "gaussian_mixture", "weights": torch.from_numpy(self.weights.copy()),
-                "means": torch.from_numpy(self.means.copy()), "cholesky": torch.from_numpy(self.cholesky.copy()),
-                "n_fit": int(self.n_fit)}
+        return {
+            "kind": "gaussian_mixture",
+            "weights": torch.from_numpy(self.weights.copy()),
+            "means": torch.from_numpy(self.means.copy()),
+            "cholesky": torch.from_numpy(self.cholesky.copy()),
+            "n_fit": int(self.n_fit),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> MixturePrior:
         try:
             if data.get("kind") != "gaussian_mixture":
                 raise ValueError(f"unknown prior kind {data.get('kind')!r}")
-            prior = cls(data["weights"].double().numpy(), data["means"].double().numpy(),
-                        data["cholesky"].double().numpy(), int(data.get("n_fit", 0)))
+            prior = cls(
+                data["weights"].double().numpy(),
+                data["means"].double().numpy(),
+                data["cholesky"].double().numpy(),
+                int(data.get("n_fit", 0)),
+            )
         except (KeyError, AttributeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint prior is malformed: {exc}") from None
         k, d = prior.means.shape

@@ -85,10 +85,16 @@ class RingLimitResult:
     masked: np.ndarray
 
 
-def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_ring: int,
-                regenerate: Callable[[np.ndarray, np.ndarray, torch.Tensor], list[list[int]]],
-                repair: bool = True, tries: int = DEFAULT_TRIES,
-                ring_sizes: Sequence[int] | None = None) -> RingLimitResult:
+def limit_rings(
+    model,
+    seqs: list[list[int]],
+    smiles: Sequence[str | None],
+    max_ring: int,
+    regenerate: Callable[[np.ndarray, np.ndarray, torch.Tensor], list[list[int]]],
+    repair: bool = True,
+    tries: int = DEFAULT_TRIES,
+    ring_sizes: Sequence[int] | None = None,
+) -> RingLimitResult:
     """The rows decoded again with over-limit ring closures masked (see the module docstring), as a
     :class:`RingLimitResult`. ``regenerate(rows, prefix, ban)`` decodes ``rows``
     (indices into ``seqs``) with ``prefix`` (``len(rows) x max_length``, -1 padded) forced and
@@ -130,8 +136,16 @@ def limit_rings(model, seqs: list[list[int]], smiles: Sequence[str | None], max_
     return RingLimitResult(redone, masked)
 
 
-def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None], max_ring: int, repair: bool,
-                         redone: dict[int, Redecoded], masked: np.ndarray, pending: Sequence[int]) -> None:
+def _drop_large_closures(
+    model,
+    seqs: list[list[int]],
+    smiles: list[str | None],
+    max_ring: int,
+    repair: bool,
+    redone: dict[int, Redecoded],
+    masked: np.ndarray,
+    pending: Sequence[int],
+) -> None:
     """Rows still over the limit after the tries: their over-limit ring closures are left out of
     the tokens (the ring stays open), so the limit holds for every row it can be traced in."""
     rows, cut = [], []
@@ -140,9 +154,10 @@ def _drop_large_closures(model, seqs: list[list[int]], smiles: list[str | None],
             continue
         seq = [seqs[i][k] for k in _token_positions(model.vocab, seqs[i])]
         changed = False
-        while (span := first_large_closure(model.representation, [model.vocab.tokens[t] for t in seq],
-                                           max_ring)) is not None:
-            seq = seq[:span[0]] + seq[span[1]:]
+        while (
+            span := first_large_closure(model.representation, [model.vocab.tokens[t] for t in seq], max_ring)
+        ) is not None:
+            seq = seq[: span[0]] + seq[span[1] :]
             changed = True
         if changed:
             rows.append(i)

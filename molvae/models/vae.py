@@ -25,17 +25,16 @@ import numpy as np
 import torch
 
 from molvae import chem
-
-from molvae.models import checkpoint
 from molvae.config import ModelConfig
 from molvae.data.datasets import PreparedMolecules, PropertyScaler, prepare_molecules, property_labels
+from molvae.data.vocab import Vocabulary, get_representation
 from molvae.errors import CheckpointError, ConfigError, InputError
+from molvae.models import checkpoint
 from molvae.models.nn.vae import DecodeSpec, SequenceVAE
-from molvae.models.ring_limit import limit_rings
 from molvae.models.prior import PRIOR_KINDS, MixturePrior
+from molvae.models.ring_limit import limit_rings
 from molvae.training.runs import versions
 from molvae.utils import autocast_dtype, resolve_device, smiles_hash, smiles_hashes
-from molvae.data.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +107,13 @@ class MolVAE(SequenceVAE):
     molecules out: preparation, encoding, checked decoding, prior sampling, novelty and checkpoints
     (the tensor-level model is :class:`molvae.models.nn.vae.SequenceVAE`)."""
 
-    def __init__(self, config: ModelConfig, vocab: Vocabulary, scaler: PropertyScaler | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        vocab: Vocabulary,
+        scaler: PropertyScaler | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(config, vocab, scaler if scaler is not None else PropertyScaler((), (), ()))
         self.representation = get_representation(config.representation)
         self.metadata = dict(metadata or {})
@@ -122,20 +126,22 @@ class MolVAE(SequenceVAE):
 
     def prepare(self, smiles: Sequence[str], keep_largest_fragment: bool = False) -> PreparedMolecules:
         """Canonicalize and tokenize for this model (rejects unknown tokens and over-long molecules)."""
-        return prepare_molecules(smiles, self.representation, self.vocab,
-                                 max_tokens=self.config.max_length - 2,
-                                 keep_largest_fragment=keep_largest_fragment)
+        return prepare_molecules(
+            smiles,
+            self.representation,
+            self.vocab,
+            max_tokens=self.config.max_length - 2,
+            keep_largest_fragment=keep_largest_fragment,
+        )
 
     @torch.no_grad()
-    def encode(self, smiles: Sequence[str], batch_size: int = 512,
-               keep_largest_fragment: bool = False) -> EncodeResult:
+    def encode(self, smiles: Sequence[str], batch_size: int = 512, keep_largest_fragment: bool = False) -> EncodeResult:
         """Latent means, log-variances and predicted properties for every input, in input order."""
         prep = self.prepare(smiles, keep_largest_fragment=keep_largest_fragment)
         return self.encode_prepared(prep, batch_size)
 
     @torch.no_grad()
-    def encode_prepared(self, prep: PreparedMolecules, batch_size: int = 512,
-                        precision: str = "fp32") -> EncodeResult:
+    def encode_prepared(self, prep: PreparedMolecules, batch_size: int = 512, precision: str = "fp32") -> EncodeResult:
         """Encode prepared molecules (invalid ones get NaN rows); see :meth:`encode_indices`."""
         n = len(prep.reasons)
         idx = np.array([i for i, t in enumerate(prep.tokens) if t is not None], dtype=np.int64)
@@ -149,8 +155,14 @@ class MolVAE(SequenceVAE):
         return EncodeResult(prep.canonical, prep.reasons, mu, logvar, props, self.property_names)
 
     @torch.no_grad()
-    def encode_indices(self, tokens: np.ndarray, lengths: np.ndarray, labels: np.ndarray | None = None,
-                       batch_size: int = 512, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def encode_indices(
+        self,
+        tokens: np.ndarray,
+        lengths: np.ndarray,
+        labels: np.ndarray | None = None,
+        batch_size: int = 512,
+        precision: str = "fp32",
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Latent means, log-variances and predicted properties (original units) of index sequences
         (``tokens``: ``n x T`` padded, BOS ... EOS; ``lengths``: ``n``). Batches hold molecules of
         similar length (sorting cut encoder time by about a third on ZINC-like data, as padding is
@@ -166,7 +178,7 @@ class MolVAE(SequenceVAE):
         amp = autocast_dtype(self.device, precision)
         order = np.argsort(lengths, kind="stable")
         for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             width = int(lengths[rows].max())
             batch = torch.from_numpy(tokens[rows, :width].astype(np.int64)).to(self.device)
             cond = None if labels is None else torch.from_numpy(np.asarray(labels[rows], dtype=np.float32))
@@ -205,15 +217,17 @@ class MolVAE(SequenceVAE):
         return DecodeResult(smiles, reasons, raw, repaired, max_ring=rings)
 
     @torch.no_grad()
-    def decode(self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None,
-               **overrides: Any) -> list[str | None]:
+    def decode(
+        self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None, **overrides: Any
+    ) -> list[str | None]:
         """Decode latent points (``n x latent_dim``) to canonical SMILES; None where invalid.
         ``options`` / ``overrides``: :class:`DecodeOptions` (greedy by default)."""
         return self.decode_detailed(z, options, **overrides).smiles
 
     @torch.no_grad()
-    def decode_detailed(self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None,
-                        **overrides: Any) -> DecodeResult:
+    def decode_detailed(
+        self, z: np.ndarray | torch.Tensor, options: DecodeOptions | None = None, **overrides: Any
+    ) -> DecodeResult:
         """Like :meth:`decode` but also returns reasons, raw strings, the repair flags and, with a ring
         limit, the ``ring_masked`` flags. ``options``: a :class:`DecodeOptions`, whose fields
         ``overrides`` replace (``model.decode_detailed(z, temperature=1.0, seed=0)``).
@@ -221,55 +235,81 @@ class MolVAE(SequenceVAE):
         Example:
             >>> model.decode_detailed(np.zeros((2, model.latent_dim)), max_ring=8).smiles   # doctest: +SKIP
         """
-        opts = dataclasses.replace(options or DecodeOptions(), **overrides) if overrides else \
-            (options or DecodeOptions())
+        opts = (
+            dataclasses.replace(options or DecodeOptions(), **overrides) if overrides else (options or DecodeOptions())
+        )
         z = z.detach().float().cpu() if torch.is_tensor(z) else torch.tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise InputError(f"latent points must have shape n x {self.latent_dim} for this model, "
-                             f"got {tuple(z.shape)}")
+            raise InputError(
+                f"latent points must have shape n x {self.latent_dim} for this model, got {tuple(z.shape)}"
+            )
         if opts.max_ring is not None and (opts.max_ring < 0 or 0 < opts.max_ring < 3):
             raise InputError(f"max_ring must be 0 (no limit) or at least 3 ring atoms, not {opts.max_ring}")
         ok = torch.nonzero(torch.isfinite(z).all(dim=1)).squeeze(1)
         cond = None
         if opts.condition is not None and self.conditions:
-            cond = torch.as_tensor(np.broadcast_to(np.asarray(opts.condition, dtype=np.float32),
-                                                   (z.shape[0], len(self.conditions))).copy())[ok]
+            cond = torch.as_tensor(
+                np.broadcast_to(np.asarray(opts.condition, dtype=np.float32), (z.shape[0], len(self.conditions))).copy()
+            )[ok]
         n, z = z.shape[0], z[ok]
-        spec = DecodeSpec(temperature=opts.temperature, index_temperature=opts.index_temperature,
-                          guidance=opts.guidance, dtype=autocast_dtype(self.device, opts.precision),
-                          generator=torch.Generator().manual_seed(opts.seed) if opts.seed is not None else None)
+        spec = DecodeSpec(
+            temperature=opts.temperature,
+            index_temperature=opts.index_temperature,
+            guidance=opts.guidance,
+            dtype=autocast_dtype(self.device, opts.precision),
+            generator=torch.Generator().manual_seed(opts.seed) if opts.seed is not None else None,
+        )
         size = opts.batch_size
 
-        def run(rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None,
-                ban: torch.Tensor | None = None) -> list[list[int]]:
+        def run(
+            rows: torch.Tensor, prefix: np.ndarray | None, avoid: np.ndarray | None, ban: torch.Tensor | None = None
+        ) -> list[list[int]]:
             out: list[list[int]] = []
             for start in range(0, len(rows), size):
-                part = rows[start:start + size]
-                out += self.generate(z[part].to(self.device), spec, ban=ban,
-                                     condition=None if cond is None else cond[part].to(self.device),
-                                     prefix=None if prefix is None else torch.as_tensor(prefix[start:start + size]),
-                                     avoid=None if avoid is None else torch.as_tensor(avoid[start:start + size]))
+                part = rows[start : start + size]
+                out += self.generate(
+                    z[part].to(self.device),
+                    spec,
+                    ban=ban,
+                    condition=None if cond is None else cond[part].to(self.device),
+                    prefix=None if prefix is None else torch.as_tensor(prefix[start : start + size]),
+                    avoid=None if avoid is None else torch.as_tensor(avoid[start : start + size]),
+                )
             return out
 
         was_training = self.training
         self.eval()
         rows = torch.arange(len(z))
-        seqs = run(rows, None if opts.prefix is None else opts.prefix[ok.numpy()],
-                   None if opts.avoid is None else opts.avoid[ok.numpy()])
+        seqs = run(
+            rows,
+            None if opts.prefix is None else opts.prefix[ok.numpy()],
+            None if opts.avoid is None else opts.avoid[ok.numpy()],
+        )
         decoded = self.tokens_to_molecules(seqs, repair=opts.repair)
         if opts.max_ring:
-            redone = limit_rings(self, seqs, decoded.smiles, opts.max_ring, repair=opts.repair,
-                                 regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b),
-                                 ring_sizes=decoded.max_ring or None)
+            redone = limit_rings(
+                self,
+                seqs,
+                decoded.smiles,
+                opts.max_ring,
+                repair=opts.repair,
+                regenerate=lambda r, p, b: run(torch.as_tensor(r), p, None, b),
+                ring_sizes=decoded.max_ring or None,
+            )
             for i, row in redone.rows.items():
-                decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = \
-                    row.smiles, row.reason, row.raw, row.repaired
+                decoded.smiles[i], decoded.reasons[i], decoded.raw[i], decoded.repaired[i] = (
+                    row.smiles,
+                    row.reason,
+                    row.raw,
+                    row.repaired,
+                )
             decoded.ring_masked = redone.masked.tolist()
         self.train(was_training)
         if len(ok) == n:
             return decoded
-        result = DecodeResult([None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n,
-                              [False] * n if opts.max_ring else [])
+        result = DecodeResult(
+            [None] * n, [REASON_BAD_LATENT] * n, [""] * n, [False] * n, [False] * n if opts.max_ring else []
+        )
         for j, i in enumerate(ok.tolist()):
             result.smiles[i], result.reasons[i], result.raw[i] = decoded.smiles[j], decoded.reasons[j], decoded.raw[j]
             result.repaired[i] = decoded.repaired[j]
@@ -277,8 +317,9 @@ class MolVAE(SequenceVAE):
                 result.ring_masked[i] = decoded.ring_masked[j]
         return result
 
-    def mutate(self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,
-               change: bool = True) -> DecodeResult:
+    def mutate(
+        self, z: np.ndarray, smiles: Sequence[str], seed: int | None = None, change: bool = True
+    ) -> DecodeResult:
         """One point mutation per row, completed by the decoder: row ``i`` copies the tokens of
         ``smiles[i]`` up to a random position, writes a different token there (sampled from the
         decoder's distribution at ``z[i]`` with the original token banned; at the end, the end token
@@ -293,8 +334,10 @@ class MolVAE(SequenceVAE):
         rng = np.random.default_rng(seed)
         distinct = list(dict.fromkeys(smiles))  # parents repeat: tokenize each once
         prep = self.prepare(distinct)
-        token_ids = {s: None if t is None else [self.vocab.index_of(x) for x in t] + [self.vocab.eos_index]
-                     for s, t in zip(distinct, prep.tokens)}
+        token_ids = {
+            s: None if t is None else [self.vocab.index_of(x) for x in t] + [self.vocab.eos_index]
+            for s, t in zip(distinct, prep.tokens)
+        }
         width = self.config.max_length
         prefix = np.full((len(z), width), -1, dtype=np.int64)
         avoid = np.full(len(z), -1, dtype=np.int64)
@@ -306,7 +349,7 @@ class MolVAE(SequenceVAE):
             prefix[i, :k] = ids[:k]
             if change:
                 avoid[i] = ids[k]
-        return self.decode_detailed(z, seed=int(rng.integers(2 ** 31)), prefix=prefix, avoid=avoid)
+        return self.decode_detailed(z, seed=int(rng.integers(2**31)), prefix=prefix, avoid=avoid)
 
     def sample_prior(self, n: int, seed: int | None = None, prior: str = "auto") -> np.ndarray:
         """``n x latent_dim`` latent draws. ``prior``: "fitted" (the mixture fitted to the aggregate
@@ -340,21 +383,33 @@ class MolVAE(SequenceVAE):
         value = self.metadata.get("sampling", {}).get("index_temperature")
         return None if value is None else float(value)
 
-    def sample(self, n: int, temperature: float | None = None, seed: int | None = None,
-               condition: dict[str, float] | None = None, guidance: float = 1.0,
-               prior: str = "auto") -> list[str | None]:
+    def sample(
+        self,
+        n: int,
+        temperature: float | None = None,
+        seed: int | None = None,
+        condition: dict[str, float] | None = None,
+        guidance: float = 1.0,
+        prior: str = "auto",
+    ) -> list[str | None]:
         """Decode ``n`` points drawn from the prior (see :meth:`sample_prior`); None where the decode
         is not a valid molecule. ``temperature``: None = :attr:`sampling_temperature`. ``condition``
         (a conditional model): requested property values, e.g. ``{"qed": 0.9}``; ``guidance``: see
         :meth:`generate`."""
         temperature = self.sampling_temperature if temperature is None else temperature
         cond = self.standardize_condition(condition) if condition else None
-        return self.decode_detailed(self.sample_prior(n, seed, prior), temperature=temperature, seed=seed,
-                                    condition=cond, guidance=guidance,
-                                    index_temperature=self.sampling_index_temperature).smiles
+        return self.decode_detailed(
+            self.sample_prior(n, seed, prior),
+            temperature=temperature,
+            seed=seed,
+            condition=cond,
+            guidance=guidance,
+            index_temperature=self.sampling_index_temperature,
+        ).smiles
 
-    def reconstruct(self, smiles: Sequence[str], keep_largest_fragment: bool = False
-                    ) -> tuple[EncodeResult, list[str | None]]:
+    def reconstruct(
+        self, smiles: Sequence[str], keep_largest_fragment: bool = False
+    ) -> tuple[EncodeResult, list[str | None]]:
         """Encode to the latent mean and decode greedily; returns the encoding and the decoded SMILES
         (None where the input or the decode is invalid)."""
         enc = self.encode(smiles, keep_largest_fragment=keep_largest_fragment)
@@ -372,20 +427,30 @@ class MolVAE(SequenceVAE):
         """A short text summary of what this model is (``print(model)``; the layers: ``model.summary_layers()``)."""
         cfg, meta = self.config, self.metadata
         n_params = sum(p.numel() for p in self.parameters())
-        lines = [f"MolVAE ({cfg.representation}, {len(self.vocab)} tokens, up to {cfg.max_length - 2} tokens per molecule)",
-                 f"  latent {cfg.latent_dim} dims; encoder GRU {cfg.encoder_hidden_dim} x {cfg.encoder_layers}, decoder "
-                 f"GRU {cfg.decoder_hidden_dim} x {cfg.decoder_layers}; {n_params / 1e6:.2f} M parameters",
-                 f"  properties: {', '.join(self.property_names) or 'none'}"
-                 + (f"; conditioned on {', '.join(self.conditions)}" if self.conditions else ""),
-                 f"  prior: {'fitted mixture (%d components)' % len(self.prior.weights) if self.prior else 'N(0, I)'};"
-                 f" sampling temperature {self.sampling_temperature:g}"
-                 + (f" (ring and branch sizes {self.sampling_index_temperature:g})"
-                    if self.sampling_index_temperature is not None else "")]
+        lines = [
+            f"MolVAE ({cfg.representation}, {len(self.vocab)} tokens, up to {cfg.max_length - 2} tokens per molecule)",
+            f"  latent {cfg.latent_dim} dims; encoder GRU {cfg.encoder_hidden_dim} x {cfg.encoder_layers}, decoder "
+            f"GRU {cfg.decoder_hidden_dim} x {cfg.decoder_layers}; {n_params / 1e6:.2f} M parameters",
+            f"  properties: {', '.join(self.property_names) or 'none'}"
+            + (f"; conditioned on {', '.join(self.conditions)}" if self.conditions else ""),
+            f"  prior: {f'fitted mixture ({len(self.prior.weights)} components)' if self.prior else 'N(0, I)'};"
+            f" sampling temperature {self.sampling_temperature:g}"
+            + (
+                f" (ring and branch sizes {self.sampling_index_temperature:g})"
+                if self.sampling_index_temperature is not None
+                else ""
+            ),
+        ]
         if meta.get("data_file"):
-            lines.append(f"  trained on {meta['data_file']} (sha256 {str(meta.get('data_sha256', '?'))[:12]}, "
-                         f"{meta.get('n_train', '?')} train molecules)")
+            lines.append(
+                f"  trained on {meta['data_file']} (sha256 {str(meta.get('data_sha256', '?'))[:12]}, "
+                f"{meta.get('n_train', '?')} train molecules)"
+            )
         read = getattr(self, "format_read", None)
-        lines.append(f"  checkpoint format {checkpoint.VERSION}" + (f" (read from version {read})" if read and read != checkpoint.VERSION else ""))
+        lines.append(
+            f"  checkpoint format {checkpoint.VERSION}"
+            + (f" (read from version {read})" if read and read != checkpoint.VERSION else "")
+        )
         return "\n".join(lines)
 
     def summary_layers(self) -> str:
@@ -409,8 +474,9 @@ class MolVAE(SequenceVAE):
 
     # ------------------------------------------------------------------ checkpoints
 
-    def to_checkpoint(self, run: dict[str, Any] | None = None,
-                      training: dict[str, Any] | None = None) -> dict[str, Any]:
+    def to_checkpoint(
+        self, run: dict[str, Any] | None = None, training: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Plain-data checkpoint (see :mod:`molvae.models.checkpoint`): loadable with ``weights_only=True``.
         ``run`` (epoch, run_config) and ``training`` (the resume state) come from the training loop."""
         model = {
@@ -426,24 +492,29 @@ class MolVAE(SequenceVAE):
             extras["training_set_hashes"] = torch.from_numpy(self.training_hashes.copy())
         if self.prior is not None:
             extras["prior"] = self.prior.to_dict()
-        metadata = checkpoint.plain({**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                          "versions": versions()})
+        metadata = checkpoint.plain(
+            {**self.metadata, "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(), "versions": versions()}
+        )
         return checkpoint.build(model, metadata, extras, checkpoint.plain(run) if run is not None else None, training)
 
     def weights_sha256(self) -> str:
         """SHA-256 of what decides the model's outputs: config, vocabulary, property scaler and every
         weight (names, dtypes, shapes and bytes). Equal for a model and its save/load round trip."""
         h = hashlib.sha256()
-        h.update(json.dumps([dataclasses.asdict(self.config), self.vocab.to_dict(), self.scaler.to_dict()],
-                            sort_keys=True, default=str).encode())
+        h.update(
+            json.dumps(
+                [dataclasses.asdict(self.config), self.vocab.to_dict(), self.scaler.to_dict()],
+                sort_keys=True,
+                default=str,
+            ).encode()
+        )
         for name, tensor in self.state_dict().items():
             t = tensor.detach().cpu().contiguous().reshape(-1)
             h.update(f"{name}:{t.dtype}:{tuple(tensor.shape)};".encode())
             h.update(t.view(torch.uint8).numpy().tobytes())
         return h.hexdigest()
 
-    def save(self, path: str | Path, run: dict[str, Any] | None = None,
-             training: dict[str, Any] | None = None) -> None:
+    def save(self, path: str | Path, run: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> None:
         """Write the checkpoint atomically (temporary file + rename)."""
         checkpoint.write(path, self.to_checkpoint(run, training))
 

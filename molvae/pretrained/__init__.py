@@ -21,10 +21,10 @@ PURPOSES = ("latent", "sample")
 # What each bundled model is for, one line each (``molvae models``); the model card says more.
 DESCRIPTIONS = {
     "zinc250k_selfies": "an informative latent space with a logP/QED/SA predictor, for encoding, search and "
-                        "scoring (ZINC250k)",
+    "scoring (ZINC250k)",
     "zinc250k_selfies_sampler": "writes ZINC250k-like molecules from prior draws (a deeper decoder)",
     "zinc250k_selfies_cvae": "conditional sampling: sample --model zinc250k_selfies_cvae --condition qed=0.8 "
-                             "logp=3 (not an encoder)",
+    "logp=3 (not an encoder)",
 }
 
 

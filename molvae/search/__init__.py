@@ -22,13 +22,36 @@ Example:
 
 from molvae.search.explore import explore
 from molvae.search.interpolate import interpolate, slerp
-from molvae.search.latent import (CheckedDecode, Ledger, OptimizationResult, PropertySurrogate, decode_checked,
-                                  encode_one, encode_starts, predictor_estimate)
+from molvae.search.latent import (
+    CheckedDecode,
+    Ledger,
+    OptimizationResult,
+    PropertySurrogate,
+    decode_checked,
+    encode_one,
+    encode_starts,
+    predictor_estimate,
+)
 from molvae.search.objectives import Objective, make_objective
-from molvae.search.optimization import (METHODS, OptimizationRun, OptimizeConfig, run_optimization,
-                                        write_optimization)
+from molvae.search.optimization import METHODS, OptimizationRun, OptimizeConfig, run_optimization, write_optimization
 
-__all__ = ["CheckedDecode", "Ledger", "METHODS", "Objective", "OptimizationResult", "OptimizationRun",
-           "OptimizeConfig", "PropertySurrogate", "decode_checked", "encode_one", "encode_starts", "explore",
-           "interpolate", "make_objective", "predictor_estimate", "run_optimization", "slerp",
-           "write_optimization"]
+__all__ = [
+    "CheckedDecode",
+    "Ledger",
+    "METHODS",
+    "Objective",
+    "OptimizationResult",
+    "OptimizationRun",
+    "OptimizeConfig",
+    "PropertySurrogate",
+    "decode_checked",
+    "encode_one",
+    "encode_starts",
+    "explore",
+    "interpolate",
+    "make_objective",
+    "predictor_estimate",
+    "run_optimization",
+    "slerp",
+    "write_optimization",
+]

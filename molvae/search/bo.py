@@ -67,7 +67,9 @@ class BOConfig:
     gp_maxiter: int = 100  # L-BFGS iterations per hyperparameter fit (warm-started from the last one)
     gp_refit_every: int = 3  # steps between hyperparameter fits; in between the GP only takes the new data
     bounds_margin: float = 0.1  # search box: the initial latents' range, widened by this fraction
-    use_predictor: bool = True  # pool proposals: the property predictor's estimate of the objective is an extra GP input
+    use_predictor: bool = (
+        True  # pool proposals: the property predictor's estimate of the objective is an extra GP input
+    )
     reject_radicals: bool = True  # decoded molecules with unpaired electrons are not proposed
     max_stalled_steps: int = 10  # stop after this many steps without a new molecule
     seed: int = 0
@@ -83,8 +85,9 @@ class BOConfig:
             raise ConfigError("pool_size must be >= batch_size and pool_global_fraction in [0, 1]")
 
 
-def _initial(model: MolVAE, ledger: Ledger, config: BOConfig, init_smiles: Sequence[str] | None,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _initial(
+    model: MolVAE, ledger: Ledger, config: BOConfig, init_smiles: Sequence[str] | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     if init_smiles is not None:
         smiles, z = encode_starts(model, init_smiles, at_least=2)
         source = "init"
@@ -106,8 +109,9 @@ def _fit_gp(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor, previous=Non
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # botorch warns when inputs leave the unit cube; the box is a guide
-        gp = SingleTaskGP(X, Y, input_transform=Normalize(X.shape[-1], bounds=bounds),
-                          outcome_transform=Standardize(m=1))
+        gp = SingleTaskGP(
+            X, Y, input_transform=Normalize(X.shape[-1], bounds=bounds), outcome_transform=Standardize(m=1)
+        )
         if previous is not None:
             for name in ("covar_module", "likelihood", "mean_module"):
                 getattr(gp, name).load_state_dict(getattr(previous, name).state_dict())
@@ -132,8 +136,16 @@ def _select(X: np.ndarray, Y: np.ndarray, limit: int) -> np.ndarray:
     return np.unique(np.concatenate([best, recent]))
 
 
-def _pool(model: MolVAE, X: np.ndarray, Y: np.ndarray, box: np.ndarray, scale: float, config: BOConfig,
-          rng: np.random.Generator, known: dict[str, float]) -> tuple[np.ndarray, list[str]]:
+def _pool(
+    model: MolVAE,
+    X: np.ndarray,
+    Y: np.ndarray,
+    box: np.ndarray,
+    scale: float,
+    config: BOConfig,
+    rng: np.random.Generator,
+    known: dict[str, float],
+) -> tuple[np.ndarray, list[str]]:
     """Latent points around the best molecules (a random subset of dimensions moved by a log-uniform
     radius times ``scale`` times the box width) and from the prior, decoded; only points that decode to
     distinct molecules not in ``known`` are returned: ``m x latent_dim`` and their SMILES."""
@@ -194,8 +206,13 @@ def _choose(gp, config: BOConfig, train_X: torch.Tensor, train_Y: torch.Tensor, 
     return index[rows]
 
 
-def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None,
-             init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationResult:
+def optimize(
+    model: MolVAE,
+    objective: Objective,
+    config: BOConfig | None = None,
+    init_smiles: Sequence[str] | None = None,
+    progress: bool = True,
+) -> OptimizationResult:
     """Maximize ``objective`` over molecules decoded from the latent space, within ``config.budget``
     oracle calls: initial data (a library, or prior samples), then GP + Log-EI-family (or UCB) batches.
     Ctrl-C stops the run and returns what was evaluated so far (``result.extra["interrupted"]``)."""
@@ -205,8 +222,9 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress, file=sys.stderr
+    )
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     stalled = 0
     with ledger.running():
@@ -227,8 +245,9 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
         if estimate is not None:
             f = estimate(X)
             f_span = max(float(f.max() - f.min()), 1e-3)
-            gp_box = np.column_stack([bounds_np, [f.min() - config.bounds_margin * f_span,
-                                                  f.max() + config.bounds_margin * f_span]])
+            gp_box = np.column_stack(
+                [bounds_np, [f.min() - config.bounds_margin * f_span, f.max() + config.bounds_margin * f_span]]
+            )
         bounds = torch.tensor(gp_box, dtype=torch.float64)
         ledger.record(0)
         length, successes, failures = config.tr_length_init, 0, 0
@@ -248,9 +267,16 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
                 box = np.stack([np.maximum(center - half, bounds_np[0]), np.minimum(center + half, bounds_np[1])])
             before_best, before_calls = ledger.best()[0], ledger.calls
             if config.proposals == "pool":
-                pool, pool_smiles = _pool(model, X, Y, box if config.trust_region else bounds_np,
-                                          length if config.trust_region else config.tr_length_init,
-                                          config, rng, ledger.cache)
+                pool, pool_smiles = _pool(
+                    model,
+                    X,
+                    Y,
+                    box if config.trust_region else bounds_np,
+                    length if config.trust_region else config.tr_length_init,
+                    config,
+                    rng,
+                    ledger.cache,
+                )
                 if len(pool):
                     picked = _choose(gp, config, train_X, train_Y, gp_inputs(pool))
                     z, smiles = pool[picked], [pool_smiles[i] for i in picked]
@@ -259,9 +285,13 @@ def optimize(model: MolVAE, objective: Objective, config: BOConfig | None = None
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    cand, _ = optimize_acqf(_acquisition(gp, config, train_X, train_Y),
-                                            bounds=torch.tensor(box, dtype=torch.float64), q=config.batch_size,
-                                            num_restarts=config.num_restarts, raw_samples=config.raw_samples)
+                    cand, _ = optimize_acqf(
+                        _acquisition(gp, config, train_X, train_Y),
+                        bounds=torch.tensor(box, dtype=torch.float64),
+                        q=config.batch_size,
+                        num_restarts=config.num_restarts,
+                        raw_samples=config.raw_samples,
+                    )
                 z = cand.detach().numpy()
                 smiles = decode_checked(model, z, config.reject_radicals).smiles
             scores = ledger.evaluate(smiles, z, step, "bo")

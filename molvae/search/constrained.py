@@ -27,10 +27,10 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae import chem
+from molvae.data.datasets import resolve_workers
 from molvae.errors import ConfigError, InputError
 from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import MolVAE
-from molvae.data.datasets import resolve_workers
 from molvae.search.latent import EditWorkers, PropertySurrogate, decode_checked, predictor_estimate
 from molvae.search.objectives import Objective
 
@@ -76,8 +76,13 @@ def _gradient_path(surrogate: PropertySurrogate | None, mu: np.ndarray, config: 
     return np.stack([z for step, z in path if step > 0])
 
 
-def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective,
-                      config: ConstrainedConfig | None = None, progress: bool = True) -> pd.DataFrame:
+def improve_molecules(
+    model: MolVAE,
+    smiles: Sequence[str],
+    objective: Objective,
+    config: ConstrainedConfig | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """One row per input (order kept): ``start``, ``start_score``, ``best``, ``best_score``,
     ``similarity``, ``improvement`` (``best_score - start_score``, 0 when nothing qualifies),
     ``success`` (a different molecule with similarity >= the threshold and a higher score was found),
@@ -85,9 +90,11 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
     config = config or ConstrainedConfig()
     surrogate = predictor_estimate(model, objective)
     if config.gradient_points and surrogate is None:
-        raise InputError("the gradient part needs an objective the property predictor covers; "
-                         f"{PropertySurrogate.gap(model, objective)} (set gradient_points=0 to use random "
-                         "neighbours only)")
+        raise InputError(
+            "the gradient part needs an objective the property predictor covers; "
+            f"{PropertySurrogate.gap(model, objective)} (set gradient_points=0 to use random "
+            "neighbours only)"
+        )
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
@@ -99,39 +106,60 @@ def improve_molecules(model: MolVAE, smiles: Sequence[str], objective: Objective
         ok = idx[enc.valid[idx]]
         results = {}
         if len(ok):
-            results = _improve_batch(model, objective, surrogate, [enc.smiles[i] for i in ok], enc.mu[ok],
-                                     enc.logvar[ok], config, rng)
+            results = _improve_batch(
+                model, objective, surrogate, [enc.smiles[i] for i in ok], enc.mu[ok], enc.logvar[ok], config, rng
+            )
         position = {int(i): j for j, i in enumerate(ok)}  # input row -> its place among the encodable ones
         for i in idx:
             if int(i) in position:
                 rows.append(results[position[int(i)]])
             else:
-                rows.append({"start": smiles[i], "start_score": np.nan, "best": None, "best_score": np.nan,
-                             "similarity": np.nan, "improvement": np.nan, "success": False, "candidates": 0,
-                             "reason": enc.reasons[i]})
+                rows.append(
+                    {
+                        "start": smiles[i],
+                        "start_score": np.nan,
+                        "best": None,
+                        "best_score": np.nan,
+                        "similarity": np.nan,
+                        "improvement": np.nan,
+                        "success": False,
+                        "candidates": 0,
+                        "reason": enc.reasons[i],
+                    }
+                )
         bar.update(len(idx))
     bar.close()
     table = pd.DataFrame(rows)
-    logger.info("improved %d of %d molecules in %.1f s", int(table["success"].sum()), len(table),
-                time.perf_counter() - t0)
+    logger.info(
+        "improved %d of %d molecules in %.1f s", int(table["success"].sum()), len(table), time.perf_counter() - t0
+    )
     return table
 
 
-def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurrogate | None, starts: list[str],
-                   mu: np.ndarray, logvar: np.ndarray, config: ConstrainedConfig,
-                   rng: np.random.Generator) -> dict[int, dict]:
+def _improve_batch(
+    model: MolVAE,
+    objective: Objective,
+    surrogate: PropertySurrogate | None,
+    starts: list[str],
+    mu: np.ndarray,
+    logvar: np.ndarray,
+    config: ConstrainedConfig,
+    rng: np.random.Generator,
+) -> dict[int, dict]:
     n, d = mu.shape
     path = _gradient_path(surrogate, mu, config)  # points x n x d
     sigma = np.exp(0.5 * logvar)
     radii = np.asarray(config.radii)[rng.integers(0, len(config.radii), (config.n_neighbours, n, 1))]
     around = mu[None] + radii * sigma[None] * rng.standard_normal((config.n_neighbours, n, d))
     z = np.concatenate([path, around.astype(np.float32)])  # candidates x n x d
-    decoded = np.array(decode_checked(model, z.reshape(-1, d), config.reject_radicals).smiles,
-                       dtype=object).reshape(z.shape[0], n)
+    decoded = np.array(decode_checked(model, z.reshape(-1, d), config.reject_radicals).smiles, dtype=object).reshape(
+        z.shape[0], n
+    )
     if config.n_sampled:
         repeated = np.repeat(mu[None], config.n_sampled, axis=0).reshape(-1, d)
-        sampled = decode_checked(model, repeated, config.reject_radicals, temperature=config.temperature,
-                                 seed=int(rng.integers(2**31))).smiles
+        sampled = decode_checked(
+            model, repeated, config.reject_radicals, temperature=config.temperature, seed=int(rng.integers(2**31))
+        ).smiles
         decoded = np.concatenate([decoded, np.array(sampled, dtype=object).reshape(config.n_sampled, n)])
     start_scores = objective(starts)
     start_fps = chem.morgan_fingerprints(starts)
@@ -141,7 +169,7 @@ def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurro
     found = []
     for k in range(n):
         cands = sorted({s for s in decoded[:, k] if s is not None and s != starts[k]})
-        found.append(_Found(starts[k], float(start_scores[k]), start_fps[k:k + 1], config.min_similarity))
+        found.append(_Found(starts[k], float(start_scores[k]), start_fps[k : k + 1], config.min_similarity))
         found[k].add(cands, [scores[c] for c in cands])
     seeds = [[int(rng.integers(2**31)) for _ in range(config.edit_rounds)] for _ in range(n)]  # start by start
     with EditWorkers(workers=resolve_workers(0)) as workers:
@@ -149,10 +177,19 @@ def _improve_batch(model: MolVAE, objective: Objective, surrogate: PropertySurro
             jobs = []
             for k in range(n):
                 parents = found[k].best(config.edit_parents)
-                jobs.append(workers.submit(chem.graph_edits, [parents[i % len(parents)] for i in range(config.n_edits)],
-                                           config.n_edits, seeds[k][r], config.edit_mutate_fraction))
-            children = [[c for c in job.result() if c not in f.seen and not (config.reject_radicals and chem.has_radicals(c))]
-                        for job, f in zip(jobs, found)]
+                jobs.append(
+                    workers.submit(
+                        chem.graph_edits,
+                        [parents[i % len(parents)] for i in range(config.n_edits)],
+                        config.n_edits,
+                        seeds[k][r],
+                        config.edit_mutate_fraction,
+                    )
+                )
+            children = [
+                [c for c in job.result() if c not in f.seen and not (config.reject_radicals and chem.has_radicals(c))]
+                for job, f in zip(jobs, found)
+            ]
             new = sorted({c for cs in children for c in cs})
             scores = dict(zip(new, objective(new))) if new else {}  # each molecule scored once
             for f, cs in zip(found, children):
@@ -192,14 +229,27 @@ class _Found:
         return better + [self.start] if len(better) < k else better
 
     def row(self) -> dict:
-        row = {"start": self.start, "start_score": self.start_score, "best": None, "best_score": np.nan,
-               "similarity": np.nan, "improvement": 0.0, "success": False, "candidates": len(self.smiles),
-               "reason": None}
+        row = {
+            "start": self.start,
+            "start_score": self.start_score,
+            "best": None,
+            "best_score": np.nan,
+            "similarity": np.nan,
+            "improvement": 0.0,
+            "success": False,
+            "candidates": len(self.smiles),
+            "reason": None,
+        }
         allowed = self._allowed()
         if len(allowed):
             j = int(allowed[np.argmax(self.values[allowed])])
             gain = float(self.values[j] - self.start_score)
             if gain > 0:
-                row.update(best=self.smiles[j], best_score=float(self.values[j]), similarity=float(self.sims[j]),
-                           improvement=gain, success=True)
+                row.update(
+                    best=self.smiles[j],
+                    best_score=float(self.values[j]),
+                    similarity=float(self.sims[j]),
+                    improvement=gain,
+                    success=True,
+                )
         return row

@@ -90,8 +90,10 @@ def heavy_atom_limit(value: int | None) -> int | None:
     if value is None or value == 0:
         return None
     if value < 10:
-        raise ConfigError(f"max_heavy_atoms must be at least 10 (a sane molecule has 10 or more), or None or 0 "
-                          f"(any size), not {value}")
+        raise ConfigError(
+            f"max_heavy_atoms must be at least 10 (a sane molecule has 10 or more), or None or 0 "
+            f"(any size), not {value}"
+        )
     return value
 
 
@@ -230,8 +232,9 @@ class _Brood:
             self.edits = None
 
 
-def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.random.Generator,
-              worker: EditWorkers, parents: int) -> _Brood:
+def _children(
+    model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.random.Generator, worker: EditWorkers, parents: int
+) -> _Brood:
     """``pool_size`` children of rank-weighted parents among the best ``parents``, returned as soon
     as the model's moves are decoded (the graph edits may still be running: :class:`_Brood`)."""
     n, d = config.pool_size, pop.z.shape[1]
@@ -241,10 +244,12 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
     a = order[rng.choice(len(order), size=n, p=weights)]
     b = order[rng.choice(len(order), size=n, p=weights)]  # second parents (crossover, graft)
     two = len(order) > 1
-    counts = {"crossover": int(round(n * config.crossover_fraction)) if two else 0,
-              "branch": int(round(n * config.branch_fraction)),
-              "graft": int(round(n * config.graft_fraction)) if two else 0,
-              "graph": int(round(n * config.graph_fraction)) if two else 0}
+    counts = {
+        "crossover": int(round(n * config.crossover_fraction)) if two else 0,
+        "branch": int(round(n * config.branch_fraction)),
+        "graft": int(round(n * config.graft_fraction)) if two else 0,
+        "graph": int(round(n * config.graph_fraction)) if two else 0,
+    }
     counts["mutation"] = n - sum(counts.values())
     moves = np.repeat(np.array(MOVES), [counts[m] for m in MOVES])
     factor = np.exp(rng.uniform(np.log(config.mutation_min), np.log(config.mutation_max), size=(n, 1)))
@@ -254,10 +259,13 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
     jitter = config.mutation_min * pop.sd[a[cross]] * rng.standard_normal((int(cross.sum()), d))
     z[cross] = pop.z[a[cross]] + u * (pop.z[b[cross]] - pop.z[a[cross]]) + jitter
     # seeds drawn in a fixed order, so the graph edits can run in the worker while the model decodes
-    seeds = {move: int(rng.integers(2 ** 31)) for move in ("branch", "graft", "graph") if (moves == move).any()}
+    seeds = {move: int(rng.integers(2**31)) for move in ("branch", "graft", "graph") if (moves == move).any()}
     graph_rows = np.flatnonzero(moves == "graph")
-    edits = (worker.submit(chem.graph_edits, [pop.smiles[i] for i in a[graph_rows]], len(graph_rows), seeds["graph"])
-             if len(graph_rows) else None)
+    edits = (
+        worker.submit(chem.graph_edits, [pop.smiles[i] for i in a[graph_rows]], len(graph_rows), seeds["graph"])
+        if len(graph_rows)
+        else None
+    )
     smiles: list[str | None] = [None] * n
     latent = np.flatnonzero(~np.isin(moves, PARENT_POINT_MOVES))
     for i, s in zip(latent, decode_checked(model, z[latent]).smiles):
@@ -266,16 +274,18 @@ def _children(model: MolVAE, pop: _Population, config: EvolveConfig, rng: np.ran
         rows = np.flatnonzero(moves == move)
         if len(rows):
             z[rows] = pop.z[donor[rows]]
-            done = mutate_checked(model, z[rows], [pop.smiles[i] for i in a[rows]],
-                                  seed=seeds[move], change=move == "branch")
+            done = mutate_checked(
+                model, z[rows], [pop.smiles[i] for i in a[rows]], seed=seeds[move], change=move == "branch"
+            )
             for i, s in zip(rows, done.smiles):
                 smiles[i] = s
     z[graph_rows] = pop.z[a[graph_rows]]  # graph edits: at the first parent's latent point until encoded
     return _Brood(z, smiles, moves, edits, graph_rows)
 
 
-def _new_children(smiles: Sequence[str | None], rows: Iterable[int], seen: set[str], cache: Mapping[str, float],
-                  insane: set[str]) -> list[int]:
+def _new_children(
+    smiles: Sequence[str | None], rows: Iterable[int], seen: set[str], cache: Mapping[str, float], insane: set[str]
+) -> list[int]:
     """The rows of ``smiles`` (in order) holding a molecule never scored (``cache``), never rejected
     (``insane``) and not already in ``seen`` (updated): the first of each."""
     keep = []
@@ -343,7 +353,7 @@ def _precheck_while_editing(brood: _Brood, pool: Sequence[str], ucb: np.ndarray,
     for start in range(0, len(order), PRECHECK_CHUNK):
         if brood.ready():
             return
-        admission.precheck([pool[i] for i in order[start:start + PRECHECK_CHUNK]])
+        admission.precheck([pool[i] for i in order[start : start + PRECHECK_CHUNK]])
 
 
 def start_source(model: MolVAE, start: str = "auto") -> MolVAE | None:
@@ -373,12 +383,17 @@ def _encoded(model: MolVAE, smiles: Sequence[str]) -> tuple[list[str], np.ndarra
     how many it could not."""
     enc = model.encode(list(smiles))
     ok = np.flatnonzero(enc.valid)
-    return ([enc.smiles[i] for i in ok], enc.mu[ok].astype(np.float64),
-            np.exp(0.5 * enc.logvar[ok]).astype(np.float64), len(smiles) - len(ok))
+    return (
+        [enc.smiles[i] for i in ok],
+        enc.mu[ok].astype(np.float64),
+        np.exp(0.5 * enc.logvar[ok]).astype(np.float64),
+        len(smiles) - len(ok),
+    )
 
 
-def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None,
-             rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _initial(
+    model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: Sequence[str] | None, rng: np.random.Generator
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The start population, scored: canonical SMILES, latent centres and posterior sds: the initial
     library when given (all of it), else ``config.n_init`` sane (and familiar) distinct molecules drawn
     from the start model's samples (:func:`start_source`) or the search model's prior."""
@@ -395,8 +410,8 @@ def _initial(model: MolVAE, ledger: Ledger, config: EvolveConfig, init_smiles: S
     z_kept: list[np.ndarray] = []
     sd_kept: list[np.ndarray] = []  # the start model's path: posterior sds from the same encoding
     seen: set[str] = set()
-    for attempt in range(10):  # sane, distinct molecules; the fitted prior when the model has one
-        seed = int(rng.integers(2 ** 31))
+    for _ in range(10):  # sane, distinct molecules; the fitted prior when the model has one
+        seed = int(rng.integers(2**31))
         if sampler is not None:  # the start model's samples, encoded by the search model
             drawn = [s for s in sampler.sample(2 * config.n_init, seed=seed) if s is not None]
             decoded, z, sd, _ = _encoded(model, drawn) if drawn else ([], None, None, 0)
@@ -444,8 +459,14 @@ class _EvolveState:
         self.widest = max(self.widest, self.parents)
 
 
-def _generation(model: MolVAE, state: _EvolveState, config: EvolveConfig, rng: np.random.Generator,
-                worker: EditWorkers, ledger: Ledger) -> None:
+def _generation(
+    model: MolVAE,
+    state: _EvolveState,
+    config: EvolveConfig,
+    rng: np.random.Generator,
+    worker: EditWorkers,
+    ledger: Ledger,
+) -> None:
     """One generation: children by every move, screened by a Tanimoto GP fitted to the population
     (fitted while the graph edits run), the admissible ones with the highest upper confidence bound
     scored by the oracle and added to the population."""
@@ -471,7 +492,7 @@ def _generation(model: MolVAE, state: _EvolveState, config: EvolveConfig, rng: n
         ledger.record(state.step)
         return
     pool += [brood.smiles[i] for i in graph]
-    pool_fp = np.concatenate([pool_fp, chem.morgan_fingerprints(pool[len(pool_fp):], n_bits=FINGERPRINT_BITS)])
+    pool_fp = np.concatenate([pool_fp, chem.morgan_fingerprints(pool[len(pool_fp) :], n_bits=FINGERPRINT_BITS)])
     pool_z, pool_moves = brood.z[keep], brood.moves[keep]
 
     def accept(idx: np.ndarray) -> np.ndarray:
@@ -495,8 +516,13 @@ def _generation(model: MolVAE, state: _EvolveState, config: EvolveConfig, rng: n
     ledger.record(state.step)
 
 
-def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = None,
-           init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationResult:
+def evolve(
+    model: MolVAE,
+    objective: Objective,
+    config: EvolveConfig | None = None,
+    init_smiles: Sequence[str] | None = None,
+    progress: bool = True,
+) -> OptimizationResult:
     """Maximize ``objective`` within ``config.budget`` oracle calls by latent-space evolution screened
     by a Tanimoto GP (see the module docstring): the start population, then one
     :func:`_generation` after another. Ctrl-C stops the run and returns what was evaluated so far
@@ -508,8 +534,9 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
         chem.reference_environments(config.environments)
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    bar = tqdm(total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress, file=sys.stderr
+    )
     ledger = Ledger(objective, config.budget, model.latent_dim, bar)
     pop = _Population(model.latent_dim)
     state = _EvolveState(pop, _Admission(config), np.ones(model.latent_dim), config.parents, config.parents)
@@ -524,9 +551,19 @@ def evolve(model: MolVAE, objective: Objective, config: EvolveConfig | None = No
             _generation(model, state, config, rng, worker, ledger)
     oversized = state.admission.oversized
     if oversized:
-        logger.info("%d children the GP would have scored had over %d heavy atoms and were skipped "
-                    "(max_heavy_atoms; None, or --max-heavy-atoms 0, allows any size)",
-                    len(oversized), config.max_heavy_atoms)
-    return ledger.finish(time.perf_counter() - t0, state.stalled, config.max_stalled_steps, "generations",
-                         generations=state.step, widened_generations=state.widened, widest_parents=state.widest,
-                         oversized_children=len(oversized))
+        logger.info(
+            "%d children the GP would have scored had over %d heavy atoms and were skipped "
+            "(max_heavy_atoms; None, or --max-heavy-atoms 0, allows any size)",
+            len(oversized),
+            config.max_heavy_atoms,
+        )
+    return ledger.finish(
+        time.perf_counter() - t0,
+        state.stalled,
+        config.max_stalled_steps,
+        "generations",
+        generations=state.step,
+        widened_generations=state.widened,
+        widest_parents=state.widest,
+        oversized_children=len(oversized),
+    )

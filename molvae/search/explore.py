@@ -14,8 +14,8 @@ import pandas as pd
 from molvae import chem
 from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
-from molvae.models.vae import MolVAE
 from molvae.models.ring_limit import limit_for
+from molvae.models.vae import MolVAE
 from molvae.search.latent import decode_checked, encode_one, recovery
 
 logger = logging.getLogger(__name__)
@@ -23,8 +23,15 @@ logger = logging.getLogger(__name__)
 NEIGHBOUR_PROPERTIES = ("qed", "logp", "sa", "mw")
 
 
-def explore(model: MolVAE, smiles: str, n: int = 100, radius: float = 1.0, seed: int | None = 0,
-            properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES, reject_radicals: bool = True) -> pd.DataFrame:
+def explore(
+    model: MolVAE,
+    smiles: str,
+    n: int = 100,
+    radius: float = 1.0,
+    seed: int | None = 0,
+    properties: tuple[str, ...] = NEIGHBOUR_PROPERTIES,
+    reject_radicals: bool = True,
+) -> pd.DataFrame:
     """Decode ``n`` points z = mu + radius * eps (eps ~ N(0, I)) around the molecule's latent mean
     (decoded molecules with unpaired electrons are dropped unless ``reject_radicals`` is False; ring
     closures over the ring limit are masked, :func:`molvae.models.ring_limit.limit_for`).

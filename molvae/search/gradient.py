@@ -28,10 +28,18 @@ from molvae.search.objectives import Objective
 PRIOR_WEIGHT = 1e-3  # a weak pull towards the prior keeps z where the decoder has been trained
 
 
-def gradient_ascent(model: MolVAE, objective: Objective, budget: int = 300, n_starts: int = 10,
-                    steps: int = 200, learning_rate: float = 0.05, decode_every: int = 10,
-                    init_smiles: Sequence[str] | None = None, seed: int = 0,
-                    progress: bool = True) -> OptimizationResult:
+def gradient_ascent(
+    model: MolVAE,
+    objective: Objective,
+    budget: int = 300,
+    n_starts: int = 10,
+    steps: int = 200,
+    learning_rate: float = 0.05,
+    decode_every: int = 10,
+    init_smiles: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> OptimizationResult:
     """Adam on latent points against the property-predictor surrogate of ``objective``; every
     ``decode_every`` steps the points are decoded and new molecules re-scored with the true objective
     (oracle calls, at most ``budget``). Starts: the initial library's latent means, else prior draws."""

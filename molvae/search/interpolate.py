@@ -15,8 +15,8 @@ import pandas as pd
 from molvae import chem
 from molvae.errors import InputError
 from molvae.evaluation.metrics import tanimoto_matrix
-from molvae.models.vae import MolVAE
 from molvae.models.ring_limit import limit_for
+from molvae.models.vae import MolVAE
 from molvae.search.latent import decode_checked, encode_one, recovery
 
 logger = logging.getLogger(__name__)
@@ -77,8 +77,18 @@ def interpolate(model: MolVAE, start: str, end: str, steps: int = 10, method: st
         if s is not None:
             seen.add(s)
     valid = np.array([s is not None for s in checked.smiles])
-    return pd.DataFrame({"step": np.arange(steps + 1), "t": t, "smiles": checked.smiles, "valid": valid, "new": new,
-                         "sim_start": np.where(valid, sims[:, 0], np.nan),
-                         "sim_end": np.where(valid, sims[:, 1], np.nan),
-                         "reason": checked.reasons, "decoded": checked.decoded,
-                         "start_recovered": back_a.similarity, "end_recovered": back_b.similarity})
+    return pd.DataFrame(
+        {
+            "step": np.arange(steps + 1),
+            "t": t,
+            "smiles": checked.smiles,
+            "valid": valid,
+            "new": new,
+            "sim_start": np.where(valid, sims[:, 0], np.nan),
+            "sim_end": np.where(valid, sims[:, 1], np.nan),
+            "reason": checked.reasons,
+            "decoded": checked.decoded,
+            "start_recovered": back_a.similarity,
+            "end_recovered": back_b.similarity,
+        }
+    )

@@ -49,6 +49,7 @@ TRACE_COLUMNS = ("step", "calls", "best_score", "best_smiles", "tr_length")
 
 # ----------------------------------------------------------------------------- encoding
 
+
 def encode_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray]:
     """Canonical SMILES and latent mean (``latent_dim``) of one molecule; InputError with the reason
     if it cannot be encoded (``what`` names it in the message, e.g. "start molecule")."""
@@ -64,14 +65,20 @@ def encode_starts(model: MolVAE, smiles: Sequence[str], at_least: int = 1) -> tu
     enc = model.encode(list(smiles))
     ok = np.flatnonzero(enc.valid)
     if len(ok) < at_least:
-        raise InputError("no molecule of the initial library can be encoded by this model" if at_least == 1 else
-                         f"the initial library has fewer than {at_least} molecules this model can encode")
+        raise InputError(
+            "no molecule of the initial library can be encoded by this model"
+            if at_least == 1
+            else f"the initial library has fewer than {at_least} molecules this model can encode"
+        )
     if len(ok) < len(smiles):
-        logger.warning("%d of %d initial molecules cannot be encoded and are skipped", len(smiles) - len(ok), len(smiles))
+        logger.warning(
+            "%d of %d initial molecules cannot be encoded and are skipped", len(smiles) - len(ok), len(smiles)
+        )
     return [enc.smiles[i] for i in ok], enc.mu[ok]  # type: ignore[misc]
 
 
 # ----------------------------------------------------------------------------- the checked decode
+
 
 @dataclass
 class CheckedDecode:
@@ -124,8 +131,14 @@ class EditWorkers:
         self._stack.close()
 
 
-def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, temperature: float = 0.0,
-                   seed: int | None = None, max_ring: int | None = None) -> CheckedDecode:
+def decode_checked(
+    model: MolVAE,
+    z: np.ndarray,
+    reject_radicals: bool = True,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    max_ring: int | None = None,
+) -> CheckedDecode:
     """Decode latent points (``n x latent_dim``) under the search chemistry policy: invalid molecules
     and (unless ``reject_radicals`` is False) molecules with unpaired electrons are rejected with a reason.
     Greedy, or sampled at ``temperature`` with ``seed``; ``max_ring``: see :mod:`molvae.models.ring_limit`.
@@ -134,12 +147,15 @@ def decode_checked(model: MolVAE, z: np.ndarray, reject_radicals: bool = True, t
         >>> decode_checked(model, np.zeros((2, model.latent_dim))).smiles   # doctest: +SKIP
         ['CCc1ccccc1', 'CCc1ccccc1']
     """
-    return _checked(model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed,
-                                          max_ring=max_ring), reject_radicals)
+    return _checked(
+        model.decode_detailed(np.asarray(z, dtype=np.float32), temperature=temperature, seed=seed, max_ring=max_ring),
+        reject_radicals,
+    )
 
 
-def mutate_checked(model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None,
-                   change: bool = True) -> CheckedDecode:
+def mutate_checked(
+    model: MolVAE, z: np.ndarray, smiles: Sequence[str], seed: int | None = None, change: bool = True
+) -> CheckedDecode:
     """Point mutations (or grafts, ``change=False``) of ``smiles`` completed by the decoder from ``z``
     (:meth:`MolVAE.mutate`), under the same chemistry policy as :func:`decode_checked`."""
     return _checked(model.mutate(z, smiles, seed=seed, change=change), reject_radicals=True)
@@ -151,8 +167,7 @@ def _checked(result, reject_radicals: bool) -> CheckedDecode:
         for i, s in enumerate(smiles):
             if s is not None and chem.has_radicals(s):
                 smiles[i], reasons[i] = None, REASON_RADICAL
-    return CheckedDecode(smiles, [None if s is not None else r for s, r in zip(smiles, reasons)],
-                         list(result.smiles))
+    return CheckedDecode(smiles, [None if s is not None else r for s, r in zip(smiles, reasons)], list(result.smiles))
 
 
 @dataclass(frozen=True)
@@ -166,8 +181,9 @@ class Recovery:
     exact: bool
 
 
-def recovery(model: MolVAE, smiles: str, mu: np.ndarray, what: str = "molecule",
-             max_ring: int | None = None) -> Recovery:
+def recovery(
+    model: MolVAE, smiles: str, mu: np.ndarray, what: str = "molecule", max_ring: int | None = None
+) -> Recovery:
     """Decode the latent mean ``mu`` (``latent_dim``) of the canonical ``smiles`` and say, with a
     warning naming ``what``, when the molecule does not come back: a search around that point starts
     from the decoded molecule, not from the one asked for.
@@ -183,12 +199,18 @@ def recovery(model: MolVAE, smiles: str, mu: np.ndarray, what: str = "molecule",
     similarity = 0.0
     if back is not None:
         similarity = float(tanimoto_matrix(chem.morgan_fingerprints([back]), chem.morgan_fingerprints([smiles]))[0, 0])
-    logger.warning("the %s does not come back from its latent point: it decodes to %s (Tanimoto %.2f to %s)",
-                   what, back or "nothing readable", similarity, smiles)
+    logger.warning(
+        "the %s does not come back from its latent point: it decodes to %s (Tanimoto %.2f to %s)",
+        what,
+        back or "nothing readable",
+        similarity,
+        smiles,
+    )
     return Recovery(back, similarity, False)
 
 
 # ----------------------------------------------------------------------------- the ledger of oracle calls
+
 
 @dataclass
 class OptimizationResult:
@@ -247,19 +269,29 @@ class Ledger:
             if self.bar is not None:
                 self.bar.close()
 
-    def finish(self, seconds: float, stalled: int, max_stalled: int, unit: str = "steps",
-               **extra) -> OptimizationResult:
+    def finish(
+        self, seconds: float, stalled: int, max_stalled: int, unit: str = "steps", **extra
+    ) -> OptimizationResult:
         """The result of a run that ended after ``stalled`` of at most ``max_stalled`` ``unit`` without a
         new molecule (warned about when that, not the budget, stopped it); ``extra`` goes to ``result.extra``."""
         if not self.interrupted and stalled >= max_stalled:
-            logger.warning("stopped after %d %s without a new molecule (%d of %d calls used)",
-                           stalled, unit, self.calls, self.budget)
+            logger.warning(
+                "stopped after %d %s without a new molecule (%d of %d calls used)",
+                stalled,
+                unit,
+                self.calls,
+                self.budget,
+            )
         flat = self.flat_score()
         if flat is not None:
-            logger.warning("every one of the %d scored molecules scored %g: the objective gave the search nothing "
-                           "to follow, so this run was a blind walk (a substructure or threshold none of them "
-                           "met?); an initial library with molecules that score, or an objective with partial "
-                           "credit, gives it a direction", self.calls - self.failures, flat)
+            logger.warning(
+                "every one of the %d scored molecules scored %g: the objective gave the search nothing "
+                "to follow, so this run was a blind walk (a substructure or threshold none of them "
+                "met?); an initial library with molecules that score, or an objective with partial "
+                "credit, gives it a direction",
+                self.calls - self.failures,
+                flat,
+            )
         return self.result(seconds, {"interrupted": self.interrupted, "flat_objective": flat is not None, **extra})
 
     @property
@@ -281,7 +313,9 @@ class Ledger:
     def remaining(self) -> int:
         return self.budget - self.calls
 
-    def evaluate(self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str | Sequence[str]) -> np.ndarray:
+    def evaluate(
+        self, smiles: Sequence[str | None], z: np.ndarray, step: int, source: str | Sequence[str]
+    ) -> np.ndarray:
         """Scores of decoded molecules (``n``; NaN for None); pays only for new molecules, within budget.
         ``source``: what proposed them (one name, or one per molecule), kept in the evaluated table."""
         sources = [source] * len(smiles) if isinstance(source, str) else list(source)
@@ -296,8 +330,16 @@ class Ledger:
             for i, score in zip(new, scores):
                 score = float(score)
                 self.cache[smiles[i]] = score  # NaN (a failure) is cached too: never paid twice
-                self.rows.append({"call": self.calls + 1, "step": step, "source": sources[i], "smiles": smiles[i],
-                                  "score": score, **{f"z{j}": float(v) for j, v in enumerate(z[i])}})
+                self.rows.append(
+                    {
+                        "call": self.calls + 1,
+                        "step": step,
+                        "source": sources[i],
+                        "smiles": smiles[i],
+                        "score": score,
+                        **{f"z{j}": float(v) for j, v in enumerate(z[i])},
+                    }
+                )
             if self.bar is not None:
                 self.bar.update(len(new))
         return np.array([self.cache.get(s, math.nan) if s is not None else math.nan for s in smiles])
@@ -310,8 +352,9 @@ class Ledger:
         """Append the best-so-far after ``step`` to the trace (and the progress bar); returns it.
         ``tr_length``: the side of the trust region the step's proposals came from (NaN: none)."""
         best = self.best()
-        self.trace.append({"step": step, "calls": self.calls, "best_score": best[0], "best_smiles": best[1],
-                           "tr_length": tr_length})
+        self.trace.append(
+            {"step": step, "calls": self.calls, "best_score": best[0], "best_smiles": best[1], "tr_length": tr_length}
+        )
         if self.bar is not None:
             self.bar.set_postfix(best=f"{best[0]:.4g}", refresh=False)
         return best
@@ -321,11 +364,17 @@ class Ledger:
         return pd.DataFrame(self.rows, columns=columns)
 
     def result(self, seconds: float, extra: dict | None = None) -> OptimizationResult:
-        return OptimizationResult(self.frame(), pd.DataFrame(self.trace, columns=list(TRACE_COLUMNS)),
-                                  self.objective.name, seconds, extra or {})
+        return OptimizationResult(
+            self.frame(),
+            pd.DataFrame(self.trace, columns=list(TRACE_COLUMNS)),
+            self.objective.name,
+            seconds,
+            extra or {},
+        )
 
 
 # ----------------------------------------------------------------------------- the property-head surrogate
+
 
 class PropertySurrogate:
     """``objective`` as the model's property head predicts it at latent points: no decoding, no oracle
@@ -348,12 +397,13 @@ class PropertySurrogate:
     def gap(model: MolVAE, objective: Objective) -> str | None:
         """Why the property head cannot estimate ``objective`` (None when it can)."""
         if objective.surrogate is None or not objective.needs:
-            return (f"{objective.name!r} is not one (try qed, logp, sa, penalized_logp or a desirability spec "
-                    "of those)")
+            return f"{objective.name!r} is not one (try qed, logp, sa, penalized_logp or a desirability spec of those)"
         missing = [n for n in objective.needs if n not in model.property_names]
         if missing:
-            return (f"this model does not predict {', '.join(missing)} (it predicts "
-                    f"{', '.join(model.property_names) or 'nothing'})")
+            return (
+                f"this model does not predict {', '.join(missing)} (it predicts "
+                f"{', '.join(model.property_names) or 'nothing'})"
+            )
         return None
 
     def score(self, z: torch.Tensor) -> torch.Tensor:
@@ -367,8 +417,9 @@ class PropertySurrogate:
             zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.model.device)
             return self.score(zt).float().cpu().numpy().astype(np.float64)
 
-    def ascend(self, z0: np.ndarray, steps: int, learning_rate: float, every: int = 1,
-               prior_weight: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+    def ascend(
+        self, z0: np.ndarray, steps: int, learning_rate: float, every: int = 1, prior_weight: float = 0.0
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Adam on latent points ``z0`` (``n x latent_dim``) maximizing the predicted objective minus
         ``prior_weight * |z|^2`` (a pull towards the prior, where the decoder was trained), for ``steps``
         steps; yields ``(step, z)`` (a copy, ``n x latent_dim``) at step 0, every ``every`` steps and

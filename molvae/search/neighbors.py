@@ -20,8 +20,8 @@ import pandas as pd
 
 from molvae import chem
 from molvae.errors import InputError
-from molvae.io import read_frame
 from molvae.evaluation.metrics import tanimoto_matrix
+from molvae.io import read_frame
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +49,14 @@ class LatentLibrary:
         if not path.exists():
             raise InputError(f"library file not found: {path}")
         frame = read_frame(path)
-        zcols = sorted((c for c in frame.columns if str(c).startswith("z") and str(c)[1:].isdigit()),
-                       key=lambda c: int(str(c)[1:]))
+        zcols = sorted(
+            (c for c in frame.columns if str(c).startswith("z") and str(c)[1:].isdigit()), key=lambda c: int(str(c)[1:])
+        )
         if not zcols or "smiles" not in frame.columns:
-            raise InputError(f"{path} is not an encoded library (write one with 'molvae encode LIB -o "
-                             f"{path.name}'); columns: {', '.join(map(str, frame.columns))}")
+            raise InputError(
+                f"{path} is not an encoded library (write one with 'molvae encode LIB -o "
+                f"{path.name}'); columns: {', '.join(map(str, frame.columns))}"
+            )
         z = frame[zcols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
         ok = np.isfinite(z).all(axis=1)
         if (~ok).any():
@@ -61,15 +64,18 @@ class LatentLibrary:
         keep = [c for c in frame.columns if c not in zcols and not str(c).startswith("logvar")]
         return cls(frame.loc[ok, keep], z[ok])
 
-    def query(self, z: np.ndarray, k: int = 10, query_smiles: Sequence[str | None] | None = None,
-              rerank: bool = False) -> pd.DataFrame:
+    def query(
+        self, z: np.ndarray, k: int = 10, query_smiles: Sequence[str | None] | None = None, rerank: bool = False
+    ) -> pd.DataFrame:
         """The ``k`` nearest library molecules of each query latent (``q x d``), one row per (query, hit):
         ``query``, ``rank``, ``distance``, the library columns, and ``similarity`` (Tanimoto to the query
         molecule) when ``query_smiles`` is given; ``rerank`` orders each query's hits by similarity."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise InputError(f"query latents must be n x {self.latent_dim} (the library's latent size); "
-                             f"got {tuple(z.shape)}: was the library encoded with this model?")
+            raise InputError(
+                f"query latents must be n x {self.latent_dim} (the library's latent size); "
+                f"got {tuple(z.shape)}: was the library encoded with this model?"
+            )
         if k < 1:
             raise InputError("k must be at least 1")
         k = min(k, len(self.z))
@@ -84,8 +90,9 @@ class LatentLibrary:
             hits.insert(0, "rank", np.arange(1, k + 1))
             hits.insert(0, "query", q)
             if query_smiles is not None and query_smiles[q]:
-                sims = tanimoto_matrix(chem.morgan_fingerprints(hits["smiles"].tolist()),
-                                       chem.morgan_fingerprints([query_smiles[q]]))[:, 0]
+                sims = tanimoto_matrix(
+                    chem.morgan_fingerprints(hits["smiles"].tolist()), chem.morgan_fingerprints([query_smiles[q]])
+                )[:, 0]
                 hits["similarity"] = sims
                 if rerank:
                     hits = hits.sort_values("similarity", ascending=False, kind="stable")

@@ -32,17 +32,38 @@ logger = logging.getLogger(__name__)
 
 # Penalized logP standardization statistics on ZINC250k, as used by JT-VAE (Jin et al. 2018) and
 # the weighted-retraining paper (Tripp et al. 2020): mean and std of logP, of -SA and of -cycle.
-PLOGP_STATS = {"logp": (2.4570953396190123, 1.434324401111988),
-               "neg_sa": (-3.0525811293166134, 0.8335207024513095),
-               "neg_cycle": (-0.0485696876403053, 0.2860212110245455)}
+PLOGP_STATS = {
+    "logp": (2.4570953396190123, 1.434324401111988),
+    "neg_sa": (-3.0525811293166134, 0.8335207024513095),
+    "neg_cycle": (-0.0485696876403053, 0.2860212110245455),
+}
 
 # Rough scales used to weigh constraint violations of different properties against each other.
-PROPERTY_SCALES = {"qed": 0.1, "logp": 1.0, "sa": 1.0, "mw": 50.0, "tpsa": 20.0, "hbd": 1.0, "hba": 1.0,
-                   "rotb": 1.0, "rings": 1.0, "heavy_atoms": 5.0}
+PROPERTY_SCALES = {
+    "qed": 0.1,
+    "logp": 1.0,
+    "sa": 1.0,
+    "mw": 50.0,
+    "tpsa": 20.0,
+    "hbd": 1.0,
+    "hba": 1.0,
+    "rotb": 1.0,
+    "rings": 1.0,
+    "heavy_atoms": 5.0,
+}
 # The values a term can take at all (a constraint outside them cannot hold); unlisted: any value.
-PROPERTY_BOUNDS = {"qed": (0.0, 1.0), "sa": (1.0, 10.0), "mw": (0.0, math.inf), "tpsa": (0.0, math.inf),
-                   "hbd": (0.0, math.inf), "hba": (0.0, math.inf), "rotb": (0.0, math.inf),
-                   "rings": (0.0, math.inf), "heavy_atoms": (0.0, math.inf), "sim": (0.0, 1.0)}
+PROPERTY_BOUNDS = {
+    "qed": (0.0, 1.0),
+    "sa": (1.0, 10.0),
+    "mw": (0.0, math.inf),
+    "tpsa": (0.0, math.inf),
+    "hbd": (0.0, math.inf),
+    "hba": (0.0, math.inf),
+    "rotb": (0.0, math.inf),
+    "rings": (0.0, math.inf),
+    "heavy_atoms": (0.0, math.inf),
+    "sim": (0.0, 1.0),
+}
 
 
 @dataclass
@@ -57,7 +78,7 @@ class Objective:
     description: str
     fn: Callable[[Sequence[str], np.ndarray | None], np.ndarray]
     needs: tuple[str, ...] = ()  # model properties a surrogate needs
-    surrogate: Callable[[dict[str, "object"]], "object"] | None = field(default=None, repr=False)
+    surrogate: Callable[[dict[str, object]], object] | None = field(default=None, repr=False)
 
     def __call__(self, smiles: Sequence[str], z: np.ndarray | None = None) -> np.ndarray:
         values = np.asarray(self.fn(list(smiles), z), dtype=np.float64)
@@ -88,26 +109,40 @@ def _plogp_surrogate(p):
     return (p["logp"] - ml) / sl + (-p["sa"] - ms) / ss
 
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in [
-    Objective("qed", "QED drug-likeness (maximize)", _property("qed"), ("qed",), _surrogate_property("qed")),
-    Objective("logp", "Crippen logP (maximize)", _property("logp"), ("logp",), _surrogate_property("logp")),
-    Objective("sa", "synthetic accessibility (minimize: the score is -SA)", _property("sa", -1.0), ("sa",),
-              _surrogate_property("sa", -1.0)),
-    Objective("penalized_logp", "standardized logP - SA - ring penalty (ZINC250k statistics; JT-VAE)",
-              lambda smiles, z=None: penalized_logp(smiles), ("logp", "sa"), _plogp_surrogate),
-    Objective("mw", "molecular weight (maximize; use a spec such as 'mw in 250-450' for a range)", _property("mw")),
-    Objective("tpsa", "topological polar surface area (maximize; or a spec such as 'tpsa <= 90')",
-              _property("tpsa")),
-]}
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in [
+        Objective("qed", "QED drug-likeness (maximize)", _property("qed"), ("qed",), _surrogate_property("qed")),
+        Objective("logp", "Crippen logP (maximize)", _property("logp"), ("logp",), _surrogate_property("logp")),
+        Objective(
+            "sa",
+            "synthetic accessibility (minimize: the score is -SA)",
+            _property("sa", -1.0),
+            ("sa",),
+            _surrogate_property("sa", -1.0),
+        ),
+        Objective(
+            "penalized_logp",
+            "standardized logP - SA - ring penalty (ZINC250k statistics; JT-VAE)",
+            lambda smiles, z=None: penalized_logp(smiles),
+            ("logp", "sa"),
+            _plogp_surrogate,
+        ),
+        Objective("mw", "molecular weight (maximize; use a spec such as 'mw in 250-450' for a range)", _property("mw")),
+        Objective(
+            "tpsa", "topological polar surface area (maximize; or a spec such as 'tpsa <= 90')", _property("tpsa")
+        ),
+    ]
+}
 
 OBJECTIVE_FORMS = {
     "similarity:SMILES": "Tanimoto similarity (Morgan radius 2) to a reference molecule",
     "predictor:NAME": "the model's jointly trained property predictor for NAME, on the latent point (cheap)",
     "module:function": "a user oracle: a Python callable taking a list of SMILES and returning floats (NaN = failed)",
     "'qed high, sa <= 4, mw in 250-450'": "a desirability spec: 'NAME high|low' terms (optionally 'W*NAME high') "
-                                          "summed, with 'NAME <= x', 'NAME >= x', 'NAME in a-b' constraints "
-                                          "whose violations are subtracted; NAME: a property, penalized_logp, "
-                                          "or sim:SMILES (similarity to a lead)",
+    "summed, with 'NAME <= x', 'NAME >= x', 'NAME in a-b' constraints "
+    "whose violations are subtracted; NAME: a property, penalized_logp, "
+    "or sim:SMILES (similarity to a lead)",
 }
 
 
@@ -128,9 +163,11 @@ def similarity_objective(reference: str) -> Objective:
 
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_TERM = re.compile(rf"^\s*(?:(?P<w>{_NUMBER})\s*\*\s*)?(?P<name>[A-Za-z_]+|sim(?:ilarity)?:\S+)\s+"
-                   rf"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?{_NUMBER})"
-                   rf"|in\s+(?P<a>-?{_NUMBER})\s*-\s*(?P<b>-?{_NUMBER}))\s*$")
+_TERM = re.compile(
+    rf"^\s*(?:(?P<w>{_NUMBER})\s*\*\s*)?(?P<name>[A-Za-z_]+|sim(?:ilarity)?:\S+)\s+"
+    rf"(?:(?P<dir>high|low)|(?P<op><=|>=)\s*(?P<x>-?{_NUMBER})"
+    rf"|in\s+(?P<a>-?{_NUMBER})\s*-\s*(?P<b>-?{_NUMBER}))\s*$"
+)
 SPEC_EXAMPLES = "'qed high', 'sa <= 4', 'mw in 250-450', '2*logp high' or 'sim:SMILES >= 0.4'"
 
 
@@ -148,8 +185,9 @@ def _term(name: str) -> tuple[str, Callable[[Sequence[str]], np.ndarray] | None]
         known = [*chem.PROPERTIES, "penalized_logp"]
         close = difflib.get_close_matches(name.lower(), known, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        raise InputError(f"unknown property {name!r} in the objective; {hint}known: {', '.join(known)}, "
-                         "or sim:SMILES") from None
+        raise InputError(
+            f"unknown property {name!r} in the objective; {hint}known: {', '.join(known)}, or sim:SMILES"
+        ) from None
 
 
 def _number(text: str) -> str:
@@ -169,8 +207,10 @@ def _check_limits(terms: list[tuple[str, str, float, float]]) -> None:
         mine = [t for t in terms if t[1] == name]
         floor, ceiling = max(mine, key=lambda t: t[2]), min(mine, key=lambda t: t[3])
         if floor[2] > ceiling[3]:
-            raise InputError(f"{ceiling[0]} and {floor[0]} cannot both hold; write one range for {name}, "
-                             f"e.g. {name} in {min(floor[2], ceiling[3]):g}-{max(floor[2], ceiling[3]):g}")
+            raise InputError(
+                f"{ceiling[0]} and {floor[0]} cannot both hold; write one range for {name}, "
+                f"e.g. {name} in {min(floor[2], ceiling[3]):g}-{max(floor[2], ceiling[3]):g}"
+            )
 
 
 def desirability_objective(spec: str) -> Objective:
@@ -187,8 +227,10 @@ def desirability_objective(spec: str) -> Objective:
     for part in spec.split(","):
         text = " ".join(part.split())
         if not text:
-            raise InputError(f"objective spec {spec.strip()!r} has an empty term (a comma too many); write terms "
-                             f"such as {SPEC_EXAMPLES}, separated by commas")
+            raise InputError(
+                f"objective spec {spec.strip()!r} has an empty term (a comma too many); write terms "
+                f"such as {SPEC_EXAMPLES}, separated by commas"
+            )
         m = _TERM.match(part)
         if not m:
             raise InputError(f"cannot read objective term {text!r}; write e.g. {SPEC_EXAMPLES}")
@@ -210,8 +252,9 @@ def desirability_objective(spec: str) -> Objective:
         else:
             lo, hi = float(m["a"]), float(m["b"])
             if lo > hi:
-                raise InputError(f"{text}: the range is reversed; write {m['name']} in {_number(m['b'])}-"
-                                 f"{_number(m['a'])}")
+                raise InputError(
+                    f"{text}: the range is reversed; write {m['name']} in {_number(m['b'])}-{_number(m['a'])}"
+                )
             limits.append((name, lo, hi))
             written.append((text, *limits[-1]))
     _check_limits(written)
@@ -247,8 +290,8 @@ def desirability_objective(spec: str) -> Objective:
 
 def oracle_objective(target: str) -> Objective:
     """A user callable ``module:function`` (the module importable from the current directory too)."""
-    import sys
     import os
+    import sys
 
     module_name, _, func_name = target.partition(":")
     added = os.getcwd() not in sys.path
@@ -277,8 +320,9 @@ def callable_objective(func: Callable[[list[str]], Sequence[float]], name: str |
             logger.warning("oracle %s failed on a batch of %d: %s", name, len(smiles), exc)
             return np.full(len(smiles), np.nan)
         if values.shape != (len(smiles),):
-            logger.warning("oracle %s returned %d values for %d molecules; batch marked failed",
-                           name, values.size, len(smiles))
+            logger.warning(
+                "oracle %s returned %d values for %d molecules; batch marked failed", name, values.size, len(smiles)
+            )
             return np.full(len(smiles), np.nan)
         return values
 
@@ -299,16 +343,17 @@ def predictor_objective(name: str, model) -> Objective:
             zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
             return model.predict_properties(zt)[:, j].cpu().numpy().astype(np.float64)
 
-    return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,),
-                     _surrogate_property(name))
+    return Objective(f"predictor:{name}", f"predicted {name} (property head)", fn, (name,), _surrogate_property(name))
 
 
 def make_objective(spec: str, model=None) -> Objective:
     """Build an objective from its command-line spelling (see :func:`list_objectives`)."""
     spec = spec.strip()
     if not spec:
-        raise InputError(f"the objective is empty; give a name ({', '.join(OBJECTIVES)}) or a spec such as "
-                         "'qed high, mw in 250-450' (see --list-objectives)")
+        raise InputError(
+            f"the objective is empty; give a name ({', '.join(OBJECTIVES)}) or a spec such as "
+            "'qed high, mw in 250-450' (see --list-objectives)"
+        )
     if spec in OBJECTIVES:
         return OBJECTIVES[spec]
     if spec.startswith("similarity:"):
@@ -323,5 +368,7 @@ def make_objective(spec: str, model=None) -> Objective:
         return oracle_objective(spec)
     close = difflib.get_close_matches(spec.lower(), OBJECTIVES, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    raise InputError(f"unknown objective {spec!r}; {hint}known: {', '.join(OBJECTIVES)}, or one of the forms "
-                     f"{', '.join(OBJECTIVE_FORMS)} (see --list-objectives)")
+    raise InputError(
+        f"unknown objective {spec!r}; {hint}known: {', '.join(OBJECTIVES)}, or one of the forms "
+        f"{', '.join(OBJECTIVE_FORMS)} (see --list-objectives)"
+    )

@@ -34,8 +34,6 @@ from molvae import chem
 from molvae.errors import ConfigError, InputError
 from molvae.io import write_table
 from molvae.models.vae import MolVAE
-from molvae.viz.drawing import molecule_grid
-from molvae.viz.plots import optimization_trace
 from molvae.pretrained import bundled_hint, bundled_models
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.constrained import ConstrainedConfig, improve_molecules
@@ -45,6 +43,8 @@ from molvae.search.latent import OptimizationResult, predictor_estimate
 from molvae.search.neighbors import LatentLibrary
 from molvae.search.objectives import Objective
 from molvae.training.runs import NEIGHBORS_TABLE, TRACE_PLOT, TRACE_TABLE, sibling_path
+from molvae.viz.drawing import molecule_grid
+from molvae.viz.plots import optimization_trace
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,15 @@ METHODS = ("evolve", "bo", "gradient", "improve")
 DEFAULT_METHOD = "evolve"
 BO_SETTINGS = ("n_init", "batch_size", "acquisition", "proposals", "pool_size", "trust_region")
 EVOLVE_SETTINGS = ("n_init", "batch_size", "pool_size", "max_heavy_atoms", "familiar_only", "environments", "start")
-METHOD_SETTINGS = {"evolve": ("budget", "library", *EVOLVE_SETTINGS),
-                   "bo": ("budget", "library", *BO_SETTINGS),
-                   "gradient": ("budget", "library"),
-                   "improve": ("min_similarity",)}
+METHOD_SETTINGS = {
+    "evolve": ("budget", "library", *EVOLVE_SETTINGS),
+    "bo": ("budget", "library", *BO_SETTINGS),
+    "gradient": ("budget", "library"),
+    "improve": ("min_similarity",),
+}
 DEFAULT_BUDGET = EvolveConfig.budget
 LIBRARY_NEIGHBOURS = 3  # nearest library compounds reported per top molecule
+
 
 @dataclass(frozen=True)
 class OptimizeConfig:
@@ -73,11 +76,17 @@ class OptimizeConfig:
     pool_size: int | None = None  # evolve, bo: latent points decoded per step (raised to batch_size if smaller)
     trust_region: bool | None = None  # bo
     max_heavy_atoms: int | None = None  # evolve: molecules larger than this are never scored (default 100; 0: any size)
-    familiar_only: bool | None = None  # evolve: score only molecules whose atom environments occur in the reference (default True)
+    familiar_only: bool | None = (
+        None  # evolve: score only molecules whose atom environments occur in the reference (default True)
+    )
     environments: str | None = None  # evolve: the reference (.npy, scripts/atom_environments.py); default ZINC250k's
-    start: str | None = None  # evolve without initial molecules: "auto" (default), "prior" or a model whose samples start it
+    start: str | None = (
+        None  # evolve without initial molecules: "auto" (default), "prior" or a model whose samples start it
+    )
     min_similarity: float | None = None  # improve: Tanimoto similarity to the start a result must keep
-    library: str | Path | None = None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
+    library: str | Path | None = (
+        None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
+    )
     top: int = 10  # best molecules reported, drawn and looked up in the library
     seed: int = 0
 
@@ -85,12 +94,14 @@ class OptimizeConfig:
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         settings = sorted({name for names in METHOD_SETTINGS.values() for name in names})
-        unused = [name for name in settings
-                  if getattr(self, name) is not None and name not in METHOD_SETTINGS[self.method]]
+        unused = [
+            name for name in settings if getattr(self, name) is not None and name not in METHOD_SETTINGS[self.method]
+        ]
         if unused:
             users = sorted({m for name in unused for m in METHODS if name in METHOD_SETTINGS[m]})
-            raise InputError(f"method {self.method} does not use {', '.join(unused)} (used by "
-                             f"{' and '.join(users)} only)")
+            raise InputError(
+                f"method {self.method} does not use {', '.join(unused)} (used by {' and '.join(users)} only)"
+            )
         if self.budget is not None and self.budget < 1:
             raise InputError("budget must be at least 1")
         if self.method == "bo":  # out-of-range values fail here, before a model is loaded
@@ -149,8 +160,13 @@ class OptimizationRun:
         return self.result.evaluated.assign(objective=self.result.objective)
 
 
-def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig | None = None,
-                     init_smiles: Sequence[str] | None = None, progress: bool = True) -> OptimizationRun:
+def run_optimization(
+    model: MolVAE,
+    objective: Objective,
+    config: OptimizeConfig | None = None,
+    init_smiles: Sequence[str] | None = None,
+    progress: bool = True,
+) -> OptimizationRun:
     """Run ``config.method`` on ``objective``; ``init_smiles``: the initial library (evolve, bo, gradient: optional,
     else prior samples) or the molecules to improve (improve: required)."""
     config = config or OptimizeConfig()
@@ -160,16 +176,23 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     if config.start is not None:  # and a start model that is not there
         if init_smiles is not None:
             raise InputError("start (--start) chooses the start molecules of a run without initial ones (--init)")
-        if config.start not in ("auto", "prior") and not (Path(config.start).is_file()
-                                                          or config.start in bundled_models()):
-            raise InputError(f"start model {config.start} not found (a checkpoint path, a bundled name, auto or "
-                             f"prior); {bundled_hint(config.start)}")
+        if config.start not in ("auto", "prior") and not (
+            Path(config.start).is_file() or config.start in bundled_models()
+        ):
+            raise InputError(
+                f"start model {config.start} not found (a checkpoint path, a bundled name, auto or "
+                f"prior); {bundled_hint(config.start)}"
+            )
     if config.method == "improve":
         if init_smiles is None:
             raise InputError("method improve needs initial molecules: the ones to improve")
         settings = config.improve_config(gradient=predictor_estimate(model, objective) is not None)
-        return OptimizationRun(config, objective.name, settings, improved=improve_molecules(
-            model, init_smiles, objective, settings, progress=progress))
+        return OptimizationRun(
+            config,
+            objective.name,
+            settings,
+            improved=improve_molecules(model, init_smiles, objective, settings, progress=progress),
+        )
     settings = None
     if config.method == "evolve":
         settings = config.evolve_config()
@@ -178,8 +201,14 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
         settings = config.bo_config()
         result = optimize(model, objective, settings, init_smiles=init_smiles, progress=progress)
     else:
-        result = gradient_ascent(model, objective, budget=config.budget or DEFAULT_BUDGET, init_smiles=init_smiles,
-                                 seed=config.seed, progress=progress)
+        result = gradient_ascent(
+            model,
+            objective,
+            budget=config.budget or DEFAULT_BUDGET,
+            init_smiles=init_smiles,
+            seed=config.seed,
+            progress=progress,
+        )
     run = OptimizationRun(config, objective.name, settings, result=result)
     top = run.top()
     if library is not None and len(top):
@@ -189,10 +218,12 @@ def run_optimization(model: MolVAE, objective: Objective, config: OptimizeConfig
     return run
 
 
-def write_optimization(run: OptimizationRun, output: str | Path | None = None,
-                       image: str | Path | None = None) -> list[Path]:
+def write_optimization(
+    run: OptimizationRun, output: str | Path | None = None, image: str | Path | None = None
+) -> list[Path]:
     """Write ``run``: the table to ``output`` (every oracle call with its ``objective``, or the improve
-    table) with, for evolve, bo and gradient, the trace (:func:`molvae.training.runs.sibling_path` ``trace.csv``, a picture in
+    table) with, for evolve, bo and gradient, the trace (:func:`molvae.training.runs.sibling_path`
+    ``trace.csv``, a picture in
     ``trace.png``) and the library neighbours (``neighbors.csv``); ``image``: the top molecules drawn
     with their scores (improve: each start beside its improvement). Returns the paths written."""
     written: list[Path] = []
@@ -202,8 +233,11 @@ def write_optimization(run: OptimizationRun, output: str | Path | None = None,
             result = run.result
             written.append(write_table(result.trace, sibling_path(output, TRACE_TABLE)))
             try:
-                written.append(optimization_trace(result.evaluated, result.trace, sibling_path(output, TRACE_PLOT),
-                                                  result.objective))
+                written.append(
+                    optimization_trace(
+                        result.evaluated, result.trace, sibling_path(output, TRACE_PLOT), result.objective
+                    )
+                )
             except Exception as exc:  # a picture must never cost the results
                 logger.warning("could not draw the optimization trace: %s", exc)
             if run.neighbors is not None:
@@ -217,9 +251,17 @@ def _draw_top(run: OptimizationRun, path: str | Path) -> Path:
     top = run.top()
     if run.improved is not None:
         smiles = [s for _, r in top.iterrows() for s in (r.start, r.best)]
-        legends = [text for _, r in top.iterrows() for text in
-                   (f"start {r.start_score:.2f}", f"{r.best_score:.2f} ({r.improvement:+.2f}), sim {r.similarity:.2f}")]
+        legends = [
+            text
+            for _, r in top.iterrows()
+            for text in (
+                f"start {r.start_score:.2f}",
+                f"{r.best_score:.2f} ({r.improvement:+.2f}), sim {r.similarity:.2f}",
+            )
+        ]
         return molecule_grid(smiles, legends, path, mols_per_row=2)
-    return molecule_grid(top["smiles"].tolist(), [f"#{k + 1}  {r.score:.3f}  step {int(r.step)}"
-                                                  for k, (_, r) in enumerate(top.iterrows())], path)
-
+    return molecule_grid(
+        top["smiles"].tolist(),
+        [f"#{k + 1}  {r.score:.3f}  step {int(r.step)}" for k, (_, r) in enumerate(top.iterrows())],
+        path,
+    )

@@ -87,8 +87,9 @@ class TanimotoGP:
         var = self.s2 * np.clip(1.0 - np.sum(v * v, axis=0), 1e-12, None)
         return mean, np.sqrt(var)
 
-    def select(self, Xc: np.ndarray, q: int, beta: float = 1.0,
-               accept: Callable[[np.ndarray], np.ndarray] | None = None) -> list[int]:
+    def select(
+        self, Xc: np.ndarray, q: int, beta: float = 1.0, accept: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> list[int]:
         """Up to ``q`` candidate indices, in pick order, by GP-BUCB (see the module docstring).
         ``accept(indices) -> bool mask``: a check run on the next-best candidates before they are taken
         (rejected ones are never picked and do not shrink the others)."""

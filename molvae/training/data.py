@@ -18,9 +18,9 @@ import pandas as pd
 
 from molvae.config import RunConfig
 from molvae.data.datasets import PropertyScaler, SequenceDataset, prepare_molecules, property_labels, randomized_many
+from molvae.data.vocab import Vocabulary, get_representation
 from molvae.errors import InputError
 from molvae.io import MoleculeTable
-from molvae.data.vocab import Vocabulary, get_representation
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ class PreparedData:
     n_rows: int
 
 
-def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabulary | None = None,
-                          scaler: PropertyScaler | None = None) -> PreparedData:
+def prepare_training_data(
+    table: MoleculeTable, run: RunConfig, vocab: Vocabulary | None = None, scaler: PropertyScaler | None = None
+) -> PreparedData:
     """Canonicalize, tokenize, split, label and index the training file."""
     dcfg = run.data
     rep = get_representation(run.model.representation)
@@ -51,8 +52,14 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     for name in names:  # unknown names fail before any slow work
         table.property_column(name)
     logger.info("preparing %d molecules (%s)", n, rep.name)
-    prep = prepare_molecules(table.smiles, rep, vocab=vocab, max_tokens=dcfg.max_tokens,
-                             keep_largest_fragment=dcfg.keep_largest_fragment, workers=dcfg.workers)
+    prep = prepare_molecules(
+        table.smiles,
+        rep,
+        vocab=vocab,
+        max_tokens=dcfg.max_tokens,
+        keep_largest_fragment=dcfg.keep_largest_fragment,
+        workers=dcfg.workers,
+    )
     valid_mask = prep.valid_mask
 
     # split
@@ -60,19 +67,26 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     if dcfg.split_column in table.frame.columns:
         values = table.frame[dcfg.split_column].str.strip().str.lower().to_numpy()
         split = np.where(np.isin(values, VALID_SPLIT_NAMES), "valid", np.where(values == "train", "train", "other"))
-        logger.info("using split column %r: %d train, %d valid, %d other rows not used",
-                    dcfg.split_column, (split == "train").sum(), (split == "valid").sum(), (split == "other").sum())
+        logger.info(
+            "using split column %r: %d train, %d valid, %d other rows not used",
+            dcfg.split_column,
+            (split == "train").sum(),
+            (split == "valid").sum(),
+            (split == "other").sum(),
+        )
         if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
-            logger.warning("split column %r has no usable valid rows; holding out %.0f%% of the train rows",
-                           dcfg.split_column, 100 * dcfg.valid_fraction)
+            logger.warning(
+                "split column %r has no usable valid rows; holding out %.0f%% of the train rows",
+                dcfg.split_column,
+                100 * dcfg.valid_fraction,
+            )
     if not (valid_mask & (split == "valid")).any() and dcfg.valid_fraction > 0:
         pool = np.flatnonzero(valid_mask & (split == "train"))
         rng = np.random.default_rng(run.train.seed)
         n_valid = max(1, int(round(dcfg.valid_fraction * len(pool)))) if len(pool) > 1 else 0
         split[rng.permutation(pool)[:n_valid]] = "valid"
     # properties (file columns or RDKit by name), on the canonical molecules
-    raw = property_labels([c if ok else None for c, ok in zip(prep.canonical, valid_mask)], names, table,
-                          strict=True)
+    raw = property_labels([c if ok else None for c, ok in zip(prep.canonical, valid_mask)], names, table, strict=True)
 
     use_train = valid_mask & (split == "train")
     use_valid = valid_mask & (split == "valid")
@@ -86,9 +100,13 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
     seqs = [vocab.encode(t) if t is not None else [] for t in prep.tokens]
     train_idx, valid_idx = np.flatnonzero(use_train), np.flatnonzero(use_valid)
     max_tokens = max(len(seqs[i]) - 2 for i in train_idx)
-    rejects = pd.DataFrame({"row": np.flatnonzero(~valid_mask),
-                            "smiles": [table.smiles[i] for i in np.flatnonzero(~valid_mask)],
-                            "reason": [prep.reasons[i] for i in np.flatnonzero(~valid_mask)]})
+    rejects = pd.DataFrame(
+        {
+            "row": np.flatnonzero(~valid_mask),
+            "smiles": [table.smiles[i] for i in np.flatnonzero(~valid_mask)],
+            "reason": [prep.reasons[i] for i in np.flatnonzero(~valid_mask)],
+        }
+    )
     if table.id_column:
         rejects.insert(1, table.id_column, [table.ids[i] for i in rejects["row"]])  # type: ignore[index]
     if len(rejects):
@@ -100,7 +118,11 @@ def prepare_training_data(table: MoleculeTable, run: RunConfig, vocab: Vocabular
         valid_smiles=[prep.canonical[i] for i in valid_idx],  # type: ignore[misc]
         train_smiles=[prep.canonical[i] for i in train_idx],  # type: ignore[misc]
         valid_raw_props=raw[valid_idx],
-        scaler=scaler, max_tokens=max_tokens, rejects=rejects, n_rows=n)
+        scaler=scaler,
+        max_tokens=max_tokens,
+        rejects=rejects,
+        n_rows=n,
+    )
 
 
 def epoch_training_set(data: PreparedData, run: RunConfig, epoch: int) -> SequenceDataset:
@@ -113,16 +135,27 @@ def epoch_training_set(data: PreparedData, run: RunConfig, epoch: int) -> Sequen
         return data.train
     rng = np.random.default_rng([run.train.seed, epoch, 0x5EED])
     chosen = np.flatnonzero(rng.random(len(data.train)) < share)
-    seeds = rng.integers(2 ** 31, size=len(chosen))
-    variants = randomized_many([data.train_smiles[i] for i in chosen], seeds.tolist(),
-                               get_representation(run.model.representation), data.vocab,
-                               run.model.max_length - 2, workers=run.data.workers)
+    seeds = rng.integers(2**31, size=len(chosen))
+    variants = randomized_many(
+        [data.train_smiles[i] for i in chosen],
+        seeds.tolist(),
+        get_representation(run.model.representation),
+        data.vocab,
+        run.model.max_length - 2,
+        workers=run.data.workers,
+    )
     sequences = list(data.train.sequences)
     used = 0
     for i, seq in zip(chosen, variants):
         if seq is not None:
             sequences[i] = seq
             used += 1
-    logger.info("epoch %d: %d of %d training molecules written from a random SMILES (%d kept canonical: "
-                "outside the vocabulary or the length limit)", epoch + 1, used, len(sequences), len(chosen) - used)
+    logger.info(
+        "epoch %d: %d of %d training molecules written from a random SMILES (%d kept canonical: "
+        "outside the vocabulary or the length limit)",
+        epoch + 1,
+        used,
+        len(sequences),
+        len(chosen) - used,
+    )
     return SequenceDataset(sequences, data.train.targets)

@@ -18,10 +18,10 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -30,19 +30,19 @@ from tqdm.auto import tqdm
 
 from molvae.config import RunConfig
 from molvae.data.datasets import BucketBatchSampler, PropertyScaler, SequenceDataset, collate, resolve_workers
-from molvae.training.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
+from molvae.data.vocab import Vocabulary
 from molvae.errors import ConfigError, InputError, MolvaeError
-from molvae.training.data import PreparedData, epoch_training_set, prepare_training_data
 from molvae.io import read_molecules, write_table
 from molvae.models import checkpoint
-from molvae.training import runs
 from molvae.models.vae import MolVAE
 from molvae.pretrained import resolve_model
-from molvae.utils import (atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything,
-                          torch_threads)
-from molvae.data.vocab import Vocabulary
+from molvae.training import runs
+from molvae.training.data import PreparedData, epoch_training_set, prepare_training_data
+from molvae.training.distributed import all_reduce_sum, barrier, distributed_context, init_distributed, shutdown
+from molvae.utils import atomic_path, autocast_dtype, file_sha256, resolve_device, seed_everything, torch_threads
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass
 class TrainResult:
@@ -53,6 +53,7 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- loss and schedules
+
 
 def kl_weight(step: int, total_steps: int, steps_per_epoch: int, cfg) -> float:
     """KL weight at an optimizer step: constant, monotonic warm-up, or cyclical (Fu et al. 2019:
@@ -77,8 +78,15 @@ def learning_rate(step: int, total_steps: int, cfg) -> float:
     return lr
 
 
-def vae_loss(out: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.Tensor,
-             beta: float, free_bits: float, property_weight: float, pad_index: int = 0) -> dict[str, torch.Tensor]:
+def vae_loss(
+    out: dict[str, torch.Tensor],
+    tokens: torch.Tensor,
+    targets: torch.Tensor,
+    beta: float,
+    free_bits: float,
+    property_weight: float,
+    pad_index: int = 0,
+) -> dict[str, torch.Tensor]:
     """Loss = reconstruction + beta * KL + property_weight * masked property MSE.
 
     Reconstruction is the token cross-entropy summed over each molecule and averaged over the batch;
@@ -101,8 +109,7 @@ def vae_loss(out: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.
     loss = recon + beta * kl_penalized + property_weight * prop
     with torch.no_grad():
         correct = ((logits.argmax(-1) == target) & mask).sum()
-    return {"loss": loss, "recon": recon, "kl": kl, "prop": prop,
-            "correct": correct, "n_tokens": mask.sum()}
+    return {"loss": loss, "recon": recon, "kl": kl, "prop": prop, "correct": correct, "n_tokens": mask.sum()}
 
 
 def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -118,9 +125,11 @@ def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- evaluation
 
+
 @torch.no_grad()
-def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
-             amp: torch.dtype | None) -> dict[str, float]:
+def evaluate(
+    model: MolVAE, data: PreparedData, run: RunConfig, beta: float, amp: torch.dtype | None
+) -> dict[str, float]:
     """Validation loss parts (z = latent mean, so deterministic), teacher-forced token accuracy,
     greedy reconstruction accuracy on the first ``recon_eval_size`` molecules, property MAE."""
     model.eval()
@@ -151,8 +160,12 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
     metrics["val_token_acc"] = correct / max(1, n_tokens)
     k = min(run.train.recon_eval_size, len(data.valid))
     if k:
-        mu = np.concatenate([model.encode_tokens(*_stack(data.valid, range(s, min(k, s + 512)), device))[0]
-                             .float().cpu().numpy() for s in range(0, k, 512)])
+        mu = np.concatenate(
+            [
+                model.encode_tokens(*_stack(data.valid, range(s, min(k, s + 512)), device))[0].float().cpu().numpy()
+                for s in range(0, k, 512)
+            ]
+        )
         condition = None
         if model.conditions:
             labels = np.stack([data.valid[i][1] for i in range(k)])
@@ -164,7 +177,9 @@ def evaluate(model: MolVAE, data: PreparedData, run: RunConfig, beta: float,
         pred_raw = data.scaler.inverse(preds)
         for j, name in enumerate(data.scaler.names):
             ok = np.isfinite(data.valid_raw_props[:, j])
-            metrics[f"val_mae_{name}"] = float(np.abs(pred_raw[ok, j] - data.valid_raw_props[ok, j]).mean()) if ok.any() else float("nan")
+            metrics[f"val_mae_{name}"] = (
+                float(np.abs(pred_raw[ok, j] - data.valid_raw_props[ok, j]).mean()) if ok.any() else float("nan")
+            )
     model.train()
     return metrics
 
@@ -182,8 +197,7 @@ class WeightAverage:
             params = list(model.parameters())
             source = saved if saved is not None else [p.detach() for p in params]
             if len(source) != len(params):
-                raise MolvaeError(f"the checkpoint's weight average has {len(source)} tensors, the model "
-                                  f"{len(params)}")
+                raise MolvaeError(f"the checkpoint's weight average has {len(source)} tensors, the model {len(params)}")
             self.shadow = [t.detach().to(p.device, torch.float32).clone() for t, p in zip(source, params)]
 
     def update(self, model: torch.nn.Module, step: int) -> None:
@@ -230,6 +244,7 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 # ----------------------------------------------------------------------------- the loop
 
+
 def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -252,11 +267,18 @@ def _write_config(path: Path, run: RunConfig, command: str | None) -> None:
         tmp.write_text(header + "\n" + run.to_toml())
 
 
-def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None = None, resume: bool = False,
-          progress: bool = True, command: str | None = None,
-          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-          init: str | Path | None = None, grow_decoder: int | None = None,
-          dropout: float | None = None) -> TrainResult:
+def train(
+    data_path: str | Path,
+    output_dir: str | Path,
+    run: RunConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    init: str | Path | None = None,
+    grow_decoder: int | None = None,
+    dropout: float | None = None,
+) -> TrainResult:
     """Train a MolVAE on a molecule file and write ``best.pt``, ``last.pt``, ``metrics.csv`` and
     ``config.toml`` into ``output_dir``. With ``resume``, continue from ``output_dir/last.pt``
     (its config, optimizer, schedule position and metrics), to the same result as an uninterrupted
@@ -270,11 +292,14 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
     model that has begun to overfit)."""
     run = run or RunConfig()
     if dropout is not None and (init is None or not 0.0 <= dropout < 1.0):
-        raise ConfigError(f"dropout ({dropout}) replaces the dropout of the model given as init: give both, "
-                          "with a rate in [0, 1)")
+        raise ConfigError(
+            f"dropout ({dropout}) replaces the dropout of the model given as init: give both, with a rate in [0, 1)"
+        )
     if grow_decoder is not None and (init is None or grow_decoder < 1):
-        raise ConfigError(f"grow_decoder ({grow_decoder}) widens the model given as init to that many units: give "
-                          "both, with at least one unit")
+        raise ConfigError(
+            f"grow_decoder ({grow_decoder}) widens the model given as init to that many units: give "
+            "both, with at least one unit"
+        )
     out = Path(output_dir)
     last_path = out / runs.LAST
     state: dict[str, Any] | None = None
@@ -300,9 +325,19 @@ def train(data_path: str | Path, output_dir: str | Path, run: RunConfig | None =
         return _train(data_path, out, run, state, ctx, progress, command, on_epoch_end, init, grow_decoder, dropout)
 
 
-def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, Any] | None, ctx: Any,
-           progress: bool, command: str | None, on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
-           init: str | Path | None, grow_decoder: int | None = None, dropout: float | None = None) -> TrainResult:
+def _train(
+    data_path: str | Path,
+    out: Path,
+    run: RunConfig,
+    state: dict[str, Any] | None,
+    ctx: Any,
+    progress: bool,
+    command: str | None,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
+    init: str | Path | None,
+    grow_decoder: int | None = None,
+    dropout: float | None = None,
+) -> TrainResult:
     """The body of :func:`train`, with the run config resolved and the resume checkpoint read."""
     tcfg = run.train
     last_path, best_path = out / runs.LAST, out / runs.BEST
@@ -322,20 +357,39 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         max_len = (run.data.max_tokens or data.max_tokens) + 2
         if init is not None:
             initial = MolVAE.load(resolve_model(str(init)))
-            run = replace(run, model=replace(initial.config, max_length=max_len, conditions=run.model.conditions,
-                                             decoder_hidden_dim=grow_decoder or initial.config.decoder_hidden_dim,
-                                             dropout=initial.config.dropout if dropout is None else dropout))
+            run = replace(
+                run,
+                model=replace(
+                    initial.config,
+                    max_length=max_len,
+                    conditions=run.model.conditions,
+                    decoder_hidden_dim=grow_decoder or initial.config.decoder_hidden_dim,
+                    dropout=initial.config.dropout if dropout is None else dropout,
+                ),
+            )
         run = replace(run, model=replace(run.model, max_length=max_len))
     if len(data.rejects) and ctx.is_main:
         write_table(data.rejects, out / runs.REJECTS)
     if ctx.is_main:
         _write_config(out / runs.CONFIG, run, command)
-    logger.info("train %d, valid %d molecules; vocabulary %d tokens; max length %d; device %s; autocast %s",
-                len(data.train), len(data.valid), len(data.vocab), run.model.max_length, device, amp)
+    logger.info(
+        "train %d, valid %d molecules; vocabulary %d tokens; max length %d; device %s; autocast %s",
+        len(data.train),
+        len(data.valid),
+        len(data.vocab),
+        run.model.max_length,
+        device,
+        amp,
+    )
 
-    metadata = {"data_file": Path(data_path).name, "data_sha256": file_sha256(data_path),
-                "n_train": len(data.train), "n_valid": len(data.valid), "n_rejected": len(data.rejects),
-                "seed": tcfg.seed}
+    metadata = {
+        "data_file": Path(data_path).name,
+        "data_sha256": file_sha256(data_path),
+        "n_train": len(data.train),
+        "n_valid": len(data.valid),
+        "n_rejected": len(data.rejects),
+        "seed": tcfg.seed,
+    }
     model = MolVAE(run.model, data.vocab, data.scaler, metadata).to(device)
     model.set_training_set(data.train_smiles)
     if initial is not None:
@@ -344,8 +398,9 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         logger.info("warm start from %s: %s", init, counts)
         del initial
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
-    sampler = BucketBatchSampler(data.train.lengths, tcfg.batch_size, seed=tcfg.seed, rank=ctx.rank,
-                                 world_size=ctx.world_size)
+    sampler = BucketBatchSampler(
+        data.train.lengths, tcfg.batch_size, seed=tcfg.seed, rank=ctx.rank, world_size=ctx.world_size
+    )
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * tcfg.epochs
     start_epoch, step, best_score, history = 0, 0, math.inf, []
@@ -363,7 +418,8 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
     net: torch.nn.Module = model
     if ctx.enabled:  # gradients are averaged over the processes; each sees 1/world of the batches
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     for epoch in range(start_epoch, tcfg.epochs):
         # Every random draw of an epoch follows from (seed, epoch): resume reproduces it exactly.
@@ -374,8 +430,14 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "prop": 0.0}
         seen = 0
         t0 = last_log = time.perf_counter()
-        bar = tqdm(sampler.batches(), desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not progress,
-                   leave=False, unit="batch", file=sys.stderr)
+        bar = tqdm(
+            sampler.batches(),
+            desc=f"epoch {epoch + 1}/{tcfg.epochs}",
+            disable=not progress,
+            leave=False,
+            unit="batch",
+            file=sys.stderr,
+        )
         beta = kl_weight(step, total_steps, steps_per_epoch, tcfg)
         for batch_number, batch_idx in enumerate(bar, 1):
             batch = collate([train_set[i] for i in batch_idx])
@@ -388,8 +450,9 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
                 output = net(tokens, lengths, properties=targets)
             parts = vae_loss(output, tokens, targets, beta, tcfg.free_bits, tcfg.property_weight)
             if not torch.isfinite(parts["loss"]):
-                raise MolvaeError(f"training diverged at step {step} (loss is {float(parts['loss'])}); "
-                                  "try a lower --learning-rate")
+                raise MolvaeError(
+                    f"training diverged at step {step} (loss is {float(parts['loss'])}); try a lower --learning-rate"
+                )
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
             if tcfg.grad_clip > 0:
@@ -403,19 +466,35 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
                 sums[k] += float(parts[k].detach()) * b
             if not progress and time.perf_counter() - last_log > 60:
                 last_log = time.perf_counter()
-                logger.info("epoch %d: batch %d/%d, recon %.2f, kl %.2f, beta %.3g, prop %.3f, %.0f mol/s",
-                            epoch + 1, batch_number, steps_per_epoch, float(parts["recon"].detach()),
-                            float(parts["kl"].detach()), beta, float(parts["prop"].detach()),
-                            seen / (last_log - t0))
-            bar.set_postfix(recon=f"{float(parts['recon'].detach()):.2f}", kl=f"{float(parts['kl'].detach()):.1f}",
-                            beta=f"{beta:.3g}", prop=f"{float(parts['prop'].detach()):.3f}", refresh=False)
+                logger.info(
+                    "epoch %d: batch %d/%d, recon %.2f, kl %.2f, beta %.3g, prop %.3f, %.0f mol/s",
+                    epoch + 1,
+                    batch_number,
+                    steps_per_epoch,
+                    float(parts["recon"].detach()),
+                    float(parts["kl"].detach()),
+                    beta,
+                    float(parts["prop"].detach()),
+                    seen / (last_log - t0),
+                )
+            bar.set_postfix(
+                recon=f"{float(parts['recon'].detach()):.2f}",
+                kl=f"{float(parts['kl'].detach()):.1f}",
+                beta=f"{beta:.3g}",
+                prop=f"{float(parts['prop'].detach()):.3f}",
+                refresh=False,
+            )
         bar.close()
         elapsed = time.perf_counter() - t0
         keys = list(sums)
         *totals, seen = all_reduce_sum([sums[k] for k in keys] + [float(seen)], device)
         sums = dict(zip(keys, totals))
-        row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": learning_rate(step, total_steps, tcfg),
-                               "kl_weight": beta}
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": step,
+            "lr": learning_rate(step, total_steps, tcfg),
+            "kl_weight": beta,
+        }
         row.update({f"train_{k}": v / max(1, seen) for k, v in sums.items()})
         if not ctx.is_main:  # rank 0 validates and writes; the others wait for it
             barrier()
@@ -426,23 +505,43 @@ def _train(data_path: str | Path, out: Path, run: RunConfig, state: dict[str, An
         row["train_mol_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
         history.append(row)
         # Selection score: validation loss at the final KL weight, so epochs compare across the schedule.
-        score = (row.get("val_recon", row["train_recon"]) + tcfg.beta * row.get("val_kl", row["train_kl"])
-                 + tcfg.property_weight * row.get("val_prop", row["train_prop"]))
+        score = (
+            row.get("val_recon", row["train_recon"])
+            + tcfg.beta * row.get("val_kl", row["train_kl"])
+            + tcfg.property_weight * row.get("val_prop", row["train_prop"])
+        )
         improved = score < best_score
         if improved:
             best_score = score
             with ema.applied(model):
                 model.save(best_path, run={"epoch": epoch + 1, "run_config": run.to_dict()})
-        model.save(last_path, run={"epoch": epoch + 1, "run_config": run.to_dict()}, training={
-            "epoch": epoch + 1, "step": step, "best_score": best_score, "history": checkpoint.plain(history),
-            "optimizer": optimizer.state_dict(), "run_config": run.to_dict(), **ema.state()})
+        model.save(
+            last_path,
+            run={"epoch": epoch + 1, "run_config": run.to_dict()},
+            training={
+                "epoch": epoch + 1,
+                "step": step,
+                "best_score": best_score,
+                "history": checkpoint.plain(history),
+                "optimizer": optimizer.state_dict(),
+                "run_config": run.to_dict(),
+                **ema.state(),
+            },
+        )
         _write_metrics(out / runs.METRICS, history)
         if epoch == start_epoch:  # the run directory now has its metrics: it is a run directory
             runs.write_manifest(out, "train", run, shlex.split(command) if command else None)
-        logger.info("epoch %d/%d: %s%s", epoch + 1, tcfg.epochs,
-                    ", ".join(f"{k} {v:.4g}" for k, v in row.items()
-                              if k.startswith(("train_recon", "train_kl", "val_recon", "val_mae", "val_valid"))),
-                    " (best)" if improved else "")
+        logger.info(
+            "epoch %d/%d: %s%s",
+            epoch + 1,
+            tcfg.epochs,
+            ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in row.items()
+                if k.startswith(("train_recon", "train_kl", "val_recon", "val_mae", "val_valid"))
+            ),
+            " (best)" if improved else "",
+        )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         barrier()

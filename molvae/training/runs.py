@@ -30,8 +30,14 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 # A training run directory ('molvae train -o DIR').
-BEST, LAST, METRICS, CONFIG, REJECTS, CURVES = ("best.pt", "last.pt", "metrics.csv", "config.toml",
-                                               "rejects.csv", "training_curves.png")
+BEST, LAST, METRICS, CONFIG, REJECTS, CURVES = (
+    "best.pt",
+    "last.pt",
+    "metrics.csv",
+    "config.toml",
+    "rejects.csv",
+    "training_curves.png",
+)
 MANIFEST = "manifest.json"
 # Files beside an output OUT (parts for sibling_path).
 TRACE_TABLE, TRACE_PLOT, NEIGHBORS_TABLE, REJECTS_TABLE = "trace.csv", "trace.png", "neighbors.csv", "rejects.csv"
@@ -73,8 +79,7 @@ def partial_path(output: str | Path) -> Path:
 def manifest_path(target: str | Path) -> Path:
     """Where the manifest of ``target`` lives: inside a run directory, beside any other output."""
     target = Path(target)
-    return target / MANIFEST if target.is_dir() and (target / METRICS).exists() else sibling_path(target,
-                                                                                                   MANIFEST)
+    return target / MANIFEST if target.is_dir() and (target / METRICS).exists() else sibling_path(target, MANIFEST)
 
 
 def _plain(value: Any) -> Any:
@@ -103,19 +108,27 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_manifest(target: str | Path, verb: str, options: Any = None,
-                   command: Sequence[str] | None = None) -> Path:
+def write_manifest(target: str | Path, verb: str, options: Any = None, command: Sequence[str] | None = None) -> Path:
     """Write the manifest of ``target`` (an output file or a run directory) and return its path.
 
     ``options`` is the resolved configuration (a dataclass, a mapping or an ``argparse.Namespace``),
     ``command`` the command line (default: ``sys.argv``)."""
-    if options is not None and not isinstance(options, Mapping) and hasattr(options, "__dict__") \
-            and not dataclasses.is_dataclass(options):
+    if (
+        options is not None
+        and not isinstance(options, Mapping)
+        and hasattr(options, "__dict__")
+        and not dataclasses.is_dataclass(options)
+    ):
         options = vars(options)
-    record = {"manifest_version": MANIFEST_VERSION, "verb": verb, "output": str(target),
-              "command": list(sys.argv if command is None else command), "options": _plain(options or {}),
-              "versions": versions(),
-              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    record = {
+        "manifest_version": MANIFEST_VERSION,
+        "verb": verb,
+        "output": str(target),
+        "command": list(sys.argv if command is None else command),
+        "options": _plain(options or {}),
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
     path = manifest_path(target)
     path.write_text(json.dumps(record, indent=2) + "\n")
     logger.debug("wrote %s", path)

@@ -32,8 +32,13 @@ def check_image_path(path: str | Path, formats: Sequence[str]) -> str:
     return suffix
 
 
-def molecule_grid(smiles: Sequence[str | None], legends: Sequence[str] | None, path: str | Path,
-                  mols_per_row: int = 5, size: int = 250) -> Path:
+def molecule_grid(
+    smiles: Sequence[str | None],
+    legends: Sequence[str] | None,
+    path: str | Path,
+    mols_per_row: int = 5,
+    size: int = 250,
+) -> Path:
     """Draw molecules in a grid of ``size`` x ``size`` pixel cells, ``mols_per_row`` per row.
 
     ``legends`` (one per molecule, may hold a newline) are written under each structure. A SMILES
@@ -52,8 +57,13 @@ def molecule_grid(smiles: Sequence[str | None], legends: Sequence[str] | None, p
     return path
 
 
-def grid_image(smiles: Sequence[str | None], legends: Sequence[str] | None, fmt: str = ".svg",
-               mols_per_row: int = 5, size: int = 250) -> bytes:
+def grid_image(
+    smiles: Sequence[str | None],
+    legends: Sequence[str] | None,
+    fmt: str = ".svg",
+    mols_per_row: int = 5,
+    size: int = 250,
+) -> bytes:
     """The bytes of :func:`molecule_grid`'s picture (``fmt`` ".png" or ".svg"), without a file."""
     smiles = list(smiles)
     legends = [str(x) for x in legends] if legends is not None else [""] * len(smiles)
@@ -78,8 +88,9 @@ class MoleculeGrid:
     """Molecules drawn as a grid that Jupyter shows (``_repr_svg_``/``_repr_html_``) and that can be
     saved (:meth:`save`); made by :func:`molvae.show`."""
 
-    def __init__(self, smiles: Sequence[str | None], legends: Sequence[str] | None = None, mols_per_row: int = 5,
-                 size: int = 220) -> None:
+    def __init__(
+        self, smiles: Sequence[str | None], legends: Sequence[str] | None = None, mols_per_row: int = 5, size: int = 220
+    ) -> None:
         self.smiles, self.mols_per_row, self.size = list(smiles), mols_per_row, size
         self.legends = list(legends) if legends is not None else [""] * len(self.smiles)
 
@@ -147,8 +158,9 @@ def _compose_png(cells: list[bytes | str | None], legends: list[str], layout: _L
             canvas.paste(Image.open(_io.BytesIO(cell)).convert("RGB"), (x, y))  # type: ignore[arg-type]
         else:
             draw.rectangle((x + 8, y + 8, x + size - 8, y + layout.mol_height - 4), outline="#cccccc")
-            draw.text((x + size / 2, y + layout.mol_height / 2), "no valid structure", fill="#999999", font=font,
-                      anchor="mm")
+            draw.text(
+                (x + size / 2, y + layout.mol_height / 2), "no valid structure", fill="#999999", font=font, anchor="mm"
+            )
         for k, line in enumerate(legend.split("\n") if legend else []):
             draw.text((x + size / 2, y + layout.legend_y(k)), line, fill="black", font=font, anchor="mm")
     buf = _io.BytesIO()
@@ -159,23 +171,31 @@ def _compose_png(cells: list[bytes | str | None], legends: list[str], layout: _L
 def _compose_svg(cells: list[bytes | str | None], legends: list[str], layout: _Layout) -> bytes:
     size = layout.size
     width, height = layout.n_cols * size, layout.n_rows * size
-    parts = [f"<?xml version='1.0' encoding='utf-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' version='1.1' "
-             f"width='{width}px' height='{height}px' viewBox='0 0 {width} {height}'>\n"
-             f"<rect width='{width}' height='{height}' fill='#FFFFFF'/>\n"]
-    text = (f"text-anchor='middle' dominant-baseline='central' font-family='DejaVu Sans, Helvetica, Arial, sans-serif' "
-            f"font-size='{layout.font_size}'")
+    parts = [
+        f"<?xml version='1.0' encoding='utf-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' version='1.1' "
+        f"width='{width}px' height='{height}px' viewBox='0 0 {width} {height}'>\n"
+        f"<rect width='{width}' height='{height}' fill='#FFFFFF'/>\n"
+    ]
+    text = (
+        f"text-anchor='middle' dominant-baseline='central' font-family='DejaVu Sans, Helvetica, Arial, sans-serif' "
+        f"font-size='{layout.font_size}'"
+    )
     for i, (cell, legend) in enumerate(zip(cells, legends)):
         x, y = layout.origin(i)
         if cell is not None:
             svg = cell if isinstance(cell, str) else cell.decode()
-            body = svg[svg.index("<svg"):]  # drop the XML declaration; a nested <svg> is placed by x and y
+            body = svg[svg.index("<svg") :]  # drop the XML declaration; a nested <svg> is placed by x and y
             parts.append(body.replace("<svg", f"<svg x='{x}' y='{y}'", 1) + "\n")
         else:
-            parts.append(f"<rect x='{x + 8}' y='{y + 8}' width='{size - 16}' height='{layout.mol_height - 12}' "
-                         f"fill='none' stroke='#cccccc'/>\n<text x='{x + size / 2}' y='{y + layout.mol_height / 2}' "
-                         f"{text} fill='#999999'>no valid structure</text>\n")
+            parts.append(
+                f"<rect x='{x + 8}' y='{y + 8}' width='{size - 16}' height='{layout.mol_height - 12}' "
+                f"fill='none' stroke='#cccccc'/>\n<text x='{x + size / 2}' y='{y + layout.mol_height / 2}' "
+                f"{text} fill='#999999'>no valid structure</text>\n"
+            )
         for k, line in enumerate(legend.split("\n") if legend else []):
-            parts.append(f"<text x='{x + size / 2}' y='{y + layout.legend_y(k):.1f}' {text} fill='#000000'>"
-                         f"{html.escape(line)}</text>\n")
+            parts.append(
+                f"<text x='{x + size / 2}' y='{y + layout.legend_y(k):.1f}' {text} fill='#000000'>"
+                f"{html.escape(line)}</text>\n"
+            )
     parts.append("</svg>\n")
     return "".join(parts).encode()

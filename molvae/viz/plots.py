@@ -22,11 +22,10 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
-
-from molvae.training import runs
-from molvae.viz.drawing import check_image_path
 from molvae.errors import InputError
+from molvae.training import runs
 from molvae.utils import atomic_path
+from molvae.viz.drawing import check_image_path
 
 if TYPE_CHECKING:  # imported lazily at draw time
     from matplotlib.axes import Axes
@@ -66,6 +65,7 @@ def property_label(name: str) -> str:
 
 # ----------------------------------------------------------------------------- matplotlib helpers
 
+
 def _figure(width: float, height: float) -> Figure:
     """A figure on the Agg canvas, made without pyplot (no display, no global backend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -94,8 +94,10 @@ def _note(ax: Axes, text: str) -> None:
 
 # ----------------------------------------------------------------------------- latent maps
 
-def project(z: np.ndarray, method: str = "pca", seed: int = 0, extra: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+
+def project(
+    z: np.ndarray, method: str = "pca", seed: int = 0, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """2-D projection of latent points ``z`` (``n x d``) with scikit-learn PCA or t-SNE.
 
     Returns ``n x 2`` coordinates, the coordinates of ``extra`` points (``m x d``, or None) on the
@@ -120,12 +122,19 @@ def project(z: np.ndarray, method: str = "pca", seed: int = 0, extra: np.ndarray
         # t-SNE took 43 s for 64 points with 2 threads and 0.15 s with one (2,000 points: 11 s).
         with threadpool_limits(limits=1, user_api="openmp"):
             coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(stacked)
-        return coords[: len(z)], (coords[len(z):] if has_extra else None), ["t-SNE 1", "t-SNE 2"]
+        return coords[: len(z)], (coords[len(z) :] if has_extra else None), ["t-SNE 1", "t-SNE 2"]
     raise InputError(f"unknown projection {method!r}; choose from {', '.join(PROJECTIONS)}")
 
 
-def latent_map(z: np.ndarray, values: np.ndarray, path: str | Path, color_by: str, method: str = "pca",
-               trajectory: np.ndarray | None = None, seed: int = 0) -> Path:
+def latent_map(
+    z: np.ndarray,
+    values: np.ndarray,
+    path: str | Path,
+    color_by: str,
+    method: str = "pca",
+    trajectory: np.ndarray | None = None,
+    seed: int = 0,
+) -> Path:
     """Scatter plot of latent points ``z`` (``n x d``) projected to 2-D, coloured by ``values`` (``n``),
     as in Figure 3 of Gómez-Bombarelli et al. (2018).
 
@@ -164,23 +173,56 @@ def latent_map(z: np.ndarray, values: np.ndarray, path: str | Path, color_by: st
     if (~known).any():
         ax.scatter(xy[~known, 0], xy[~known, 1], s=point, c="#d0d0d0", linewidths=0, label="no value", rasterized=True)
     order = np.argsort(values[known])  # high values on top
-    sc = ax.scatter(xy[known][order, 0], xy[known][order, 1], c=values[known][order], s=point, cmap="viridis",
-                    alpha=0.8, linewidths=0, rasterized=True)
+    sc = ax.scatter(
+        xy[known][order, 0],
+        xy[known][order, 1],
+        c=values[known][order],
+        s=point,
+        cmap="viridis",
+        alpha=0.8,
+        linewidths=0,
+        rasterized=True,
+    )
     if known.any():
         fig.colorbar(sc, ax=ax, label=label)
     if txy is not None and len(txy):
         from matplotlib.patheffects import withStroke
 
-        ax.plot(txy[:, 0], txy[:, 1], "-", color="#d62728", linewidth=1.5, alpha=0.9, zorder=3,
-                label="trajectory (numbered in order)")
+        ax.plot(
+            txy[:, 0],
+            txy[:, 1],
+            "-",
+            color="#d62728",
+            linewidth=1.5,
+            alpha=0.9,
+            zorder=3,
+            label="trajectory (numbered in order)",
+        )
         ax.scatter(txy[:, 0], txy[:, 1], s=28, color="white", edgecolors="#d62728", linewidths=1.2, zorder=4)
-        ax.scatter(txy[-1:, 0], txy[-1:, 1], s=160, marker="*", color="#d62728", edgecolors="black",
-                   linewidths=0.6, zorder=5, label="final incumbent")
+        ax.scatter(
+            txy[-1:, 0],
+            txy[-1:, 1],
+            s=160,
+            marker="*",
+            color="#d62728",
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=5,
+            label="final incumbent",
+        )
         every = max(1, len(txy) // 15)
         for i in range(len(txy)):
             if i % every == 0 or i == len(txy) - 1:
-                ax.annotate(str(i + 1), txy[i], xytext=(4, 4), textcoords="offset points", fontsize=8,
-                            color="#8b0000", zorder=6, path_effects=[withStroke(linewidth=2.5, foreground="white")])
+                ax.annotate(
+                    str(i + 1),
+                    txy[i],
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                    color="#8b0000",
+                    zorder=6,
+                    path_effects=[withStroke(linewidth=2.5, foreground="white")],
+                )
     if (~known).any() or (txy is not None and len(txy)):
         ax.legend(loc="best", fontsize=8, framealpha=0.85)
     ax.set_xlabel(axis_labels[0])
@@ -191,6 +233,7 @@ def latent_map(z: np.ndarray, values: np.ndarray, path: str | Path, color_by: st
 
 
 # ----------------------------------------------------------------------------- training curves
+
 
 def read_training_metrics(run_dir_or_metrics_csv: str | Path) -> pd.DataFrame:
     """``metrics.csv`` of a run directory (or the file itself) as numbers, one row per epoch."""
@@ -240,19 +283,43 @@ def training_curves(run_dir_or_metrics_csv: str | Path, path: str | Path, title:
                 ax.legend(fontsize=8)
         ax.set_title(title)
 
-    lines(axes[0, 0], [("train_recon", "train"), ("val_recon", "validation")], "cross-entropy (nats / molecule)",
-          "Reconstruction loss", "no reconstruction loss recorded")
-    lines(axes[0, 1], [("train_kl", "train"), ("val_kl", "validation")], "KL divergence (nats)",
-          "KL divergence", "no KL recorded")
-    lines(axes[0, 2], [("train_prop", "train"), ("val_prop", "validation")], "MSE (standardized units)",
-          "Property loss", "no property head trained")
+    lines(
+        axes[0, 0],
+        [("train_recon", "train"), ("val_recon", "validation")],
+        "cross-entropy (nats / molecule)",
+        "Reconstruction loss",
+        "no reconstruction loss recorded",
+    )
+    lines(
+        axes[0, 1],
+        [("train_kl", "train"), ("val_kl", "validation")],
+        "KL divergence (nats)",
+        "KL divergence",
+        "no KL recorded",
+    )
+    lines(
+        axes[0, 2],
+        [("train_prop", "train"), ("val_prop", "validation")],
+        "MSE (standardized units)",
+        "Property loss",
+        "no property head trained",
+    )
     lines(axes[1, 0], [("kl_weight", "KL weight (beta)")], "beta at end of epoch", "KL weight", "no KL weight recorded")
-    lines(axes[1, 1], [("val_recon_acc", "exact reconstruction (greedy)"), ("val_token_acc", "token accuracy"),
-                       ("val_valid", "valid decodes")], "fraction of validation set",
-          "Validation accuracy", "no validation set")
-    mae = [(c, property_label(c[len("val_mae_"):])) for c in m.columns if c.startswith("val_mae_")]
-    lines(axes[1, 2], mae, "mean absolute error (property units)", "Property MAE (validation)",
-          "no property predictions")
+    lines(
+        axes[1, 1],
+        [
+            ("val_recon_acc", "exact reconstruction (greedy)"),
+            ("val_token_acc", "token accuracy"),
+            ("val_valid", "valid decodes"),
+        ],
+        "fraction of validation set",
+        "Validation accuracy",
+        "no validation set",
+    )
+    mae = [(c, property_label(c[len("val_mae_") :])) for c in m.columns if c.startswith("val_mae_")]
+    lines(
+        axes[1, 2], mae, "mean absolute error (property units)", "Property MAE (validation)", "no property predictions"
+    )
     if any(c in m.columns and m[c].notna().any() for c in ("val_recon_acc", "val_token_acc", "val_valid")):
         axes[1, 1].set_ylim(-0.02, 1.02)
     if "kl_weight" in m.columns and m["kl_weight"].notna().any():
@@ -272,8 +339,10 @@ def training_curves(run_dir_or_metrics_csv: str | Path, path: str | Path, title:
 
 # ----------------------------------------------------------------------------- optimization traces
 
-def optimization_trace(evaluated: pd.DataFrame, trace: pd.DataFrame | None, path: str | Path,
-                       objective_name: str = "objective") -> Path:
+
+def optimization_trace(
+    evaluated: pd.DataFrame, trace: pd.DataFrame | None, path: str | Path, objective_name: str = "objective"
+) -> Path:
     """Every evaluated score as a dot against its oracle call, and the best score so far as a step line.
 
     ``evaluated`` needs columns ``call`` and ``score`` (``source``, when present, colours the dots:
@@ -296,8 +365,15 @@ def optimization_trace(evaluated: pd.DataFrame, trace: pd.DataFrame | None, path
         sources = evaluated["source"].astype(str).to_numpy()
         for k, source in enumerate(dict.fromkeys(sources[ok])):
             sel = ok & (sources == source)
-            ax.scatter(calls[sel], scores[sel], s=14, alpha=0.6, linewidths=0, color=f"C{k}",
-                       label=f"evaluated: {source} ({sel.sum()})")
+            ax.scatter(
+                calls[sel],
+                scores[sel],
+                s=14,
+                alpha=0.6,
+                linewidths=0,
+                color=f"C{k}",
+                label=f"evaluated: {source} ({sel.sum()})",
+            )
     else:
         ax.scatter(calls[ok], scores[ok], s=14, alpha=0.6, linewidths=0, label=f"evaluated ({ok.sum()})")
     order = np.argsort(calls[ok], kind="stable")
@@ -329,9 +405,14 @@ def optimization_trace(evaluated: pd.DataFrame, trace: pd.DataFrame | None, path
 
 # ----------------------------------------------------------------------------- property distributions
 
-def property_distributions(generated_smiles: Sequence[str | None], reference_smiles: Sequence[str | None],
-                           path: str | Path, properties: Sequence[str] = DEFAULT_PROPERTIES,
-                           labels: tuple[str, str] = ("generated", "reference")) -> Path:
+
+def property_distributions(
+    generated_smiles: Sequence[str | None],
+    reference_smiles: Sequence[str | None],
+    path: str | Path,
+    properties: Sequence[str] = DEFAULT_PROPERTIES,
+    labels: tuple[str, str] = ("generated", "reference"),
+) -> Path:
     """Overlaid histograms (densities on shared bins) of RDKit properties of generated vs. reference
     molecules, one panel per property, with counts and means in the legends. Invalid SMILES are
     skipped; the bins span the 0.5-99.5 percentiles of both sets and values beyond them are counted
@@ -362,17 +443,31 @@ def property_distributions(generated_smiles: Sequence[str | None], reference_smi
             lo, hi = lo - 0.5, hi + 0.5
         bins = np.linspace(lo, hi, 40)
         if len(r):
-            ax.hist(np.clip(r, lo, hi), bins=bins, density=True, alpha=0.45, color=_REFERENCE_COLOR,
-                    label=f"{labels[1]} (n={len(r)}, mean {r.mean():.2f})")
+            ax.hist(
+                np.clip(r, lo, hi),
+                bins=bins,
+                density=True,
+                alpha=0.45,
+                color=_REFERENCE_COLOR,
+                label=f"{labels[1]} (n={len(r)}, mean {r.mean():.2f})",
+            )
         if len(g):
-            ax.hist(np.clip(g, lo, hi), bins=bins, density=True, histtype="stepfilled", alpha=0.35,
-                    color=_GENERATED_COLOR, edgecolor=_GENERATED_COLOR, linewidth=1.5,
-                    label=f"{labels[0]} (n={len(g)}, mean {g.mean():.2f})")
+            ax.hist(
+                np.clip(g, lo, hi),
+                bins=bins,
+                density=True,
+                histtype="stepfilled",
+                alpha=0.35,
+                color=_GENERATED_COLOR,
+                edgecolor=_GENERATED_COLOR,
+                linewidth=1.5,
+                label=f"{labels[0]} (n={len(g)}, mean {g.mean():.2f})",
+            )
         ax.set_xlabel(property_label(name))
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     fig.suptitle(f"Property distributions: {labels[0]} vs. {labels[1]}")
     return _save(fig, path)

@@ -21,14 +21,12 @@ import numpy as np
 import pandas as pd
 
 from molvae import __version__, chem
-
-from molvae.viz import plots
-
-from molvae.training import runs
-from molvae.viz.drawing import molecule_grid
 from molvae.errors import InputError, MolvaeError
 from molvae.io import file_format, read_frame
+from molvae.training import runs
 from molvae.utils import atomic_path
+from molvae.viz import plots
+from molvae.viz.drawing import molecule_grid
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +86,9 @@ class _Page:
         self.parts.append(f"<table>{body}</table>")
 
     def table(self, frame: pd.DataFrame, text_columns: tuple[str, ...] = (), scroll: bool = False) -> None:
-        head = "".join(f'<th class="{"text" if c in text_columns else ""}">{html.escape(str(c))}</th>'
-                       for c in frame.columns)
+        head = "".join(
+            f'<th class="{"text" if c in text_columns else ""}">{html.escape(str(c))}</th>' for c in frame.columns
+        )
         rows = []
         for _, r in frame.iterrows():
             cells = []
@@ -104,10 +103,13 @@ class _Page:
         self.parts.append(f"<pre>{html.escape(text)}</pre>")
 
     def render(self) -> str:
-        return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                f"<title>{html.escape(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-                f"<h1>{html.escape(self.title)}</h1>\n<p class=\"meta\">{html.escape(self.subtitle)}</p>\n"
-                + "\n".join(self.parts) + "\n</body>\n</html>\n")
+        return (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f'<h1>{html.escape(self.title)}</h1>\n<p class="meta">{html.escape(self.subtitle)}</p>\n'
+            + "\n".join(self.parts)
+            + "\n</body>\n</html>\n"
+        )
 
 
 def _fmt(value: object) -> str:
@@ -127,6 +129,7 @@ def _fmt(value: object) -> str:
 
 # ----------------------------------------------------------------------------- detection
 
+
 def detect_kind(path_in: str | Path) -> str:
     """What a path holds, from its manifest (:mod:`molvae.training.runs`) when it has one, else from its name and
     columns: ``"training"`` for a run directory, its ``metrics.csv`` or a checkpoint in it (or any table with
@@ -141,8 +144,10 @@ def detect_kind(path_in: str | Path) -> str:
     if path.is_dir():
         if (path / runs.METRICS).exists():
             return "training"
-        raise InputError(f"{path} is a directory without metrics.csv; pass a run directory written by "
-                         "'molvae train' or an output table of 'molvae optimize'")
+        raise InputError(
+            f"{path} is a directory without metrics.csv; pass a run directory written by "
+            "'molvae train' or an output table of 'molvae optimize'"
+        )
     if path.name == runs.METRICS or (path.suffix == ".pt" and (path.parent / runs.METRICS).exists()):
         return "training"
     if file_format(path) in TABLE_FORMATS:
@@ -152,14 +157,19 @@ def detect_kind(path_in: str | Path) -> str:
         if {"epoch", "train_recon"} <= columns:
             return "training"
         if {"calls", "best_score"} <= columns:
-            raise InputError(f"{path} is an optimization trace; pass the output table of 'molvae optimize' "
-                             "(the file next to it without '.trace')")
-    raise InputError(f"cannot tell what {path} is: pass a run directory written by 'molvae train' or an "
-                     "output table of 'molvae optimize' (columns call, score, ...)")
+            raise InputError(
+                f"{path} is an optimization trace; pass the output table of 'molvae optimize' "
+                "(the file next to it without '.trace')"
+            )
+    raise InputError(
+        f"cannot tell what {path} is: pass a run directory written by 'molvae train' or an "
+        "output table of 'molvae optimize' (columns call, score, ...)"
+    )
 
 
-def build_report(path_in: str | Path, out_html: str | Path, num_samples: int = 100, top: int = 12,
-                 seed: int = 0, device: str = "cpu") -> Path:
+def build_report(
+    path_in: str | Path, out_html: str | Path, num_samples: int = 100, top: int = 12, seed: int = 0, device: str = "cpu"
+) -> Path:
     """Write a self-contained HTML report of a training run directory or an optimization output table.
 
     A training report has the training curves, the final metrics and the table of every epoch,
@@ -197,6 +207,7 @@ def _subtitle(source: Path) -> str:
 
 # ----------------------------------------------------------------------------- training runs
 
+
 def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, seed: int, device: str) -> _Page:
     metrics = plots.read_training_metrics(metrics_path)
     name = run_dir.resolve().name if run_dir is not None else metrics_path.stem
@@ -211,8 +222,11 @@ def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, s
     if "train_seconds" in metrics.columns:
         rows.append(("training time", f"{metrics['train_seconds'].sum() / 60:.1f} min"))
     rows += [(label, _fmt(last[col])) for col, label in SUMMARY_METRICS.items() if col in metrics.columns]
-    rows += [(f"validation MAE of {c[len('val_mae_'):]}", _fmt(last[c])) for c in metrics.columns
-             if c.startswith("val_mae_")]
+    rows += [
+        (f"validation MAE of {c[len('val_mae_') :]}", _fmt(last[c]))
+        for c in metrics.columns
+        if c.startswith("val_mae_")
+    ]
     rejects = folder / runs.REJECTS
     if run_dir is not None and rejects.exists():
         rows.append(("rows rejected while preparing the data", str(len(pd.read_csv(rejects)))))
@@ -226,8 +240,12 @@ def _training_page(metrics_path: Path, run_dir: Path | None, num_samples: int, s
     if run_dir is not None and best.exists() and num_samples > 0:
         _samples_section(page, best, num_samples, seed, device)
     else:
-        page.paragraph("no best.pt in the run directory: no samples drawn" if run_dir is None or not best.exists()
-                       else "sampling skipped (0 samples requested)", "note")
+        page.paragraph(
+            "no best.pt in the run directory: no samples drawn"
+            if run_dir is None or not best.exists()
+            else "sampling skipped (0 samples requested)",
+            "note",
+        )
 
     page.heading(f"Every epoch ({metrics_path.name})")
     page.table(metrics, scroll=True)
@@ -263,8 +281,11 @@ def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int,
         page.paragraph(f"cannot load {checkpoint.name}: {exc}", "note")
         return
     samples = model.sample(num_samples, seed=seed)
-    rows = [("prior samples (greedy decoding, seed %d)" % seed, str(num_samples)),
-            ("validity", _fmt(validity(samples))), ("uniqueness of the valid ones", _fmt(uniqueness(samples)))]
+    rows = [
+        (f"prior samples (greedy decoding, seed {seed})", str(num_samples)),
+        ("validity", _fmt(validity(samples))),
+        ("uniqueness of the valid ones", _fmt(uniqueness(samples))),
+    ]
     novel = model.novel(samples)
     if novel is not None and any(s is not None for s in samples):
         rows.append(("novelty (vs the model's training set)", _fmt(novel_fraction(samples, novel))))
@@ -275,12 +296,12 @@ def _samples_section(page: _Page, checkpoint: Path, num_samples: int, seed: int,
         return
     props = chem.compute_properties(shown, ["qed", "logp"])
     flags = dict(zip(samples, novel)) if novel is not None else {}
-    legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("\nnovel" if flags.get(s) else "")
-               for s, (q, lp) in zip(shown, props)]
+    legends = [f"QED {q:.2f}  logP {lp:.2f}" + ("\nnovel" if flags.get(s) else "") for s, (q, lp) in zip(shown, props)]
     page.image(plots.figure_bytes(molecule_grid, shown, legends), f"{len(shown)} sampled molecules")
 
 
 # ----------------------------------------------------------------------------- optimization runs
+
 
 def trace_path(output: str | Path) -> Path:
     """Where 'molvae optimize' writes the trace of ``output``: ``out.csv`` -> ``out.trace.csv``."""
@@ -307,8 +328,11 @@ def _optimization_page(path: Path, top: int) -> _Page:
     page = _Page(f"molvae optimization: {objective}", _subtitle(path))
     scores = evaluated["score"].to_numpy(dtype=np.float64)
     ok = np.isfinite(scores)
-    rows = [("objective", objective), ("oracle calls", str(len(evaluated))),
-            ("failed calls (no score)", str(int((~ok).sum())))]
+    rows = [
+        ("objective", objective),
+        ("oracle calls", str(len(evaluated))),
+        ("failed calls (no score)", str(int((~ok).sum()))),
+    ]
     if "step" in evaluated.columns and evaluated["step"].notna().any():
         rows.append(("steps", _fmt(int(evaluated["step"].max()))))
     if "source" in evaluated.columns:
@@ -323,8 +347,9 @@ def _optimization_page(path: Path, top: int) -> _Page:
     page.pairs(rows)
 
     page.heading("Trace")
-    page.image(plots.figure_bytes(plots.optimization_trace, evaluated, trace, objective_name=objective),
-               "optimization trace")
+    page.image(
+        plots.figure_bytes(plots.optimization_trace, evaluated, trace, objective_name=objective), "optimization trace"
+    )
 
     page.heading(f"Top {top} molecules")
     best = evaluated[ok].sort_values("score", ascending=False, kind="stable")
@@ -336,8 +361,10 @@ def _optimization_page(path: Path, top: int) -> _Page:
         return page
     smiles = best["smiles"].astype(str).tolist()
     steps = best["step"].to_numpy(dtype=np.float64) if "step" in best.columns else np.full(len(best), np.nan)
-    legends = [f"#{i + 1}  score {score:.3f}" + (f"\nstep {int(step)}" if np.isfinite(step) else "")
-               for i, (score, step) in enumerate(zip(best["score"], steps))]
+    legends = [
+        f"#{i + 1}  score {score:.3f}" + (f"\nstep {int(step)}" if np.isfinite(step) else "")
+        for i, (score, step) in enumerate(zip(best["score"], steps))
+    ]
     page.image(plots.figure_bytes(molecule_grid, smiles, legends, mols_per_row=4), "top molecules")
     table = pd.DataFrame({"rank": np.arange(1, len(best) + 1), "score": best["score"].to_numpy()})
     for col in ("step", "call", "source"):

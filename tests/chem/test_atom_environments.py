@@ -8,12 +8,10 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from molvae import chem
-
 from molvae.evaluation import metrics
-
-from conftest import ROOT
 
 
 def _builder():
@@ -25,13 +23,20 @@ def _builder():
 
 def test_a_reference_built_from_a_split_covers_its_molecules_and_no_more(tmp_path):
     table = tmp_path / "lib.csv"
-    pd.DataFrame({"smiles": ["CC(=O)Nc1ccc(O)cc1", "CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCC", "c1ccccc1CCCCCC"],
-                  "split": ["train", "train", "train", "valid"]}).to_csv(table, index=False)
+    pd.DataFrame(
+        {
+            "smiles": ["CC(=O)Nc1ccc(O)cc1", "CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCC", "c1ccccc1CCCCCC"],
+            "split": ["train", "train", "train", "valid"],
+        }
+    ).to_csv(table, index=False)
     out = tmp_path / "envs.npy"
     assert _builder().main([str(table), "--split", "train", "-o", str(out)]) == 0
     known = chem.reference_environments(out)
-    assert chem.familiar_flags(["CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCC", "c1ccccc1CCCCCC"], known).tolist() == \
-        [True, True, False]
+    assert chem.familiar_flags(["CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCC", "c1ccccc1CCCCCC"], known).tolist() == [
+        True,
+        True,
+        False,
+    ]
     # --min-count 2: only paracetamol (twice) counts; the dodecane chain falls out
     twice = tmp_path / "twice.npy"
     assert _builder().main([str(table), "--split", "train", "--min-count", "2", "-o", str(twice)]) == 0

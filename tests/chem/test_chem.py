@@ -12,8 +12,17 @@ def test_canonicalize_gives_rdkit_canonical_form():
     assert chem.canonicalize("C1=CC=CC=C1") == ("c1ccccc1", None)
 
 
-@pytest.mark.parametrize("bad,reason", [("", "empty"), ("   ", "empty"), (None, "empty"),
-                                        ("C1CC", "unparseable"), ("nan", "unparseable"), ("Xx", "unparseable")])
+@pytest.mark.parametrize(
+    "bad,reason",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        (None, "empty"),
+        ("C1CC", "unparseable"),
+        ("nan", "unparseable"),
+        ("Xx", "unparseable"),
+    ],
+)
 def test_canonicalize_reasons(bad, reason):
     assert chem.canonicalize(bad) == (None, reason)
 
@@ -50,14 +59,17 @@ def test_has_radicals():
 
 
 def test_chemistry_profile_flags_what_a_chemist_rejects():
-    smiles = ["CC(=O)Nc1ccc(O)cc1",          # paracetamol: sane
-              "CC[CH]CC(=O)Nc1ccc(O)cc1",    # a radical
-              "CCO.CC(=O)Nc1ccc(O)cc1",      # two fragments
-              "CCO",                         # tiny
-              "C1CCCCCCCCC1CC(=O)Nc1ccccc1",  # a 10-membered ring
-              "CC(=O)Nc1ccc(O)cc1[Se]C",     # selenium is not a ZINC element
-              "O=C1C(=Cc2ccccc2)SC(=S)N1CC",  # rhodanine ene: PAINS
-              None, "not a molecule"]
+    smiles = [
+        "CC(=O)Nc1ccc(O)cc1",  # paracetamol: sane
+        "CC[CH]CC(=O)Nc1ccc(O)cc1",  # a radical
+        "CCO.CC(=O)Nc1ccc(O)cc1",  # two fragments
+        "CCO",  # tiny
+        "C1CCCCCCCCC1CC(=O)Nc1ccccc1",  # a 10-membered ring
+        "CC(=O)Nc1ccc(O)cc1[Se]C",  # selenium is not a ZINC element
+        "O=C1C(=Cc2ccccc2)SC(=S)N1CC",  # rhodanine ene: PAINS
+        None,
+        "not a molecule",
+    ]
     prof = chem.chemistry_profile(smiles)
     assert prof["sane"].tolist() == [True] + [False] * 8
     assert prof["radicals"].tolist()[:2] == [False, True]
@@ -70,11 +82,13 @@ def test_chemistry_profile_flags_what_a_chemist_rejects():
 
 
 # ZINC250k molecules that match PAINS patterns written with explicit hydrogens ([#1])
-PAINS_WITH_HYDROGENS = ["CCNC(=S)N/N=C/c1ccc(O)c(OCC)c1",                      # hzone_phenol_B
-                        "Cc1[nH]c2ccccc2c1CC(=O)NCCC1CCN(c2cc[nH+]cc2)CC1",      # indol_3yl_alk
-                        "COC(=O)CCNC(=O)c1cc(C)n(-c2ccccc2C)c1C",                # pyrrole_A
-                        "CC[NH+](Cc1cc(Br)ccc1O)[C@H](C)c1nnc(C)o1",             # mannich_A
-                        "Cc1cc(O)cc(O)c1/C=N\\NC(=O)[C@H]1COc2ccccc2O1"]         # hzone_phenol_A
+PAINS_WITH_HYDROGENS = [
+    "CCNC(=S)N/N=C/c1ccc(O)c(OCC)c1",  # hzone_phenol_B
+    "Cc1[nH]c2ccccc2c1CC(=O)NCCC1CCN(c2cc[nH+]cc2)CC1",  # indol_3yl_alk
+    "COC(=O)CCNC(=O)c1cc(C)n(-c2ccccc2C)c1C",  # pyrrole_A
+    "CC[NH+](Cc1cc(Br)ccc1O)[C@H](C)c1nnc(C)o1",  # mannich_A
+    "Cc1cc(O)cc(O)c1/C=N\\NC(=O)[C@H]1COc2ccccc2O1",
+]  # hzone_phenol_A
 
 
 def test_pains_needs_no_explicit_hydrogens():
@@ -88,25 +102,38 @@ def test_pains_needs_no_explicit_hydrogens():
 
 
 def test_sane_flags_equal_the_profile_column():
-    smiles = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCO", "O=C1C(=Cc2ccccc2)SC(=S)N1CC",
-              *PAINS_WITH_HYDROGENS, "C1CCCCCCCCC1CC(=O)Nc1ccccc1", None, "", "not a molecule"]
+    smiles = [
+        "CC(=O)Nc1ccc(O)cc1",
+        "CC[CH]CC(=O)Nc1ccc(O)cc1",
+        "CCO",
+        "O=C1C(=Cc2ccccc2)SC(=S)N1CC",
+        *PAINS_WITH_HYDROGENS,
+        "C1CCCCCCCCC1CC(=O)Nc1ccccc1",
+        None,
+        "",
+        "not a molecule",
+    ]
     assert chem.sane_flags(smiles).tolist() == chem.chemistry_profile(smiles)["sane"].tolist()
     assert chem.sane_flags(smiles).tolist()[:4] == [True, False, False, False]
 
 
 # Molecules that parse and pass the sanity rules but hold an atom environment no ZINC250k molecule has
 # (all four were top-scoring proposals of optimizers in benchmarks/results/pmo_1000.json)
-UNFAMILIAR = ["CC1=C(c2ccc(NC(=O)c3cc(C)oc3C)cc2)C(OF)C(CN2CCN(c3ncc4c(n3)CCCC4=O)CC2)C1",   # O-F
-              "C=C(CN(C)c1ccnc(N(C)CCN(C)C(N)=CC(=O)Nc2cn(C)c3ccccc23)c1)Oc1cc(C([O-])[O-])ncc1N",  # C(O-)(O-)
-              "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1",                                 # acyl thiolate
-              "FC1=NC(N2SCC(OOCCl)=CC2F)SC=C1"]                                              # peroxide
+UNFAMILIAR = [
+    "CC1=C(c2ccc(NC(=O)c3cc(C)oc3C)cc2)C(OF)C(CN2CCN(c3ncc4c(n3)CCCC4=O)CC2)C1",  # O-F
+    "C=C(CN(C)c1ccnc(N(C)CCN(C)C(N)=CC(=O)Nc2cn(C)c3ccccc23)c1)Oc1cc(C([O-])[O-])ncc1N",  # C(O-)(O-)
+    "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1",  # acyl thiolate
+    "FC1=NC(N2SCC(OOCCl)=CC2F)SC=C1",
+]  # peroxide
 
 
 def test_familiar_flags_strike_out_environments_zinc_lacks(tmp_path):
     drugs = ["CC(=O)Nc1ccc(O)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CN1CCC[C@H]1c1cccnc1"]
     assert chem.sane_flags(UNFAMILIAR).all()  # the sanity rules let them through
-    assert chem.familiar_flags(drugs + UNFAMILIAR + [None, "", "not a molecule"]).tolist() == \
-        [True] * 3 + [False] * 4 + [False] * 3
+    assert (
+        chem.familiar_flags(drugs + UNFAMILIAR + [None, "", "not a molecule"]).tolist()
+        == [True] * 3 + [False] * 4 + [False] * 3
+    )
     assert chem.chemistry_profile(drugs + UNFAMILIAR)["familiar"].tolist() == [True] * 3 + [False] * 4
     # a reference of one's own: what paracetamol's environments cover
     counts = chem.environment_counts(drugs[:1] + drugs[:1] + [None])
@@ -120,8 +147,17 @@ def test_familiar_flags_strike_out_environments_zinc_lacks(tmp_path):
 
 
 def test_sane_flags_with_a_reference_are_sane_and_familiar_on_one_parse():
-    smiles = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCO", *PAINS_WITH_HYDROGENS, *UNFAMILIAR,
-              "CC(C)Cc1ccc(C(C)C(=O)O)cc1", None, "", "not a molecule"]
+    smiles = [
+        "CC(=O)Nc1ccc(O)cc1",
+        "CC[CH]CC(=O)Nc1ccc(O)cc1",
+        "CCO",
+        *PAINS_WITH_HYDROGENS,
+        *UNFAMILIAR,
+        "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+        None,
+        "",
+        "not a molecule",
+    ]
     known = chem.reference_environments()
     both = chem.sane_flags(smiles, familiar=known)
     assert both.tolist() == (chem.sane_flags(smiles) & chem.familiar_flags(smiles, known)).tolist()
@@ -148,10 +184,12 @@ def test_sa_score_leaves_sys_path_alone():
     import subprocess
     import sys
 
-    code = ("import sys; before = list(sys.path)\n"
-            "from molvae import chem\n"
-            "assert abs(chem.compute_properties(['CC(=O)Oc1ccccc1C(=O)O'], ['sa'])[0, 0] - 1.58) < 0.01\n"
-            "assert sys.path == before, set(sys.path) ^ set(before)\n")
+    code = (
+        "import sys; before = list(sys.path)\n"
+        "from molvae import chem\n"
+        "assert abs(chem.compute_properties(['CC(=O)Oc1ccccc1C(=O)O'], ['sa'])[0, 0] - 1.58) < 0.01\n"
+        "assert sys.path == before, set(sys.path) ^ set(before)\n"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
 
@@ -178,8 +216,11 @@ def test_heavy_atom_counts():
 
 
 def test_a_reference_of_atom_environments_must_be_a_flat_integer_array(tmp_path):
-    bad = {"flat.npy": np.array([[1, 2], [3, 4]]), "float.npy": np.array([1.7, 2.2]),
-           "empty.npy": np.array([], dtype=np.int64)}
+    bad = {
+        "flat.npy": np.array([[1, 2], [3, 4]]),
+        "float.npy": np.array([1.7, 2.2]),
+        "empty.npy": np.array([], dtype=np.int64),
+    }
     for name, array in bad.items():
         np.save(tmp_path / name, array)
         with pytest.raises(InputError, match="cannot read atom environments"):

@@ -8,8 +8,10 @@ import torch
 from molvae.cli.main import main
 from molvae.config import RunConfig
 
-TINY_TOML = ("[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\ndecoder_hidden_dim = 64\n"
-             "[train]\nbatch_size = 32\nrecon_eval_size = 10\nseed = 5\n")
+TINY_TOML = (
+    "[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\ndecoder_hidden_dim = 64\n"
+    "[train]\nbatch_size = 32\nrecon_eval_size = 10\nseed = 5\n"
+)
 
 
 def test_help_lists_verbs(capsys):
@@ -39,9 +41,17 @@ def dirty_csv(tmp_path, sample_smiles):
 
 
 def test_encode_accounts_for_every_kind_of_dirt(tmp_path, tiny_model_path, sample_smiles, capsys):
-    dirt = {"nan": "unparseable", "NA": "unparseable", "None": "unparseable", "": "empty", "C1CC": "unparseable",
-            "CC(C)(C)(C)(C)C": "unparseable", "[U]": "unknown_token", "C" * 400: "too_long",
-            "CCO.[Na+]": None}  # a salt is counted (encoded whole, or stripped with --keep-largest-fragment)
+    dirt = {
+        "nan": "unparseable",
+        "NA": "unparseable",
+        "None": "unparseable",
+        "": "empty",
+        "C1CC": "unparseable",
+        "CC(C)(C)(C)(C)C": "unparseable",
+        "[U]": "unknown_token",
+        "C" * 400: "too_long",
+        "CCO.[Na+]": None,
+    }  # a salt is counted (encoded whole, or stripped with --keep-largest-fragment)
     smiles = sample_smiles[:10] + list(dirt)
     path = tmp_path / "dirty.csv"
     pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(path, index=False)
@@ -112,8 +122,7 @@ def test_train_cli_writes_run_and_resumes(tmp_path, tiny_csv, capsys):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_TOML)
     out = tmp_path / "run"
-    args = ["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--properties", "logp", "qed", "sa",
-            "-q"]
+    args = ["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--properties", "logp", "qed", "sa", "-q"]
     assert main([*args, "--epochs", "1"]) == 0
     for name in ("best.pt", "last.pt", "metrics.csv", "config.toml"):
         assert (out / name).exists()
@@ -129,20 +138,24 @@ def test_train_seed_flag_overrides_the_config_file_even_when_zero(tmp_path, tiny
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_TOML)
     out = tmp_path / "run"
-    assert main(["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--epochs", "1", "--seed", "0",
-                 "-q"]) == 0
+    assert (
+        main(["train", str(tiny_csv), "-o", str(out), "--config", str(cfg), "--epochs", "1", "--seed", "0", "-q"]) == 0
+    )
     assert RunConfig.from_toml(out / "config.toml").train.seed == 0
     assert torch.load(out / "last.pt", weights_only=True)["metadata"]["seed"] == 0
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["encode", "missing.csv", "-o", "x.csv"], "input file not found"),
-    (["encode", "{csv}", "-o", "x.csv", "--smiles-column", "structure"], "available columns: id, smiles"),
-    (["encode", "{csv}", "-o", "x.xlsx"], "unsupported output format"),
-    (["sample", "-o", "x.csv", "--model", "nope.pt"], "model file not found"),
-    (["train", "{csv}", "-o", "{tmp}/r", "--properties", "toxicity"], "unknown property"),
-    (["train", "{csv}", "-o", "{tmp}/r", "--dropout", "0.1"], "--dropout sets the dropout of a model warm-started"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["encode", "missing.csv", "-o", "x.csv"], "input file not found"),
+        (["encode", "{csv}", "-o", "x.csv", "--smiles-column", "structure"], "available columns: id, smiles"),
+        (["encode", "{csv}", "-o", "x.xlsx"], "unsupported output format"),
+        (["sample", "-o", "x.csv", "--model", "nope.pt"], "model file not found"),
+        (["train", "{csv}", "-o", "{tmp}/r", "--properties", "toxicity"], "unknown property"),
+        (["train", "{csv}", "-o", "{tmp}/r", "--dropout", "0.1"], "--dropout sets the dropout of a model warm-started"),
+    ],
+)
 def test_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = [a.format(csv=tiny_csv, tmp=tmp_path) for a in argv]
@@ -178,16 +191,19 @@ def test_evaluate_generated_and_model(tmp_path, tiny_model_path, overfit_run, ti
     test = tmp_path / "test.csv"
     pd.DataFrame({"smiles": sample_smiles[:15] + ["nan"], "LogP": [1.0] * 16}).to_csv(test, index=False)
     out2 = tmp_path / "model.json"
-    assert main(["evaluate", "--model", str(tiny_model_path), "--test", str(test), "-n", "20", "-o", str(out2),
-                 "-q"]) == 0
+    assert (
+        main(["evaluate", "--model", str(tiny_model_path), "--test", str(test), "-n", "20", "-o", str(out2), "-q"]) == 0
+    )
     report = json.loads(out2.read_text())
     assert report["n_test"] == 16 and report["n_test_encodable"] == 15
     assert {"mae_logp", "r2_logp", "mae_qed", "validity", "fcd"} <= set(report)
     assert report["mae_logp"] > 0
     # a model that reconstructs these 15 molecules exactly: 15 of 16, the unreadable row counting as a miss
     result, _ = overfit_run
-    assert main(["evaluate", "--model", str(result.last_path), "--test", str(test), "-n", "20", "-o", str(out2),
-                 "-q"]) == 0
+    assert (
+        main(["evaluate", "--model", str(result.last_path), "--test", str(test), "-n", "20", "-o", str(out2), "-q"])
+        == 0
+    )
     report = json.loads(out2.read_text())
     assert report["reconstruction"] == pytest.approx(15 / 16)
     assert report["reconstruction_encodable"] == 1.0

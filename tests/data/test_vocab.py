@@ -1,13 +1,13 @@
 import random
 
 import pytest
+import selfies as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from molvae import chem
-from molvae.errors import CheckpointError
 from molvae.data.vocab import SPECIAL_TOKENS, TokenizeError, Vocabulary, get_representation, selfies_constraints
-import selfies as sf
+from molvae.errors import CheckpointError
 
 
 @pytest.mark.parametrize("name", ["selfies", "smiles"])
@@ -66,8 +66,9 @@ def test_tokenizers_never_crash_on_arbitrary_text(text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from(["[C]", "[=C]", "[O]", "[N]", "[Ring1]", "[Branch1]", "[=O]", "[#N]", "[F]"]),
-                max_size=40))
+@given(
+    st.lists(st.sampled_from(["[C]", "[=C]", "[O]", "[N]", "[Ring1]", "[Branch1]", "[=O]", "[#N]", "[F]"]), max_size=40)
+)
 def test_any_selfies_token_sequence_decodes_to_valid_or_empty(tokens):
     rep = get_representation("selfies")
     smi = rep.detokenize(tokens)

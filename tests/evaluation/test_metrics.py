@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 
 from molvae import chem
-
 from molvae.evaluation import metrics
 
-MOLS = ["CC(=O)Oc1ccccc1C(=O)O", "CC(=O)Nc1ccc(O)cc1", "CN1C(=O)N(C)c2ncn(C)c2C1=O", "c1ccc2ccccc2c1",
-        "CCN(CC)CCOC(=O)c1ccc(N)cc1", "COc1ccc2[nH]cc(CCN(C)C)c2c1"]
+MOLS = [
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CC(=O)Nc1ccc(O)cc1",
+    "CN1C(=O)N(C)c2ncn(C)c2C1=O",
+    "c1ccc2ccccc2c1",
+    "CCN(CC)CCOC(=O)c1ccc(N)cc1",
+    "COc1ccc2[nH]cc(CCN(C)C)c2c1",
+]
 
 
 def test_validity_uniqueness_novelty():
@@ -67,10 +72,25 @@ def test_wasserstein_and_report(sample_smiles):
     assert set(w) == {"logp", "qed", "sa", "mw"} and all(v == pytest.approx(0.0) for v in w.values())
     shifted = metrics.property_wasserstein(["CCO"], ["CCCO"], names=("mw",))
     assert shifted["mw"] == pytest.approx(14.027, abs=1e-2)
-    report = metrics.evaluate_generated(sample_smiles[:30] + [None], reference=sample_smiles[30:60],
-                                        train=sample_smiles[:10])
-    for key in ("validity", "unique@1k", "unique@10k", "novelty", "fcd", "snn", "frag", "scaf", "intdiv1",
-                "intdiv2", "wasserstein_logp", "wasserstein_qed", "wasserstein_sa", "wasserstein_mw"):
+    report = metrics.evaluate_generated(
+        sample_smiles[:30] + [None], reference=sample_smiles[30:60], train=sample_smiles[:10]
+    )
+    for key in (
+        "validity",
+        "unique@1k",
+        "unique@10k",
+        "novelty",
+        "fcd",
+        "snn",
+        "frag",
+        "scaf",
+        "intdiv1",
+        "intdiv2",
+        "wasserstein_logp",
+        "wasserstein_qed",
+        "wasserstein_sa",
+        "wasserstein_mw",
+    ):
         assert key in report
     assert report["validity"] == pytest.approx(30 / 31)
     assert report["novelty"] == pytest.approx(20 / 30)

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molvae.library import stream
 from molvae.cli.main import main
 from molvae.errors import InputError
 from molvae.io import iter_molecule_chunks, read_molecules
-from molvae.training.runs import partial_path
+from molvae.library import stream
 from molvae.library.stream import StreamConfig, encode_file
+from molvae.training.runs import partial_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,16 +44,23 @@ def _z(frame: pd.DataFrame) -> np.ndarray:
 
 
 def test_chunked_equals_whole_file_and_model_encode(tiny_model, mixed_csv, tmp_path):
-    whole = encode_file(tiny_model, mixed_csv, tmp_path / "whole.parquet",
-                        StreamConfig(chunk_size=10_000, workers=1, precision="fp32"))
-    chunked = encode_file(tiny_model, mixed_csv, tmp_path / "chunked.parquet",
-                          StreamConfig(chunk_size=7, workers=2, batch_size=5, precision="fp32"))
+    whole = encode_file(
+        tiny_model, mixed_csv, tmp_path / "whole.parquet", StreamConfig(chunk_size=10_000, workers=1, precision="fp32")
+    )
+    chunked = encode_file(
+        tiny_model,
+        mixed_csv,
+        tmp_path / "chunked.parquet",
+        StreamConfig(chunk_size=7, workers=2, batch_size=5, precision="fp32"),
+    )
     a, b = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "chunked.parquet")
     n = len(read_molecules(mixed_csv))
     assert whole.n_rows == chunked.n_rows == len(a) == len(b) == n
     assert a["row"].tolist() == list(range(n)) == b["row"].tolist()
-    pd.testing.assert_frame_equal(a.drop(columns=[c for c in a.columns if c[0] == "z" or c.startswith("pred_")]),
-                                  b.drop(columns=[c for c in b.columns if c[0] == "z" or c.startswith("pred_")]))
+    pd.testing.assert_frame_equal(
+        a.drop(columns=[c for c in a.columns if c[0] == "z" or c.startswith("pred_")]),
+        b.drop(columns=[c for c in b.columns if c[0] == "z" or c.startswith("pred_")]),
+    )
     np.testing.assert_allclose(_z(a), _z(b), atol=1e-5)
     # ... and both equal the in-memory library API
     enc = tiny_model.encode(read_molecules(mixed_csv).smiles)
@@ -139,6 +146,7 @@ def test_an_input_without_molecules_is_an_error_before_any_output(tiny_model, tm
 
 # ----------------------------------------------------------------------------- resumable encode
 
+
 @pytest.fixture(scope="module")
 def long_csv(tmp_path_factory, sample_smiles):
     """1,320 rows (the sample and BAD, 20 times over, with distinct ids): 66 chunks of 20."""
@@ -149,16 +157,36 @@ def long_csv(tmp_path_factory, sample_smiles):
 
 
 def _encode_args(src, out, model_path, *extra) -> list[str]:
-    return ["encode", str(src), "-o", str(out), "--model", str(model_path), "--chunk-size", "20", "--workers", "1",
-            "--threads", "1", "--precision", "fp32", "-q", *extra]
+    return [
+        "encode",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(model_path),
+        "--chunk-size",
+        "20",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--precision",
+        "fp32",
+        "-q",
+        *extra,
+    ]
 
 
 def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, tmp_path, capsys):
     out = tmp_path / "lib.parquet"
     state_file = partial_path(out) / "state.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "molvae", *_encode_args(long_csv, out, tiny_model_path)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "molvae", *_encode_args(long_csv, out, tiny_model_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
@@ -230,8 +258,9 @@ def test_resume_refuses_a_changed_input_and_starts_afresh_without_state(tiny_mod
     config = StreamConfig(chunk_size=10, workers=1, precision="fp32")
     summary = encode_file(tiny_model, src, out, config, resume=True)  # nothing to resume: a normal run
     assert summary.resumed_rows == 0 and len(pd.read_parquet(out)) == len(sample_smiles)
-    state = stream.PartialEncode.start(tmp_path / "p.parquet", stream.encode_identity(tiny_model, src, config,
-                                                                                      None, None), resume=False)
+    state = stream.PartialEncode.start(
+        tmp_path / "p.parquet", stream.encode_identity(tiny_model, src, config, None, None), resume=False
+    )
     state.add(pd.DataFrame({"row": [0], "smiles": ["C"]}), 1, Counter())
     state.stop()  # as after a kill: one chunk kept
     src.write_text(src.read_text() + "CCO\n")
@@ -243,6 +272,7 @@ def test_resume_refuses_a_changed_input_and_starts_afresh_without_state(tiny_mod
 
 def test_encoder_threads_leave_cores_to_the_workers(monkeypatch):
     from molvae.library import stream
+
     monkeypatch.setattr(stream, "resolve_workers", lambda workers: 2 if workers == 0 else workers)
     assert stream.encoder_threads(2) == 1  # two workers on two cores: one encoder thread
     assert stream.encoder_threads(1) == 2  # preparation in the main process: every core
@@ -251,6 +281,7 @@ def test_encoder_threads_leave_cores_to_the_workers(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- killed with worker processes
+
 
 def _live_children(pid: int) -> set[int]:
     """The processes whose parent is ``pid`` (zombies, already dead, left out)."""
@@ -261,7 +292,7 @@ def _live_children(pid: int) -> set[int]:
         except OSError:
             continue
         if stat:
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
             if int(ppid) == pid and state != "Z":
                 found.add(int(entry.name))
     return found
@@ -286,14 +317,16 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(tiny_model_path, long_csv, tmp_path,
-                                                                            capsys):
+def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(
+    tiny_model_path, long_csv, tmp_path, capsys
+):
     out = tmp_path / "lib.parquet"
     state_file = partial_path(out) / "state.json"
     args = [*_encode_args(long_csv, out, tiny_model_path), "--workers", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "molvae", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "molvae", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 300
@@ -351,8 +384,9 @@ time.sleep(120)
 def test_the_lock_is_the_writers_alone_not_its_forked_children(tmp_path):
     out = tmp_path / "o.parquet"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", _LOCK_AND_FORK, str(out)], env=env, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LOCK_AND_FORK, str(out)], env=env, stdout=subprocess.PIPE, text=True
+    )
     child = 0
     try:
         child = int(proc.stdout.readline())

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_MODEL
 
 from molvae import MolVAE
 from molvae.cli.main import main
@@ -9,16 +10,19 @@ from molvae.config import ModelConfig, RunConfig
 from molvae.errors import ConfigError, InputError
 from molvae.evaluation.scoring import score_molecules
 
-from conftest import TINY_MODEL
-
 
 @pytest.fixture(scope="module")
 def cvae_path(tmp_path_factory, tiny_csv):
     from molvae.training.loop import train
 
     out = tmp_path_factory.mktemp("cvae")
-    cfg = RunConfig.from_dict({"model": {**TINY_MODEL["model"], "conditions": ["qed"]}, "train": TINY_MODEL["train"],
-                               "data": {"properties": ["logp", "qed"]}})
+    cfg = RunConfig.from_dict(
+        {
+            "model": {**TINY_MODEL["model"], "conditions": ["qed"]},
+            "train": TINY_MODEL["train"],
+            "data": {"properties": ["logp", "qed"]},
+        }
+    )
     return train(tiny_csv, out, cfg, progress=False).best_path
 
 
@@ -54,15 +58,52 @@ def test_conditions_must_be_trained_properties_and_plain_models_refuse(tiny_mode
 
 def test_sample_and_train_cli_with_conditions(cvae_path, tiny_csv, tmp_path, capsys):
     out = tmp_path / "s.csv"
-    assert main(["sample", "--model", str(cvae_path), "-n", "40", "--condition", "qed=0.8", "-o", str(out),
-                 "--temperature", "1.0", "-q"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                str(cvae_path),
+                "-n",
+                "40",
+                "--condition",
+                "qed=0.8",
+                "-o",
+                str(out),
+                "--temperature",
+                "1.0",
+                "-q",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "qed: requested 0.8, samples" in printed and "at the average condition" in printed
     assert len(pd.read_csv(out)) == 40
     assert main(["sample", "--model", str(cvae_path), "-n", "5", "--condition", "qed:0.8", "-o", str(out)]) == 2
     run = tmp_path / "run"
-    assert main(["train", str(tiny_csv), "-o", str(run), "--condition", "qed", "--epochs", "1",
-                 "--latent-dim", "4", "--batch-size", "32", "--kl-warmup-epochs", "0.5", "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_csv),
+                "-o",
+                str(run),
+                "--condition",
+                "qed",
+                "--epochs",
+                "1",
+                "--latent-dim",
+                "4",
+                "--batch-size",
+                "32",
+                "--kl-warmup-epochs",
+                "0.5",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert RunConfig.from_toml(run / "config.toml").train.kl_warmup_epochs == 0.5
     model = MolVAE.load(run / "best.pt")
     assert model.conditions == ("qed",) and "qed" in model.property_names
@@ -76,7 +117,8 @@ def test_guidance_interpolates_between_average_and_requested_condition(cvae_path
     assert model.decode(z, condition=cond, guidance=1.0) == plain  # W = 1 is the plain CVAE
     assert model.decode(z, condition=cond, guidance=0.0) == model.decode(z)  # W = 0: the average condition
     assert model.sample(16, seed=3, condition={"qed": 0.9}, guidance=2.0) == model.decode(
-        z, condition=cond, guidance=2.0)  # sample passes the weight on
+        z, condition=cond, guidance=2.0
+    )  # sample passes the weight on
 
 
 @pytest.mark.parametrize("weight", [2.0, 3.0])
@@ -95,8 +137,8 @@ def test_guided_decoding_follows_the_extrapolated_logits(cvae_path, weight):
             n = seq.index(eos) + 1 if eos in seq else len(seq)
             prefix = torch.tensor([[model.vocab.bos_index] + seq[: n - 1]])
             # the decoder sees [z, condition] (the condition standardized; 0 = the training average)
-            l_cond, _ = model.decoder(prefix, torch.cat([z[i:i + 1], cond[i:i + 1]], dim=1))
-            l_avg, _ = model.decoder(prefix, torch.cat([z[i:i + 1], torch.zeros_like(cond[i:i + 1])], dim=1))
+            l_cond, _ = model.decoder(prefix, torch.cat([z[i : i + 1], cond[i : i + 1]], dim=1))
+            l_avg, _ = model.decoder(prefix, torch.cat([z[i : i + 1], torch.zeros_like(cond[i : i + 1])], dim=1))
             logits = (l_avg + weight * (l_cond - l_avg))[0]
             chosen = logits.gather(1, torch.tensor(seq[:n]).unsqueeze(1)).squeeze(1)
             assert (chosen >= logits.max(dim=1).values - 1e-4).all(), i  # greedy on the guided logits

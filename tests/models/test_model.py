@@ -4,15 +4,14 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODEL
 from hypothesis import given, settings
 
 from molvae import MolVAE, chem
-from molvae.pretrained import default_model_path
+from molvae.config import RunConfig
 from molvae.errors import CheckpointError, InputError
 from molvae.models.checkpoint import VERSION as CHECKPOINT_VERSION
-from molvae.config import RunConfig
-
-from conftest import TINY_MODEL
+from molvae.pretrained import default_model_path
 
 
 class _Payload:
@@ -37,9 +36,16 @@ def test_checkpoint_is_plain_data(tiny_model_path):
 
 def _as_version_1(ckpt: dict) -> dict:
     """The layout molvae 0.1 wrote (format version 1): every section at the top level."""
-    old = {"format": "molvae-checkpoint", "format_version": 1, "molvae_version": "0.1.0",
-           "model_config": ckpt["model"]["config"], **{k: v for k, v in ckpt["model"].items() if k != "config"},
-           "metadata": ckpt["metadata"], **ckpt["extras"], **ckpt.get("run", {})}
+    old = {
+        "format": "molvae-checkpoint",
+        "format_version": 1,
+        "molvae_version": "0.1.0",
+        "model_config": ckpt["model"]["config"],
+        **{k: v for k, v in ckpt["model"].items() if k != "config"},
+        "metadata": ckpt["metadata"],
+        **ckpt["extras"],
+        **ckpt.get("run", {}),
+    }
     if "training" in ckpt:
         old["training"] = ckpt["training"]
     return old
@@ -59,8 +65,9 @@ def test_version_1_checkpoints_load_and_resume(tiny_model, tiny_run, tmp_path, s
     np.testing.assert_array_equal(a.mu, b.mu)
     np.testing.assert_array_equal(old.novel(sample_smiles[:5]), tiny_model.novel(sample_smiles[:5]))
     # a version-1 run directory resumes (its last.pt carries the training state in the old layout)
-    cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["logp", "qed"]},
-                               "train": {**TINY_MODEL["train"], "epochs": 3}})
+    cfg = RunConfig.from_dict(
+        {**TINY_MODEL, "data": {"properties": ["logp", "qed"]}, "train": {**TINY_MODEL["train"], "epochs": 3}}
+    )
     resumed = train(tiny_csv, v1, cfg, resume=True, progress=False)
     assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
     # a version this molvae does not know: one clear message
@@ -104,8 +111,9 @@ def test_decode_handles_non_finite_rows_and_bad_shapes(tiny_model):
 
 
 def test_decoding_has_a_hard_length_bound(tiny_model):
-    seqs = tiny_model.generate(torch.randn(4, tiny_model.latent_dim) * 10, temperature=5.0,
-                               generator=torch.Generator().manual_seed(0))
+    seqs = tiny_model.generate(
+        torch.randn(4, tiny_model.latent_dim) * 10, temperature=5.0, generator=torch.Generator().manual_seed(0)
+    )
     assert all(len(s) <= tiny_model.config.max_length for s in seqs)
 
 
@@ -156,7 +164,6 @@ def test_novelty_from_stored_training_hashes(tiny_model, tiny_model_path, sample
     assert torch.load(tiny_model_path, weights_only=True)["extras"]["training_set_hashes"].dtype == torch.int64
     known = chem.canonicalize(sample_smiles[0])[0]
     assert tiny_model.novel([known, "CCO", None]).tolist() == [False, True, False]
-
 
 
 _BUNDLED = MolVAE.load() if default_model_path() else None
@@ -246,7 +253,6 @@ def test_decoder_steps_compute_the_teacher_forced_pass(layers):
                 torch.testing.assert_close(logits, expected[:, t], atol=tol, rtol=tol)
 
 
-
 def _index_positions(model, row):
     """Positions of ``row`` (token indices) that a ring or branch token reads as its size."""
     rep, out, reading = model.representation, [], 0
@@ -268,27 +274,31 @@ def test_index_temperature_zero_writes_ring_and_branch_sizes_greedily(tiny_model
     prefix = None
     if with_prefix:  # rows continue after a prefix that ends inside a ring's size or not
         tokens = [tiny_model.vocab.index_of(t) for t in tiny_model.prepare(["c1ccc2ccccc2c1"]).tokens[0]]
-        cut = next(k for k, t in enumerate(tokens) if tiny_model.representation.index_length(
-            tiny_model.vocab.tokens[t])) + 1
+        cut = (
+            next(k for k, t in enumerate(tokens) if tiny_model.representation.index_length(tiny_model.vocab.tokens[t]))
+            + 1
+        )
         prefix = torch.full((n, width), -1, dtype=torch.long)
         for i in range(n):
-            prefix[i, :cut - i % 2] = torch.tensor(tokens[:cut - i % 2])
-    rows = tiny_model.generate(z, temperature=3.0, index_temperature=0.0, prefix=prefix,
-                               generator=torch.Generator().manual_seed(1))
+            prefix[i, : cut - i % 2] = torch.tensor(tokens[: cut - i % 2])
+    rows = tiny_model.generate(
+        z, temperature=3.0, index_temperature=0.0, prefix=prefix, generator=torch.Generator().manual_seed(1)
+    )
     checked = 0
     for i, row in enumerate(rows):
         positions = [k for k in _index_positions(tiny_model, row) if prefix is None or k >= int((prefix[i] >= 0).sum())]
         if not positions:
             continue
-        inputs = torch.tensor([[tiny_model.vocab.bos_index] + row[:max(positions)]])
+        inputs = torch.tensor([[tiny_model.vocab.bos_index] + row[: max(positions)]])
         with torch.no_grad():
-            logits, _ = tiny_model.decoder(inputs, z[i:i + 1])
+            logits, _ = tiny_model.decoder(inputs, z[i : i + 1])
         for k in positions:
             assert row[k] == int(logits[0, k].argmax())
             checked += 1
     assert checked >= 10
-    same = tiny_model.generate(z, temperature=3.0, index_temperature=3.0, prefix=prefix,
-                               generator=torch.Generator().manual_seed(1))
+    same = tiny_model.generate(
+        z, temperature=3.0, index_temperature=3.0, prefix=prefix, generator=torch.Generator().manual_seed(1)
+    )
     plain = tiny_model.generate(z, temperature=3.0, prefix=prefix, generator=torch.Generator().manual_seed(1))
     assert same == plain != rows  # the same temperature changes nothing; a greedy size changes decodes
 
@@ -297,8 +307,14 @@ def test_index_length_reads_selfies_ring_and_branch_sizes():
     from molvae.data.vocab import get_representation
 
     selfies, smiles = get_representation("selfies"), get_representation("smiles")
-    assert [selfies.index_length(t) for t in ["[Ring1]", "[=Branch2]", "[#Branch1]", "[-/Ring2]", "[C]", "[=C]"]] \
-        == [1, 2, 1, 2, 0, 0]
+    assert [selfies.index_length(t) for t in ["[Ring1]", "[=Branch2]", "[#Branch1]", "[-/Ring2]", "[C]", "[=C]"]] == [
+        1,
+        2,
+        1,
+        2,
+        0,
+        0,
+    ]
     assert smiles.index_length("1") == 0
 
 
@@ -309,13 +325,23 @@ def test_a_banned_pick_after_a_prefix_takes_sizes_at_the_index_temperature():
     logits = torch.tensor([[0.0, 2.0, 1.9, 5.0]]).repeat(n, 1)
     ban = torch.tensor([False, False, False, True])
     sizes = _IndexReader(torch.zeros(4, dtype=torch.long), 0.0)  # index tokens greedy
-    spec = DecodeSpec(temperature=5.0, ban=ban, prefix=torch.full((n, 1), -1),
-                      generator=torch.Generator().manual_seed(0))
+    spec = DecodeSpec(
+        temperature=5.0, ban=ban, prefix=torch.full((n, 1), -1), generator=torch.Generator().manual_seed(0)
+    )
 
     def pick(reading):  # every row at the first position after its (empty) prefix
         zeros = torch.zeros(n, dtype=torch.long)
-        state = _DecodeState(torch.zeros(n, 4, dtype=torch.long), torch.arange(n), zeros, zeros.clone(),
-                             torch.zeros(n, 1), torch.zeros(1, n, 1), logits, reading, sizes)
+        state = _DecodeState(
+            torch.zeros(n, 4, dtype=torch.long),
+            torch.arange(n),
+            zeros,
+            zeros.clone(),
+            torch.zeros(n, 1),
+            torch.zeros(1, n, 1),
+            logits,
+            reading,
+            sizes,
+        )
         return state.choose(spec).tolist()
 
     assert pick(torch.ones(n, dtype=torch.long)) == [1] * n  # a size: greedy among the allowed tokens

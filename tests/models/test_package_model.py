@@ -6,12 +6,10 @@ import importlib.util
 
 import numpy as np
 import torch
+from conftest import ROOT
 
 from molvae import MolVAE
-
 from molvae.models import checkpoint
-
-from conftest import ROOT
 
 
 def _packager():
@@ -24,8 +22,23 @@ def _packager():
 def test_half_precision_package_loads_as_float32_and_encodes_alike(tiny_model_path, tiny_csv, tmp_path):
     full, half = tmp_path / "full.pt", tmp_path / "half.pt"
     for out, extra in ((full, []), (half, ["--half"])):
-        assert _packager().main([str(tiny_model_path), "--data", str(tiny_csv), "--output", str(out),
-                                 "--prior-components", "0", "--temperature", "0.8", *extra]) == 0
+        assert (
+            _packager().main(
+                [
+                    str(tiny_model_path),
+                    "--data",
+                    str(tiny_csv),
+                    "--output",
+                    str(out),
+                    "--prior-components",
+                    "0",
+                    "--temperature",
+                    "0.8",
+                    *extra,
+                ]
+            )
+            == 0
+        )
     stored = checkpoint.read(half)["model"]["state_dict"]
     assert all(t.dtype == torch.float16 for t in stored.values() if t.is_floating_point())
     assert half.stat().st_size < 0.75 * full.stat().st_size

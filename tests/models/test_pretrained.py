@@ -1,12 +1,10 @@
 """The bundled ZINC250k model ships with the package, loads safely and generates valid molecules."""
 
+import pytest
 import torch
 
-from molvae import MolVAE, chem
+from molvae import MolVAE, api, chem
 from molvae.cli.main import main
-import pytest
-
-from molvae import api
 from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 
 

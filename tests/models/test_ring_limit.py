@@ -6,10 +6,10 @@ import selfies as sf
 import torch
 
 from molvae import MolVAE, api, chem
-from molvae.errors import InputError
-from molvae.pretrained import BUNDLED_MODEL
-from molvae.models.ring_limit import first_large_closure
 from molvae.data.vocab import SelfiesRepresentation
+from molvae.errors import InputError
+from molvae.models.ring_limit import first_large_closure
+from molvae.pretrained import BUNDLED_MODEL
 
 
 def test_selfies_ring_closures_skip_index_tokens():

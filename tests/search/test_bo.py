@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from molvae import MolVAE, chem
-from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.errors import InputError
+from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.search.bo import BOConfig, optimize
 from molvae.search.gradient import gradient_ascent
 from molvae.search.objectives import make_objective
@@ -31,9 +31,12 @@ def test_pool_and_continuous_proposals(tiny_model):
     assert len(bo) > 0 and np.isfinite(bo["score"]).all()  # pool proposals are valid molecules, never repeats
     assert pool.evaluated["smiles"].is_unique
     # continuous proposals often decode to known molecules, each such step a full optimize_acqf: few steps
-    cont = optimize(tiny_model, make_objective("qed"),
-                    BOConfig(**{**SMALL, "budget": 14, "batch_size": 2}, proposals="continuous", max_stalled_steps=2),
-                    progress=False)
+    cont = optimize(
+        tiny_model,
+        make_objective("qed"),
+        BOConfig(**{**SMALL, "budget": 14, "batch_size": 2}, proposals="continuous", max_stalled_steps=2),
+        progress=False,
+    )
     assert 10 < len(cont.evaluated) <= 14 and cont.evaluated["smiles"].is_unique  # it proposed something new
     with pytest.raises(Exception, match="proposals"):
         BOConfig(proposals="grid")
@@ -57,8 +60,9 @@ def test_bo_is_seeded(tiny_model):
 
 
 def test_trust_region_ucb_and_failing_oracle(tiny_model, tmp_path, monkeypatch):
-    (tmp_path / "halfbad.py").write_text("def score(smiles):\n    return [float('nan') if i % 2 else len(s) "
-                                         "for i, s in enumerate(smiles)]\n")
+    (tmp_path / "halfbad.py").write_text(
+        "def score(smiles):\n    return [float('nan') if i % 2 else len(s) for i, s in enumerate(smiles)]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg = BOConfig(**{**SMALL, "budget": 24}, acquisition="ucb", trust_region=True)
     result = optimize(tiny_model, make_objective("halfbad:score"), cfg, progress=False)
@@ -84,15 +88,15 @@ def _trust_region_run(model, oracle: str, init: list[str], budget: int):
     return trace["tr_length"].iloc[1:].tolist()
 
 
-def test_trust_region_shrinks_after_failures_grows_after_successes(tiny_model, sample_smiles, tmp_path,
-                                                                  monkeypatch):
+def test_trust_region_shrinks_after_failures_grows_after_successes(tiny_model, sample_smiles, tmp_path, monkeypatch):
     (tmp_path / "tr_oracles.py").write_text(
         "import itertools\n"
         "FALLING, RISING = itertools.count(), itertools.count()\n"
         "def falling(smiles):  # every new molecule scores below the first: no step ever improves\n"
         "    return [-float(next(FALLING)) for _ in smiles]\n"
         "def rising(smiles):  # every new molecule beats all before it: every step improves\n"
-        "    return [float(next(RISING)) for _ in smiles]\n")
+        "    return [float(next(RISING)) for _ in smiles]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     init = sample_smiles[:8]
     # latent_dim 8, batch 2: halve after max(4, 8 / 2) = 4 failures in a row, from 0.8
@@ -104,14 +108,20 @@ def test_trust_region_shrinks_after_failures_grows_after_successes(tiny_model, s
 
 
 def test_bo_from_a_library(tiny_model, sample_smiles):
-    result = optimize(tiny_model, make_objective("qed"), BOConfig(**{**SMALL, "budget": 20}),
-                      init_smiles=sample_smiles[:12], progress=False)
+    result = optimize(
+        tiny_model,
+        make_objective("qed"),
+        BOConfig(**{**SMALL, "budget": 20}),
+        init_smiles=sample_smiles[:12],
+        progress=False,
+    )
     assert (result.evaluated["source"] == "init").sum() == 12
 
 
 def test_gradient_ascent_on_the_predictor(tiny_model):
-    result = gradient_ascent(tiny_model, make_objective("logp"), budget=25, n_starts=4, steps=30,
-                             decode_every=5, progress=False)
+    result = gradient_ascent(
+        tiny_model, make_objective("logp"), budget=25, n_starts=4, steps=30, decode_every=5, progress=False
+    )
     assert 0 < len(result.evaluated) <= 25
     assert result.evaluated["smiles"].is_unique
     with pytest.raises(InputError, match="property predictor covers"):
@@ -138,14 +148,20 @@ def test_graph_edit_rounds_only_add_candidates_and_find_better_neighbours(tiny_m
 
     starts = sample_smiles[:5]
     base = dict(min_similarity=0.4, gradient_steps=10, gradient_points=5, n_neighbours=10, n_sampled=10)
-    runs = [improve_molecules(tiny_model, starts, make_objective("logp"), ConstrainedConfig(**base, edit_rounds=r),
-                              progress=False) for r in (0, 2)]
+    runs = [
+        improve_molecules(
+            tiny_model, starts, make_objective("logp"), ConstrainedConfig(**base, edit_rounds=r), progress=False
+        )
+        for r in (0, 2)
+    ]
     assert (runs[1]["candidates"] > runs[0]["candidates"]).all()
     assert (runs[1]["improvement"] >= runs[0]["improvement"]).all()  # the decoded candidates are the same
     assert runs[1]["improvement"].sum() > runs[0]["improvement"].sum() and runs[1]["success"].all()
     ok = runs[1]
-    sims = [tanimoto_matrix(chem.morgan_fingerprints([b]), chem.morgan_fingerprints([s]))[0, 0]
-            for b, s in zip(ok["best"], ok["start"])]
+    sims = [
+        tanimoto_matrix(chem.morgan_fingerprints([b]), chem.morgan_fingerprints([s]))[0, 0]
+        for b, s in zip(ok["best"], ok["start"])
+    ]
     np.testing.assert_allclose(sims, ok["similarity"], rtol=1e-5)
     assert (ok["similarity"] >= 0.4).all()
 
@@ -160,13 +176,37 @@ def test_optimize_cli_with_a_user_oracle_package(tiny_model_path, tmp_path, monk
         "import math\nCALLS = []\n"
         "def score(smiles):\n"
         "    CALLS.append(len(smiles))\n"
-        "    return [math.nan if 'N' in s else float(len(s)) for s in smiles]\n")
+        "    return [math.nan if 'N' in s else float(len(s)) for s in smiles]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "opt.csv"
-    assert main(["optimize", "--model", str(tiny_model_path), "--method", "bo",
-                 "--objective", "mypkg.oracle:score", "--budget", "25",
-                 "--n-init", "10", "--batch-size", "5", "--pool-size", "64", "-o", str(out),
-                 "--image", str(tmp_path / "top.png"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--model",
+                str(tiny_model_path),
+                "--method",
+                "bo",
+                "--objective",
+                "mypkg.oracle:score",
+                "--budget",
+                "25",
+                "--n-init",
+                "10",
+                "--batch-size",
+                "5",
+                "--pool-size",
+                "64",
+                "-o",
+                str(out),
+                "--image",
+                str(tmp_path / "top.png"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     import mypkg.oracle
 
     assert len(mypkg.oracle.CALLS) >= 2 and max(mypkg.oracle.CALLS) > 1  # called in batches
@@ -187,7 +227,26 @@ def test_optimize_cli_improve_and_list(tiny_model_path, sample_smiles, tmp_path,
     init = tmp_path / "leads.csv"
     pd.DataFrame({"smiles": sample_smiles[:5]}).to_csv(init, index=False)
     out = tmp_path / "improved.csv"
-    assert main(["optimize", "--model", str(tiny_model_path), "--method", "improve", "--objective", "logp",
-                 "--init", str(init), "--min-similarity", "0.3", "-o", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--model",
+                str(tiny_model_path),
+                "--method",
+                "improve",
+                "--objective",
+                "logp",
+                "--init",
+                str(init),
+                "--min-similarity",
+                "0.3",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_csv(out)) == 5 and "improved" in capsys.readouterr().out
     assert main(["optimize", "--model", str(tiny_model_path), "--method", "improve"]) == 2  # needs --init

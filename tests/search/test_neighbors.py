@@ -11,11 +11,13 @@ from molvae.search.neighbors import LatentLibrary
 def library(tmp_path_factory, tiny_model_path, sample_smiles):
     d = tmp_path_factory.mktemp("lib")
     src = d / "lib.csv"
-    pd.DataFrame({"id": [f"c{i}" for i in range(len(sample_smiles) + 1)],
-                  "smiles": sample_smiles + ["not a smiles"]}).to_csv(src, index=False)
+    pd.DataFrame(
+        {"id": [f"c{i}" for i in range(len(sample_smiles) + 1)], "smiles": sample_smiles + ["not a smiles"]}
+    ).to_csv(src, index=False)
     out = d / "lib.parquet"
-    assert main(["encode", str(src), "-o", str(out), "--model", str(tiny_model_path), "-q",
-                 "--precision", "fp32"]) == 0  # exact latents, as the queries are encoded in fp32
+    assert (
+        main(["encode", str(src), "-o", str(out), "--model", str(tiny_model_path), "-q", "--precision", "fp32"]) == 0
+    )  # exact latents, as the queries are encoded in fp32
     return out
 
 
@@ -34,18 +36,73 @@ def test_a_library_member_is_its_own_nearest_neighbour(library, tiny_model):
 
 def test_neighbors_cli_and_optimize_library(library, tiny_model_path, sample_smiles, tmp_path, capsys):
     out = tmp_path / "hits.csv"
-    assert main(["neighbors", "--library", str(library), "--query", sample_smiles[3], "-k", "4", "--rerank",
-                 "-o", str(out), "--model", str(tiny_model_path), "-q"]) == 0
+    assert (
+        main(
+            [
+                "neighbors",
+                "--library",
+                str(library),
+                "--query",
+                sample_smiles[3],
+                "-k",
+                "4",
+                "--rerank",
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_model_path),
+                "-q",
+            ]
+        )
+        == 0
+    )
     hits = pd.read_csv(out)
     assert len(hits) == 4 and hits["smiles"].iloc[0] == sample_smiles[3]
     assert sample_smiles[3] in capsys.readouterr().out
-    assert main(["neighbors", "--library", str(tmp_path / "nope.parquet"), "--query", "CCO",
-                 "--model", str(tiny_model_path)]) == 2
+    assert (
+        main(
+            [
+                "neighbors",
+                "--library",
+                str(tmp_path / "nope.parquet"),
+                "--query",
+                "CCO",
+                "--model",
+                str(tiny_model_path),
+            ]
+        )
+        == 2
+    )
     opt = tmp_path / "opt.csv"
-    assert main(["optimize", "--model", str(tiny_model_path), "--method", "bo", "--objective", "qed", "--budget",
-                 "20", "--n-init",
-                 "10", "--batch-size", "5", "--pool-size", "32", "--top", "3", "--library", str(library),
-                 "-o", str(opt), "-q"]) == 0
+    assert (
+        main(
+            [
+                "optimize",
+                "--model",
+                str(tiny_model_path),
+                "--method",
+                "bo",
+                "--objective",
+                "qed",
+                "--budget",
+                "20",
+                "--n-init",
+                "10",
+                "--batch-size",
+                "5",
+                "--pool-size",
+                "32",
+                "--top",
+                "3",
+                "--library",
+                str(library),
+                "-o",
+                str(opt),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "nearest library compounds" in capsys.readouterr().out
     near = pd.read_csv(tmp_path / "opt.neighbors.csv")
     assert len(near) == 9 and {"top_smiles", "smiles", "distance", "similarity"} <= set(near.columns)

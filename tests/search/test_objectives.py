@@ -55,7 +55,8 @@ def test_user_oracle_batches_nan_and_errors(tmp_path, monkeypatch):
         "    CALLS.append(len(smiles))\n"
         "    return [float('nan') if 'N' in s else len(s) for s in smiles]\n"
         "def broken(smiles):\n"
-        "    raise RuntimeError('docking server down')\n")
+        "    raise RuntimeError('docking server down')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     oracle = make_objective("myoracle:score")
     values = oracle(["CCO", "CCN", "CCCC"])

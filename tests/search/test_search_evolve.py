@@ -9,7 +9,9 @@ from molvae.search.evolve import MOVES, EvolveConfig, evolve, start_source
 from molvae.search.objectives import callable_objective, make_objective
 from molvae.search.optimization import OptimizeConfig, run_optimization
 
-SMALL = dict(budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3)
+SMALL = dict(
+    budget=60, n_init=20, batch_size=10, pool_size=80, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +33,21 @@ def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twic
 
 
 def test_each_kind_of_move_can_run_alone(model, sample_smiles):
-    shares = {"crossover": "crossover_fraction", "branch": "branch_fraction", "graft": "graft_fraction",
-              "graph": "graph_fraction"}
+    shares = {
+        "crossover": "crossover_fraction",
+        "branch": "branch_fraction",
+        "graft": "graft_fraction",
+        "graph": "graph_fraction",
+    }
     for move in MOVES:
         only = {name: float(m == move) for m, name in shares.items()}
-        result = evolve(model, make_objective("qed"), EvolveConfig(**{**SMALL, **only, "budget": 40}),
-                        init_smiles=sample_smiles[:20], progress=False)
+        result = evolve(
+            model,
+            make_objective("qed"),
+            EvolveConfig(**{**SMALL, **only, "budget": 40}),
+            init_smiles=sample_smiles[:20],
+            progress=False,
+        )
         proposed = result.evaluated[result.evaluated["step"] > 0]
         assert len(proposed) > 0 and proposed["source"].eq(move).all(), move
 
@@ -59,8 +70,12 @@ def test_without_a_library_the_sampler_of_the_same_data_starts_the_run(model, ti
     assert start_source(tiny_model) is None  # trained on other data: its own prior
     config = EvolveConfig(**{**SMALL, "budget": 30})
     auto = evolve(model, make_objective("qed"), config, progress=False)
-    named = evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "start": "zinc250k_selfies_sampler"}),
-                   progress=False)
+    named = evolve(
+        model,
+        make_objective("qed"),
+        EvolveConfig(**{**vars(config), "start": "zinc250k_selfies_sampler"}),
+        progress=False,
+    )
     first = auto.evaluated[auto.evaluated["step"] == 0]
     assert len(first) == 20 and first["source"].eq("sampler").all()
     profile = chem.chemistry_profile(first["smiles"].tolist())
@@ -68,20 +83,32 @@ def test_without_a_library_the_sampler_of_the_same_data_starts_the_run(model, ti
     assert auto.evaluated["smiles"].tolist() == named.evaluated["smiles"].tolist()
     prior = evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "start": "prior"}), progress=False)
     assert set(first["smiles"]).isdisjoint(prior.evaluated["smiles"][:20])
-    (tmp_path / "counting.py").write_text("CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n"
-                                          "    return [1.0] * len(smiles)\n")
+    (tmp_path / "counting.py").write_text(
+        "CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n    return [1.0] * len(smiles)\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import counting
 
     with pytest.raises(InputError, match="start model .* not found"):
-        run_optimization(model, make_objective("counting:score"), OptimizeConfig(start=str(tmp_path / "no.pt")),
-                         progress=False)
+        run_optimization(
+            model, make_objective("counting:score"), OptimizeConfig(start=str(tmp_path / "no.pt")), progress=False
+        )
     with pytest.raises(InputError, match="without initial ones"):
-        run_optimization(model, make_objective("counting:score"), OptimizeConfig(start="prior"),
-                         init_smiles=["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+        run_optimization(
+            model,
+            make_objective("counting:score"),
+            OptimizeConfig(start="prior"),
+            init_smiles=["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"],
+            progress=False,
+        )
     with pytest.raises(ConfigError, match="without an initial library"):
-        evolve(model, make_objective("counting:score"), EvolveConfig(**SMALL, start="prior"),
-               ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+        evolve(
+            model,
+            make_objective("counting:score"),
+            EvolveConfig(**SMALL, start="prior"),
+            ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"],
+            progress=False,
+        )
     with pytest.raises(InputError, match="method bo does not use start"):
         OptimizeConfig(method="bo", start="prior")
     assert counting.CALLS == []
@@ -90,8 +117,16 @@ def test_without_a_library_the_sampler_of_the_same_data_starts_the_run(model, ti
 def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, monkeypatch):
     monkeypatch.setattr("molvae.search.latent.resolve_workers", lambda workers: 2)  # a worker even on one core
     config = EvolveConfig(**{**SMALL, "budget": 50})
-    runs = [evolve(model, make_objective("qed"), EvolveConfig(**{**vars(config), "parallel_edits": parallel}),
-                   init_smiles=sample_smiles[:20], progress=False) for parallel in (True, False)]
+    runs = [
+        evolve(
+            model,
+            make_objective("qed"),
+            EvolveConfig(**{**vars(config), "parallel_edits": parallel}),
+            init_smiles=sample_smiles[:20],
+            progress=False,
+        )
+        for parallel in (True, False)
+    ]
     assert runs[0].evaluated["source"].eq("graph").any()
     assert runs[0].evaluated[["smiles", "source"]].equals(runs[1].evaluated[["smiles", "source"]])
 
@@ -99,8 +134,13 @@ def test_graph_edits_in_a_worker_process_change_nothing(model, sample_smiles, mo
 def test_checks_made_ahead_count_only_when_consulted():
     from molvae.search.evolve import _Admission
 
-    pool = ["CC(=O)Nc1ccc(O)cc1", "CC[CH]CC(=O)Nc1ccc(O)cc1", "CCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)Nc1ccc(O)cc1",
-            "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
+    pool = [
+        "CC(=O)Nc1ccc(O)cc1",
+        "CC[CH]CC(=O)Nc1ccc(O)cc1",
+        "CCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)Nc1ccc(O)cc1",
+        "O=C(CCc1ncc(-c2cccc(Cl)c2)o1)[SH-]NCc1cccnc1",
+        "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+    ]
     config = EvolveConfig(max_heavy_atoms=30)
     ahead, plain = _Admission(config), _Admission(config)
     ahead.precheck(pool)
@@ -116,8 +156,10 @@ def test_checks_made_ahead_count_only_when_consulted():
 def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     free = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=None), progress=False)
     capped = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, max_heavy_atoms=24), progress=False)
-    heavy = {name: chem.heavy_atom_counts(run.evaluated.loc[run.evaluated["step"] > 0, "smiles"].tolist())
-             for name, run in (("free", free), ("capped", capped))}
+    heavy = {
+        name: chem.heavy_atom_counts(run.evaluated.loc[run.evaluated["step"] > 0, "smiles"].tolist())
+        for name, run in (("free", free), ("capped", capped))
+    }
     assert heavy["free"].max() > 24  # without the limit, the mw objective grows molecules past it
     assert 10 <= heavy["capped"].min() and heavy["capped"].max() <= 24
     assert capped.extra["oversized_children"] > 0  # the mw objective's GP wanted larger children
@@ -154,23 +196,30 @@ def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path, monk
 
 
 def test_a_bad_reference_file_fails_before_any_oracle_call(model, tmp_path, monkeypatch):
-    (tmp_path / "counting.py").write_text("CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n"
-                                          "    return [1.0] * len(smiles)\n")
+    (tmp_path / "counting.py").write_text(
+        "CALLS = []\ndef score(smiles):\n    CALLS.extend(smiles)\n    return [1.0] * len(smiles)\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import counting
 
     missing = str(tmp_path / "missing.npy")
     with pytest.raises(InputError, match="cannot read atom environments"):
-        evolve(model, make_objective("counting:score"), EvolveConfig(**SMALL, environments=missing),
-               ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"], progress=False)
+        evolve(
+            model,
+            make_objective("counting:score"),
+            EvolveConfig(**SMALL, environments=missing),
+            ["CCOc1ccccc1C(=O)NC", "CCN(CC)C(=O)c1ccccc1"],
+            progress=False,
+        )
     with pytest.raises(InputError, match="cannot read atom environments"):
         run_optimization(model, make_objective("counting:score"), OptimizeConfig(environments=missing), progress=False)
     assert counting.CALLS == []
 
 
 def test_a_failing_oracle_costs_calls_but_not_the_run(model, tmp_path, monkeypatch):
-    (tmp_path / "flaky.py").write_text("def score(smiles):\n    return [float('nan') if i % 3 == 0 else len(s) "
-                                       "for i, s in enumerate(smiles)]\n")
+    (tmp_path / "flaky.py").write_text(
+        "def score(smiles):\n    return [float('nan') if i % 3 == 0 else len(s) for i, s in enumerate(smiles)]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     result = evolve(model, make_objective("flaky:score"), EvolveConfig(**{**SMALL, "budget": 40}), progress=False)
     assert result.failed > 0 and len(result.evaluated) == 40
@@ -189,8 +238,10 @@ def test_settings_are_checked_and_evolve_is_the_default_method():
 
 
 def test_start_population_and_generation_size_scale_with_the_budget():
-    sizes = {budget: (EvolveConfig(budget=budget).n_init, EvolveConfig(budget=budget).batch_size)
-             for budget in (10, 300, 1000, 10_000)}
+    sizes = {
+        budget: (EvolveConfig(budget=budget).n_init, EvolveConfig(budget=budget).batch_size)
+        for budget in (10, 300, 1000, 10_000)
+    }
     assert sizes == {10: (2, 1), 300: (50, 25), 1000: (100, 50), 10_000: (100, 50)}
     assert EvolveConfig(budget=300, n_init=7, batch_size=3).n_init == 7  # given values are kept
     config = OptimizeConfig(budget=300, pool_size=10).evolve_config()
@@ -204,7 +255,8 @@ def test_ctrl_c_keeps_what_was_evaluated(model, tmp_path, monkeypatch):
         "    CALLS.append(len(smiles))\n"
         "    if len(CALLS) == 3:\n"
         "        raise KeyboardInterrupt\n"
-        "    return [float(len(s)) for s in smiles]\n")
+        "    return [float(len(s)) for s in smiles]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     result = evolve(model, make_objective("impatient:score"), EvolveConfig(**SMALL), progress=False)
     assert result.extra["interrupted"] and len(result.evaluated) == 30  # 20 initial + one generation of 10
@@ -212,10 +264,19 @@ def test_ctrl_c_keeps_what_was_evaluated(model, tmp_path, monkeypatch):
 
 def test_a_plateau_widens_the_parent_set_when_the_best_children_are_used_up(model, sample_smiles):
     flat = callable_objective(lambda smiles: [1.0] * len(smiles))  # no child ever beats the start
-    config = dict(budget=80, batch_size=10, pool_size=10, parents=2, branch_fraction=0.2, graft_fraction=0.2,
-                  graph_fraction=0.3)
-    runs = {growth: evolve(model, flat, EvolveConfig(**config, max_parent_growth=growth),
-                           init_smiles=sample_smiles[:20], progress=False) for growth in (1, 8)}
+    config = dict(
+        budget=80, batch_size=10, pool_size=10, parents=2, branch_fraction=0.2, graft_fraction=0.2, graph_fraction=0.3
+    )
+    runs = {
+        growth: evolve(
+            model,
+            flat,
+            EvolveConfig(**config, max_parent_growth=growth),
+            init_smiles=sample_smiles[:20],
+            progress=False,
+        )
+        for growth in (1, 8)
+    }
     assert runs[1].extra["widened_generations"] > 0 and runs[1].extra["widest_parents"] == 2  # 1: never wider
     wide = runs[8].extra
     assert wide["widened_generations"] > 0 and 2 < wide["widest_parents"] <= 16

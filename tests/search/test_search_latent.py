@@ -14,8 +14,16 @@ from molvae.errors import InputError
 from molvae.models.vae import DecodeResult
 from molvae.search import explore, interpolate
 from molvae.search.gradient import gradient_ascent
-from molvae.search.latent import (REASON_RADICAL, EditWorkers, Ledger, PropertySurrogate, decode_checked, encode_one,
-                                  encode_starts, predictor_estimate)
+from molvae.search.latent import (
+    REASON_RADICAL,
+    EditWorkers,
+    Ledger,
+    PropertySurrogate,
+    decode_checked,
+    encode_one,
+    encode_starts,
+    predictor_estimate,
+)
 from molvae.search.objectives import Objective, make_objective
 
 RADICAL = chem.canonicalize("C[CH2]")[0]
@@ -87,8 +95,9 @@ def test_every_search_method_drops_radicals(tiny_model, sample_smiles):
     assert (rejected["reason"] == REASON_RADICAL).all() and (rejected["decoded"] == RADICAL).all()
     assert rejected["sim_start"].isna().all()
     assert RADICAL not in set(explore(model, sample_smiles[0], n=20, seed=0)["smiles"])
-    result = gradient_ascent(model, make_objective("logp"), budget=10, n_starts=4, steps=4, decode_every=2,
-                             progress=False)
+    result = gradient_ascent(
+        model, make_objective("logp"), budget=10, n_starts=4, steps=4, decode_every=2, progress=False
+    )
     assert RADICAL not in set(result.evaluated["smiles"])
     assert not any(chem.has_radicals(s) for s in result.evaluated["smiles"])
 
@@ -113,8 +122,11 @@ def test_ledger_pays_once_within_budget_and_traces_the_best():
 
 
 def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_signal(caplog):
-    flat = Objective("motif", "1 with a motif none of these has, else 0 (NaN with nitrogen)",
-                     lambda smiles, z=None: [math.nan if "N" in s else float("Br" in s) for s in smiles])
+    flat = Objective(
+        "motif",
+        "1 with a motif none of these has, else 0 (NaN with nitrogen)",
+        lambda smiles, z=None: [math.nan if "N" in s else float("Br" in s) for s in smiles],
+    )
     ledger = Ledger(flat, budget=5, latent_dim=2)
     ledger.evaluate(["CCO", "CCN", "CCCC", "CCCCO"], np.zeros((4, 2)), step=0, source="prior")
     with caplog.at_level(logging.WARNING, logger="molvae.search.latent"):
@@ -134,6 +146,7 @@ def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_s
 def test_edit_workers_give_the_same_results_and_leave_their_cores_to_them_while_they_run():
     edits = ("CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"), 6, 3
     inline = EditWorkers(0).submit(chem.graph_edits, *edits).result()
+
     def blas_threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 

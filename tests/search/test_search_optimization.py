@@ -7,36 +7,65 @@ from molvae.cli.main import main
 from molvae.errors import InputError
 from molvae.search.bo import BOConfig
 from molvae.search.objectives import make_objective
-from molvae.search.optimization import (METHOD_SETTINGS, OptimizeConfig, run_optimization,
-                                        write_optimization)
+from molvae.search.optimization import METHOD_SETTINGS, OptimizeConfig, run_optimization, write_optimization
 
-BO_ONLY_FLAGS = [("--batch-size", "5"), ("--acquisition", "ucb"), ("--proposals", "continuous"),
-                 ("--pool-size", "64"), ("--trust-region",), ("--n-init", "10")]
+BO_ONLY_FLAGS = [
+    ("--batch-size", "5"),
+    ("--acquisition", "ucb"),
+    ("--proposals", "continuous"),
+    ("--pool-size", "64"),
+    ("--trust-region",),
+    ("--n-init", "10"),
+]
 
 
-@pytest.mark.parametrize("method, setting, value", [
-    ("gradient", "batch_size", 5), ("gradient", "trust_region", False), ("gradient", "min_similarity", 0.3),
-    ("improve", "budget", 10), ("improve", "library", "lib.parquet"), ("improve", "n_init", 10),
-    ("bo", "min_similarity", 0.3)])
+@pytest.mark.parametrize(
+    "method, setting, value",
+    [
+        ("gradient", "batch_size", 5),
+        ("gradient", "trust_region", False),
+        ("gradient", "min_similarity", 0.3),
+        ("improve", "budget", 10),
+        ("improve", "library", "lib.parquet"),
+        ("improve", "n_init", 10),
+        ("bo", "min_similarity", 0.3),
+    ],
+)
 def test_a_setting_the_method_does_not_use_is_an_error(method, setting, value):
     with pytest.raises(InputError, match=f"method {method} does not use {setting}"):
         OptimizeConfig(method=method, **{setting: value})
 
 
 def test_each_method_takes_the_settings_it_uses():
-    values = {"budget": 20, "library": "lib.parquet", "n_init": 5, "batch_size": 4, "acquisition": "ucb",
-              "proposals": "continuous", "pool_size": 32, "trust_region": True, "min_similarity": 0.5,
-              "max_heavy_atoms": 30, "familiar_only": True, "environments": "zinc.npy", "start": "prior"}
+    values = {
+        "budget": 20,
+        "library": "lib.parquet",
+        "n_init": 5,
+        "batch_size": 4,
+        "acquisition": "ucb",
+        "proposals": "continuous",
+        "pool_size": 32,
+        "trust_region": True,
+        "min_similarity": 0.5,
+        "max_heavy_atoms": 30,
+        "familiar_only": True,
+        "environments": "zinc.npy",
+        "start": "prior",
+    }
     for method, used in METHOD_SETTINGS.items():
         OptimizeConfig(method=method, **{name: values[name] for name in used})
 
 
 def test_bo_settings_left_unset_take_the_bo_defaults():
     assert OptimizeConfig().bo_config() == BOConfig()
-    config = OptimizeConfig(method="bo", budget=20, batch_size=30, pool_size=16, trust_region=True,
-                            seed=4).bo_config()
-    assert (config.budget, config.batch_size, config.pool_size, config.trust_region, config.seed) == (20, 30, 30,
-                                                                                                    True, 4)
+    config = OptimizeConfig(method="bo", budget=20, batch_size=30, pool_size=16, trust_region=True, seed=4).bo_config()
+    assert (config.budget, config.batch_size, config.pool_size, config.trust_region, config.seed) == (
+        20,
+        30,
+        30,
+        True,
+        4,
+    )
     assert OptimizeConfig(method="improve").improve_config(gradient=False).gradient_points == 0
     assert OptimizeConfig(method="improve", min_similarity=0.6).improve_config(gradient=True).min_similarity == 0.6
     with pytest.raises(InputError, match="budget"):

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import DRUGS
 
 from molvae import chem
 from molvae.search.tanimoto import TanimotoGP
-from conftest import DRUGS
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_a_batch_spreads_over_distinct_candidates(data):
     gp = TanimotoGP.fit(fp[:40], y[:40])
     mean, sd = gp.predict(fp[40:])
     best = int(np.argmax(mean + 5.0 * sd))
-    candidates = np.concatenate([fp[40:], fp[40 + best:41 + best], fp[40 + best:41 + best]])  # two copies of it
+    candidates = np.concatenate([fp[40:], fp[40 + best : 41 + best], fp[40 + best : 41 + best]])  # two copies of it
     picked = gp.select(candidates, 3, beta=5.0)
     copies = {best, len(candidates) - 2, len(candidates) - 1}
     assert len(picked) == 3 and len(set(picked)) == 3

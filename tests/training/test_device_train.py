@@ -7,15 +7,13 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, TINY_MODEL
 
 from molvae.config import RunConfig
 from molvae.utils import file_sha256
-
-from conftest import ROOT, TINY_MODEL
 
 SCRIPT = ROOT / "scripts" / "device_train.py"
 
@@ -42,9 +40,30 @@ def test_run_without_rdkit_brings_back_a_loadable_model(prepared, tiny_csv):
     base, config = prepared
     out = base / "out"
     env = {**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}
-    result = subprocess.run([sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config),
-                             "--seconds", "20", "--grace", "30", "--runs", str(base / "runs"), "--out", str(out),
-                             "--device", "cpu"], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "run",
+            str(base / "prepared"),
+            "--config",
+            str(config),
+            "--seconds",
+            "20",
+            "--grace",
+            "30",
+            "--runs",
+            str(base / "runs"),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     parts = sorted(out.glob("tiny.best.pt.part*"))
     assert parts and (out / "runs.tar.gz").exists()
@@ -61,11 +80,18 @@ def test_run_without_rdkit_brings_back_a_loadable_model(prepared, tiny_csv):
 
 
 def test_rdkit_stub_imports_but_refuses_calls():
-    code = ("import sys; sys.path.insert(0, %r); import device_train as d; d._stub_rdkit()\n"
-            "from rdkit import Chem\nfrom rdkit.Chem import Descriptors\n"
-            "try:\n    Chem.MolFromSmiles('C')\nexcept RuntimeError as e:\n    print('refused', e)\n")
-    result = subprocess.run([sys.executable, "-c", code % str(SCRIPT.parent)], capture_output=True, text=True,
-                            env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}, timeout=60)
+    code = (
+        "import sys; sys.path.insert(0, %r); import device_train as d; d._stub_rdkit()\n"
+        "from rdkit import Chem\nfrom rdkit.Chem import Descriptors\n"
+        "try:\n    Chem.MolFromSmiles('C')\nexcept RuntimeError as e:\n    print('refused', e)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code % str(SCRIPT.parent)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"},
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "refused RDKit is not installed here (rdkit.Chem.MolFromSmiles)" in result.stdout
 
@@ -75,16 +101,53 @@ def test_run_warm_starts_a_config_from_a_model(prepared, tiny_model_path):
 
     base, config = prepared
     out = base / "out_init"
-    result = subprocess.run([sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config),
-                             "--init", f"tiny={tiny_model_path}", "--seconds", "20", "--grace", "30",
-                             "--runs", str(base / "runs_init"), "--out", str(out), "--device", "cpu"],
-                            env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "run",
+            str(base / "prepared"),
+            "--config",
+            str(config),
+            "--init",
+            f"tiny={tiny_model_path}",
+            "--seconds",
+            "20",
+            "--grace",
+            "30",
+            "--runs",
+            str(base / "runs_init"),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+        env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     joined = base / "init.pt"
     joined.write_bytes(b"".join(p.read_bytes() for p in sorted(out.glob("tiny.best.pt.part*"))))
     assert MolVAE.load(joined).metadata["warm_start"]["from"] == str(tiny_model_path)
-    bad = subprocess.run([sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config),
-                          "--init", "other=x.pt", "--seconds", "5", "--out", str(base / "o")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "run",
+            str(base / "prepared"),
+            "--config",
+            str(config),
+            "--init",
+            "other=x.pt",
+            "--seconds",
+            "5",
+            "--out",
+            str(base / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0 and "--init names a config that is not given: other" in bad.stderr

@@ -38,8 +38,9 @@ def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path
     pd.DataFrame({"id": [f"m{i}" for i in range(len(smiles))], "smiles": smiles}).to_csv(src, index=False)
     local = encode_file(tiny_model, src, tmp_path / "local.parquet", StreamConfig(workers=1, precision="fp32"))
     # tiny partitions (about 15 rows) so that several tasks run on the 2-worker LocalCluster
-    summary = encode_dask(tiny_model, src, tmp_path / "dask_out", StreamConfig(workers=2, chunk_size=15,
-                                                                                      precision="fp32"))
+    summary = encode_dask(
+        tiny_model, src, tmp_path / "dask_out", StreamConfig(workers=2, chunk_size=15, precision="fp32")
+    )
     parts = sorted((tmp_path / "dask_out").glob("part.*.parquet"))
     assert len(parts) >= 2
     a = pd.read_parquet(tmp_path / "local.parquet")
@@ -69,14 +70,36 @@ def test_csv_partition_size_from_a_file_or_an_absolute_glob(tmp_path):
 def test_torchrun_ddp_two_gloo_processes(tmp_path, tiny_csv):
     """One epoch with 2 processes: gradients averaged over gloo; rank 0 alone writes the run."""
     config = tmp_path / "tiny.toml"
-    config.write_text('[data]\nproperties = ["logp"]\n[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\n'
-                      'latent_dim = 8\ndecoder_hidden_dim = 32\nproperty_hidden_dim = 8\n'
-                      '[train]\nepochs = 1\nbatch_size = 8\nrecon_eval_size = 5\n')
+    config.write_text(
+        '[data]\nproperties = ["logp"]\n[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\n'
+        "latent_dim = 8\ndecoder_hidden_dim = 32\nproperty_hidden_dim = 8\n"
+        "[train]\nepochs = 1\nbatch_size = 8\nrecon_eval_size = 5\n"
+    )
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "molvae", "train", str(tiny_csv), "-o", str(out), "--config", str(config), "-q"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "molvae",
+            "train",
+            str(tiny_csv),
+            "-o",
+            str(out),
+            "--config",
+            str(config),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     from molvae.models.vae import MolVAE
 

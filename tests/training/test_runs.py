@@ -1,7 +1,7 @@
 import json
 
-from molvae.training import runs
 from molvae.cli.main import main
+from molvae.training import runs
 from molvae.viz.report import detect_kind, trace_path
 
 
@@ -52,10 +52,10 @@ def test_training_writes_its_manifest_with_the_resolved_config(tiny_run):
 
 def test_library_training_leaves_the_thread_count_alone(tiny_csv, tmp_path):
     import torch
+    from conftest import TINY_MODEL
 
     from molvae.config import RunConfig
     from molvae.training.loop import train
-    from conftest import TINY_MODEL
 
     before = torch.get_num_threads()
     run = RunConfig.from_dict(TINY_MODEL).override("train", epochs=1, num_threads=before + 1)

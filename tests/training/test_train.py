@@ -5,16 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_MODEL
 
 from molvae import MolVAE, chem
 from molvae.config import RunConfig, TrainConfig
+from molvae.data.vocab import get_representation
 from molvae.errors import ConfigError, InputError
 from molvae.evaluation.metrics import reconstruction_accuracy
-from molvae.training.loop import WeightAverage, kl_weight, learning_rate, masked_mse, train, vae_loss
 from molvae.training.data import prepare_training_data
-from molvae.data.vocab import get_representation
-
-from conftest import TINY_MODEL
+from molvae.training.loop import WeightAverage, kl_weight, learning_rate, masked_mse, train, vae_loss
 
 
 def test_masked_mse_ignores_missing_labels():
@@ -28,8 +27,12 @@ def test_masked_mse_ignores_missing_labels():
 
 
 def test_free_bits_clamp_kl_per_dimension():
-    out = {"logits": torch.zeros(2, 3, 5), "mu": torch.zeros(2, 4), "logvar": torch.zeros(2, 4),
-           "properties": torch.zeros(2, 0)}
+    out = {
+        "logits": torch.zeros(2, 3, 5),
+        "mu": torch.zeros(2, 4),
+        "logvar": torch.zeros(2, 4),
+        "properties": torch.zeros(2, 0),
+    }
     tokens = torch.tensor([[1, 4, 4, 2], [1, 4, 2, 0]])
     parts = vae_loss(out, tokens, torch.zeros(2, 0), beta=1.0, free_bits=0.5, property_weight=1.0)
     assert parts["kl"].item() == pytest.approx(0.0)
@@ -95,8 +98,9 @@ def _full_and_resumed(tmp_path, tiny_csv, cfg):
 
 
 def test_resume_matches_uninterrupted_run(tmp_path, tiny_csv):
-    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3},
-                               "data": {"properties": ["logp"]}})
+    cfg = RunConfig.from_dict(
+        {**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3}, "data": {"properties": ["logp"]}}
+    )
     full, resumed = _full_and_resumed(tmp_path, tiny_csv, cfg)
     assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
     a = torch.load(full.last_path, weights_only=True)["model"]["state_dict"]
@@ -127,8 +131,13 @@ def test_weight_average_tracks_and_swaps_weights():
 
 
 def test_weight_average_resumes_and_fills_best(tmp_path, tiny_csv):
-    cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 3, "ema_decay": 0.9},
-                               "data": {"properties": ["logp"]}})
+    cfg = RunConfig.from_dict(
+        {
+            **TINY_MODEL,
+            "train": {**TINY_MODEL["train"], "epochs": 3, "ema_decay": 0.9},
+            "data": {"properties": ["logp"]},
+        }
+    )
     full, resumed = _full_and_resumed(tmp_path, tiny_csv, cfg)
     a = torch.load(full.last_path, weights_only=True)
     b = torch.load(resumed.last_path, weights_only=True)
@@ -155,7 +164,8 @@ def test_unknown_property_is_a_clear_error(tmp_path, tiny_csv):
 def test_learning_rate_warmup_then_cosine():
     cfg = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=10)
     assert learning_rate(0, 100, cfg) == pytest.approx(
-        learning_rate(0, 100, TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4)) / 10)
+        learning_rate(0, 100, TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4)) / 10
+    )
     assert learning_rate(4, 100, cfg) < learning_rate(9, 100, cfg) <= 1e-3
     assert learning_rate(100, 100, cfg) == pytest.approx(1e-4)
 
@@ -165,9 +175,19 @@ def test_warm_start_copies_weights_by_token_name(tmp_path, tiny_csv, tiny_model,
     path = tmp_path / "more.csv"
     frame = pd.read_csv(tiny_csv)
     pd.concat([frame, pd.DataFrame({"id": ["new"], "smiles": ["CC(=O)Nc1ccc(I)cc1"]})]).to_csv(path, index=False)
-    cfg = RunConfig.from_dict({"data": {"properties": ["logp", "qed"], "valid_fraction": 0.0, "augment_fraction": 0.5},
-                               "train": {"epochs": 1, "batch_size": 32, "learning_rate": 1e-9,
-                                         "min_learning_rate": 0.0, "recon_eval_size": 5, "num_threads": 2}})
+    cfg = RunConfig.from_dict(
+        {
+            "data": {"properties": ["logp", "qed"], "valid_fraction": 0.0, "augment_fraction": 0.5},
+            "train": {
+                "epochs": 1,
+                "batch_size": 32,
+                "learning_rate": 1e-9,
+                "min_learning_rate": 0.0,
+                "recon_eval_size": 5,
+                "num_threads": 2,
+            },
+        }
+    )
     result = train(path, tmp_path / "run", cfg, progress=False, init=tiny_model_path, dropout=0.3)
     warm = MolVAE.load(result.last_path)
     assert warm.config.decoder_hidden_dim == tiny_model.config.decoder_hidden_dim  # the initial architecture
@@ -182,8 +202,10 @@ def test_warm_start_copies_weights_by_token_name(tmp_path, tiny_csv, tiny_model,
 
 def test_vocabulary_comes_from_train_rows_only(tmp_path, sample_smiles):
     path = tmp_path / "split.csv"
-    rows = [(s, "train") for s in sample_smiles[:30]] + [("CC(=O)Nc1ccc(I)cc1", "valid"),
-                                                          ("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "test")]
+    rows = [(s, "train") for s in sample_smiles[:30]] + [
+        ("CC(=O)Nc1ccc(I)cc1", "valid"),
+        ("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "test"),
+    ]
     pd.DataFrame(rows, columns=["smiles", "split"]).to_csv(path, index=False)
     cfg = RunConfig.from_dict({**TINY_MODEL, "train": {**TINY_MODEL["train"], "epochs": 1}})
     model = MolVAE.load(train(path, tmp_path / "run", cfg, progress=False).last_path)
@@ -196,8 +218,12 @@ def test_grown_decoder_computes_what_the_initial_model_did(tiny_model):
     from dataclasses import replace
 
     width = tiny_model.config.decoder_hidden_dim
-    wide = MolVAE(replace(tiny_model.config, decoder_hidden_dim=width + 24), tiny_model.vocab, tiny_model.scaler,
-                  dict(tiny_model.metadata))
+    wide = MolVAE(
+        replace(tiny_model.config, decoder_hidden_dim=width + 24),
+        tiny_model.vocab,
+        tiny_model.scaler,
+        dict(tiny_model.metadata),
+    )
     wide.warm_start_from(tiny_model)
     tiny_model.eval(), wide.eval()
     tokens = torch.randint(3, len(tiny_model.vocab), (5, 12), generator=torch.Generator().manual_seed(0))
@@ -234,8 +260,12 @@ def test_grown_decoder_keeps_shared_tokens_when_the_vocabulary_differs(tiny_mode
 def test_decoder_cannot_shrink(tiny_model):
     from dataclasses import replace
 
-    narrow = MolVAE(replace(tiny_model.config, decoder_hidden_dim=tiny_model.config.decoder_hidden_dim - 8),
-                    tiny_model.vocab, tiny_model.scaler, {})
+    narrow = MolVAE(
+        replace(tiny_model.config, decoder_hidden_dim=tiny_model.config.decoder_hidden_dim - 8),
+        tiny_model.vocab,
+        tiny_model.scaler,
+        {},
+    )
     with pytest.raises(ConfigError, match="can only grow"):
         narrow.warm_start_from(tiny_model)
 

@@ -17,12 +17,9 @@ import pandas as pd
 import pytest
 
 from molvae import chem
-
-from molvae.viz import drawing
-
-from molvae.viz import plots
 from molvae.cli.main import main
 from molvae.errors import InputError
+from molvae.viz import drawing, plots
 from molvae.viz.report import build_report, detect_kind, trace_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +40,15 @@ def opt_output(tmp_path_factory, tiny_model) -> Path:
     smiles = tiny_model.decode(z)
     smiles[3] = None  # a failed decode: no score
     scores = chem.compute_properties(smiles, ["qed"])[:, 0]
-    frame = pd.DataFrame({"call": np.arange(1, 31), "step": [0] * 10 + [1 + i // 5 for i in range(20)],
-                          "source": ["init"] * 10 + ["bo"] * 20, "smiles": smiles, "score": scores})
+    frame = pd.DataFrame(
+        {
+            "call": np.arange(1, 31),
+            "step": [0] * 10 + [1 + i // 5 for i in range(20)],
+            "source": ["init"] * 10 + ["bo"] * 20,
+            "smiles": smiles,
+            "score": scores,
+        }
+    )
     frame = pd.concat([frame, pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])], axis=1)
     frame.to_csv(out, index=False)
     best = [np.nanmax(scores[:c]) for c in (10, 15, 20, 25, 30)]
@@ -54,6 +58,7 @@ def opt_output(tmp_path_factory, tiny_model) -> Path:
 
 
 # ----------------------------------------------------------------------------- library
+
 
 def test_molecule_grid_png_svg_and_invalid_cells(tmp_path):
     smiles = ["CC(=O)Oc1ccccc1C(=O)O", "not a smiles", None, "CN1C(=O)N(C)c2ncn(C)c2C1=O", ""]
@@ -101,8 +106,9 @@ def test_optimization_trace_and_property_distributions(opt_output, sample_smiles
     assert_png(plots.optimization_trace(evaluated[["call", "score"]], None, tmp_path / "trace2.png"))
     out = plots.property_distributions(sample_smiles[:30] + ["bad"], sample_smiles[30:], tmp_path / "props.png")
     assert_png(out, 20_000)
-    out = plots.property_distributions(sample_smiles[:10], sample_smiles[10:20], tmp_path / "p.png",
-                                       properties=["tpsa"])
+    out = plots.property_distributions(
+        sample_smiles[:10], sample_smiles[10:20], tmp_path / "p.png", properties=["tpsa"]
+    )
     assert_png(out)
     with pytest.raises(InputError, match="unknown property"):
         plots.property_distributions(sample_smiles, sample_smiles, tmp_path / "x.png", properties=["colour"])
@@ -126,6 +132,7 @@ def test_no_display_needed_and_pyplot_never_imported(tiny_run, tmp_path):
 
 
 # ----------------------------------------------------------------------------- reports
+
 
 def assert_self_contained(page: str, min_images: int) -> None:
     assert page.startswith("<!DOCTYPE html>")
@@ -162,9 +169,18 @@ def test_report_of_optimization(opt_output, tmp_path):
 
 BROWSERS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 # Flags that work in a container as root with no GPU, no display and no network.
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--hide-scrollbars")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
 
 
 def find_browser() -> str:
@@ -183,9 +199,20 @@ def test_report_renders_in_headless_chromium(opt_output, tmp_path):
     browser = find_browser()
     page = build_report(opt_output, tmp_path / "opt.html", top=5)
     shot = tmp_path / "shot.png"
-    run = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                          f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
-                         capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
+    run = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
     assert_png(shot, 20_000)  # a blank page would compress to a few KB
     from PIL import Image
@@ -200,33 +227,70 @@ def test_report_renders_in_headless_chromium(opt_output, tmp_path):
 
 # ----------------------------------------------------------------------------- command line
 
+
 def test_cli_plot_verbs(tiny_model_path, tiny_run, tiny_csv, opt_output, tmp_path, capsys):
     model = ["--model", str(tiny_model_path), "-q"]
-    assert main(["plot", "latent", str(tiny_csv), "--color-by", "logp", "--trajectory", str(opt_output),
-                 "-o", str(tmp_path / "map.png"), *model]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "latent",
+                str(tiny_csv),
+                "--color-by",
+                "logp",
+                "--trajectory",
+                str(opt_output),
+                "-o",
+                str(tmp_path / "map.png"),
+                *model,
+            ]
+        )
+        == 0
+    )
     assert "trajectory" in capsys.readouterr().out
     assert_png(tmp_path / "map.png", 10_000)
-    assert main(["plot", "latent", str(tiny_csv), "--color-by", "pred_qed", "-o", str(tmp_path / "m2.png"),
-                 *model]) == 0
+    assert (
+        main(["plot", "latent", str(tiny_csv), "--color-by", "pred_qed", "-o", str(tmp_path / "m2.png"), *model]) == 0
+    )
     assert_png(tmp_path / "m2.png", 10_000)
     assert main(["plot", "training", str(tiny_run.output_dir), "-o", str(tmp_path / "curves.png"), "-q"]) == 0
     assert_png(tmp_path / "curves.png", 20_000)
-    assert main(["plot", "properties", str(opt_output), "--reference", str(tiny_csv), "-o",
-                 str(tmp_path / "props.png"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "properties",
+                str(opt_output),
+                "--reference",
+                str(tiny_csv),
+                "-o",
+                str(tmp_path / "props.png"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert_png(tmp_path / "props.png", 20_000)
     assert main(["report", str(opt_output), "-o", str(tmp_path / "r.html"), "-q"]) == 0
     assert_self_contained((tmp_path / "r.html").read_text(), 2)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["plot", "training", "{tmp}", "-o", "{tmp}/x.png"], "no training metrics"),
-    (["plot", "latent", "{csv}", "--color-by", "colour", "-o", "{tmp}/x.png", "--model", "{model}"],
-     "unknown property"),
-    (["plot", "properties", "{csv}", "--reference", "{csv}", "-o", "{tmp}/x.jpg"], "unsupported image format"),
-    (["sample", "-n", "5", "-o", "{tmp}/s.csv", "--image", "{tmp}/x.gif", "--model", "{model}"],
-     "unsupported image format"),
-    (["report", "{csv}", "-o", "{tmp}/x.html"], "cannot tell what"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["plot", "training", "{tmp}", "-o", "{tmp}/x.png"], "no training metrics"),
+        (
+            ["plot", "latent", "{csv}", "--color-by", "colour", "-o", "{tmp}/x.png", "--model", "{model}"],
+            "unknown property",
+        ),
+        (["plot", "properties", "{csv}", "--reference", "{csv}", "-o", "{tmp}/x.jpg"], "unsupported image format"),
+        (
+            ["sample", "-n", "5", "-o", "{tmp}/s.csv", "--image", "{tmp}/x.gif", "--model", "{model}"],
+            "unsupported image format",
+        ),
+        (["report", "{csv}", "-o", "{tmp}/x.html"], "cannot tell what"),
+    ],
+)
 def test_cli_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_model_path, capsys):
     argv = [a.format(tmp=tmp_path, csv=tiny_csv, model=tiny_model_path) for a in argv]
     assert main(argv) == 2
@@ -237,11 +301,39 @@ def test_cli_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_mo
 
 def test_cli_image_on_sample_interpolate_explore(tiny_model_path, tiny_csv, tmp_path):
     model = ["--model", str(tiny_model_path), "-q"]
-    assert main(["sample", "-n", "20", "-o", str(tmp_path / "s.csv"), "--train", str(tiny_csv),
-                 "--image", str(tmp_path / "s.png"), *model]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "-n",
+                "20",
+                "-o",
+                str(tmp_path / "s.csv"),
+                "--train",
+                str(tiny_csv),
+                "--image",
+                str(tmp_path / "s.png"),
+                *model,
+            ]
+        )
+        == 0
+    )
     assert_png(tmp_path / "s.png", 1_000)
-    assert main(["interpolate", "CC(=O)Oc1ccccc1C(=O)O", "CCOC(=O)c1ccccc1", "--steps", "4",
-                 "--image", str(tmp_path / "i.svg"), *model]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                "CC(=O)Oc1ccccc1C(=O)O",
+                "CCOC(=O)c1ccccc1",
+                "--steps",
+                "4",
+                "--image",
+                str(tmp_path / "i.svg"),
+                *model,
+            ]
+        )
+        == 0
+    )
     xml.dom.minidom.parse(str(tmp_path / "i.svg"))
     assert "step 0" in (tmp_path / "i.svg").read_text()
     assert main(["explore", "CC(=O)Oc1ccccc1C(=O)O", "-n", "10", "--image", str(tmp_path / "e.png"), *model]) == 0

@@ -30,28 +30,38 @@ class GRUEncoder(nn.Module):
     fused kernels; measured on this project's 2-core machine).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int, hidden_dim: int, layers: int,
-                 latent_dim: int, dropout: float, pad_index: int = 0, condition_dim: int = 0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        layers: int,
+        latent_dim: int,
+        dropout: float,
+        pad_index: int = 0,
+        condition_dim: int = 0,
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
         rnn_dropout = dropout if layers > 1 else 0.0
         self.forward_gru = nn.GRU(embedding_dim, hidden_dim, num_layers=layers, batch_first=True, dropout=rnn_dropout)
-        self.backward_gru = nn.GRU(embedding_dim, hidden_dim, num_layers=layers, batch_first=True,
-                                   dropout=rnn_dropout)
+        self.backward_gru = nn.GRU(embedding_dim, hidden_dim, num_layers=layers, batch_first=True, dropout=rnn_dropout)
         self.dropout = nn.Dropout(dropout)
         self.to_mu = nn.Linear(2 * hidden_dim + condition_dim, latent_dim)
         self.to_logvar = nn.Linear(2 * hidden_dim + condition_dim, latent_dim)
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor,
-                condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``tokens``: ``batch x time`` (BOS ... EOS, padded); ``lengths``: ``batch`` real lengths;
         ``condition``: ``batch x condition_dim`` (conditional VAE: standardized property values)."""
         emb = self.dropout(self.embedding(tokens))
         fwd, _ = self.forward_gru(emb)
         bwd, _ = self.backward_gru(reverse_within_length(emb, lengths))
         last = (lengths.to(tokens.device) - 1).view(-1, 1, 1)
-        h = torch.cat([fwd.gather(1, last.expand(-1, 1, fwd.shape[-1])),
-                       bwd.gather(1, last.expand(-1, 1, bwd.shape[-1]))], dim=-1).squeeze(1)
+        h = torch.cat(
+            [fwd.gather(1, last.expand(-1, 1, fwd.shape[-1])), bwd.gather(1, last.expand(-1, 1, bwd.shape[-1]))], dim=-1
+        ).squeeze(1)
         h = self.dropout(h)
         if condition is not None:
             h = torch.cat([h, condition.to(h.dtype)], dim=-1)

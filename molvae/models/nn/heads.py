@@ -9,8 +9,7 @@ from torch import nn
 class PropertyHead(nn.Module):
     """Predicts standardized properties (``batch x n_properties``) from ``z`` (``batch x latent``)."""
 
-    def __init__(self, latent_dim: int, hidden_dim: int, layers: int, n_properties: int,
-                 dropout: float) -> None:
+    def __init__(self, latent_dim: int, hidden_dim: int, layers: int, n_properties: int, dropout: float) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         width = latent_dim

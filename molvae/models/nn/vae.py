@@ -22,16 +22,16 @@ from torch.nn import functional as F
 
 from molvae.config import ModelConfig
 from molvae.data.datasets import PropertyScaler
+from molvae.data.vocab import Vocabulary, get_representation
 from molvae.errors import ConfigError, InputError
 from molvae.models.nn.decoder import GRUDecoder
 from molvae.models.nn.encoder import GRUEncoder
 from molvae.models.nn.heads import PropertyHead
-from molvae.data.vocab import Vocabulary, get_representation
-
 
 # Parameters with one row per vocabulary token (warm starts match their rows by token name).
-VOCABULARY_TENSORS = frozenset({"encoder.embedding.weight", "decoder.embedding.weight", "decoder.out.weight",
-                                "decoder.out.bias"})
+VOCABULARY_TENSORS = frozenset(
+    {"encoder.embedding.weight", "decoder.embedding.weight", "decoder.out.weight", "decoder.out.bias"}
+)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -52,17 +52,39 @@ class SequenceVAE(nn.Module):
         self.scaler = scaler
         missing = [c for c in config.conditions if c not in self.scaler.names]
         if missing:
-            raise ConfigError(f"condition(s) {', '.join(missing)} must also be trained properties "
-                              f"(properties: {', '.join(self.scaler.names) or 'none'})")
+            raise ConfigError(
+                f"condition(s) {', '.join(missing)} must also be trained properties "
+                f"(properties: {', '.join(self.scaler.names) or 'none'})"
+            )
         self.condition_index = [self.scaler.names.index(c) for c in config.conditions]
         nc = len(self.condition_index)
         v = len(vocab)
-        self.encoder = GRUEncoder(v, config.embedding_dim, config.encoder_hidden_dim, config.encoder_layers,
-                                  config.latent_dim, config.dropout, vocab.pad_index, condition_dim=nc)
-        self.decoder = GRUDecoder(v, config.embedding_dim, config.decoder_hidden_dim, config.decoder_layers,
-                                  config.latent_dim + nc, config.dropout, vocab.pad_index)
-        self.property_head = PropertyHead(config.latent_dim, config.property_hidden_dim, config.property_layers,
-                                          len(self.scaler.names), config.dropout)
+        self.encoder = GRUEncoder(
+            v,
+            config.embedding_dim,
+            config.encoder_hidden_dim,
+            config.encoder_layers,
+            config.latent_dim,
+            config.dropout,
+            vocab.pad_index,
+            condition_dim=nc,
+        )
+        self.decoder = GRUDecoder(
+            v,
+            config.embedding_dim,
+            config.decoder_hidden_dim,
+            config.decoder_layers,
+            config.latent_dim + nc,
+            config.dropout,
+            vocab.pad_index,
+        )
+        self.property_head = PropertyHead(
+            config.latent_dim,
+            config.property_hidden_dim,
+            config.property_layers,
+            len(self.scaler.names),
+            config.dropout,
+        )
 
     # ------------------------------------------------------------------ core tensors
 
@@ -107,13 +129,15 @@ class SequenceVAE(nn.Module):
             condition = torch.zeros(z.shape[0], len(self.condition_index), device=z.device)
         return torch.cat([z, condition.to(device=z.device, dtype=z.dtype)], dim=1)
 
-    def encode_tokens(self, tokens: torch.Tensor, lengths: torch.Tensor,
-                      properties: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_tokens(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, properties: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``mu``, ``logvar`` (``batch x latent``); ``properties`` (standardized) feed a conditional model."""
         return self.encoder(tokens, lengths, self.condition_from(properties, tokens.shape[0]))
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True,
-                properties: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, sample: bool = True, properties: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Teacher-forced pass. ``tokens``: ``batch x time`` (BOS ... EOS, padded); ``properties``:
         standardized labels (``batch x n_properties``), used only as the condition of a conditional model.
 
@@ -191,8 +215,9 @@ class SequenceVAE(nn.Module):
         them yet (their columns in the old units' gates, the next layer and the output layer are zero),
         and training connects them. Returns counts of copied tensors and of shared tokens."""
         if other.config.representation != self.config.representation:
-            raise ConfigError(f"cannot warm-start a {self.config.representation} model from a "
-                              f"{other.config.representation} one")
+            raise ConfigError(
+                f"cannot warm-start a {self.config.representation} model from a {other.config.representation} one"
+            )
         shared = [t for t in self.vocab.tokens if t in other.vocab]
         new_rows = torch.tensor([self.vocab.index_of(t) for t in shared])
         old_rows = torch.tensor([other.vocab.index_of(t) for t in shared])
@@ -200,10 +225,16 @@ class SequenceVAE(nn.Module):
         old_width, width = other.config.decoder_hidden_dim, self.config.decoder_hidden_dim
         if width != old_width:
             if width < old_width or other.config.decoder_layers != self.config.decoder_layers:
-                raise ConfigError(f"cannot warm-start: a decoder of {old_width} units can only grow (asked: {width}) "
-                                  "and keep its number of layers")
-            theirs = {name: _grown_decoder_tensor(name, t, old_width, width, mine[name])
-                      if name.startswith("decoder.") and name in mine else t for name, t in theirs.items()}
+                raise ConfigError(
+                    f"cannot warm-start: a decoder of {old_width} units can only grow (asked: {width}) "
+                    "and keep its number of layers"
+                )
+            theirs = {
+                name: _grown_decoder_tensor(name, t, old_width, width, mine[name])
+                if name.startswith("decoder.") and name in mine
+                else t
+                for name, t in theirs.items()
+            }
         copied = 0
         with torch.no_grad():
             for name, target in mine.items():
@@ -215,8 +246,10 @@ class SequenceVAE(nn.Module):
                 elif name not in VOCABULARY_TENSORS and source.shape == target.shape:
                     target.copy_(source)
                 else:
-                    raise ConfigError(f"cannot warm-start: {name} has shape {tuple(source.shape)} in the "
-                                      f"initial model and {tuple(target.shape)} here (architectures differ)")
+                    raise ConfigError(
+                        f"cannot warm-start: {name} has shape {tuple(source.shape)} in the "
+                        f"initial model and {tuple(target.shape)} here (architectures differ)"
+                    )
                 copied += 1
         return {"tensors": copied, "shared_tokens": len(shared), "new_tokens": len(self.vocab) - len(shared)}
 
@@ -272,8 +305,16 @@ class _DecodeState:
     logits_ref: torch.Tensor | None = None
 
     @classmethod
-    def start(cls, vae: SequenceVAE, z: torch.Tensor, z_ref: torch.Tensor | None, spec: DecodeSpec,
-              weights, max_length: int, sizes: _IndexReader | None) -> _DecodeState:
+    def start(
+        cls,
+        vae: SequenceVAE,
+        z: torch.Tensor,
+        z_ref: torch.Tensor | None,
+        spec: DecodeSpec,
+        weights,
+        max_length: int,
+        sizes: _IndexReader | None,
+    ) -> _DecodeState:
         n, device, decoder = z.shape[0], z.device, vae.decoder
         out = torch.full((n, max_length), vae.vocab.pad_index, dtype=torch.long)
         prefix = spec.prefix.cpu() if spec.prefix is not None else None
@@ -284,18 +325,27 @@ class _DecodeState:
         bos = torch.full((n,), vae.vocab.bos_index, dtype=torch.long, device=device)
         gates = decoder.z_gates(weights, z)
         logits, hidden = decoder.step(bos, gates, decoder.initial_state(z), weights)
-        state = cls(out, torch.arange(n), torch.zeros(n, dtype=torch.long), plen, gates, hidden, logits, reading,
-                    sizes)
+        state = cls(out, torch.arange(n), torch.zeros(n, dtype=torch.long), plen, gates, hidden, logits, reading, sizes)
         if z_ref is not None:
             state.gates_ref = decoder.z_gates(weights, z_ref)
-            state.logits_ref, state.hidden_ref = decoder.step(bos, state.gates_ref, decoder.initial_state(z_ref),
-                                                              weights)
+            state.logits_ref, state.hidden_ref = decoder.step(
+                bos, state.gates_ref, decoder.initial_state(z_ref), weights
+            )
         return state
 
     @classmethod
-    def _after_prefix(cls, vae: SequenceVAE, z: torch.Tensor, spec: DecodeSpec, weights, out: torch.Tensor,
-                      prefix: torch.Tensor, plen: torch.Tensor, max_length: int,
-                      sizes: _IndexReader | None) -> _DecodeState:
+    def _after_prefix(
+        cls,
+        vae: SequenceVAE,
+        z: torch.Tensor,
+        spec: DecodeSpec,
+        weights,
+        out: torch.Tensor,
+        prefix: torch.Tensor,
+        plen: torch.Tensor,
+        max_length: int,
+        sizes: _IndexReader | None,
+    ) -> _DecodeState:
         """The state at the end of each row's prefix, for a one-layer decoder: the prefixes go through
         the GRU's sequence kernel in one teacher-forced pass instead of being stepped through."""
         n, device = z.shape[0], z.device
@@ -317,8 +367,17 @@ class _DecodeState:
                 inside = plen > t
                 reading[inside] = sizes.next_state(reading[inside], out[inside, t])
             reading = reading[active]
-        return cls(out, active, plen.clone()[active], plen[active], vae.decoder.z_gates(weights, z[active.to(device)]),
-                   hidden, logits, reading, sizes)
+        return cls(
+            out,
+            active,
+            plen.clone()[active],
+            plen[active],
+            vae.decoder.z_gates(weights, z[active.to(device)]),
+            hidden,
+            logits,
+            reading,
+            sizes,
+        )
 
     def choose(self, spec: DecodeSpec) -> torch.Tensor:
         """The token each active row writes at its position."""
@@ -337,8 +396,13 @@ class _DecodeState:
             rows = torch.nonzero(first).squeeze(1)
             if len(rows):
                 masked = logits[rows.to(logits.device)].masked_fill(spec.ban.to(logits.device), -float("inf"))
-                pick = _pick(masked, spec.temperature, spec.generator, sizes,
-                             None if self.reading is None else self.reading[rows])
+                pick = _pick(
+                    masked,
+                    spec.temperature,
+                    spec.generator,
+                    sizes,
+                    None if self.reading is None else self.reading[rows],
+                )
                 nxt = nxt.clone()
                 nxt[rows.to(nxt.device)] = pick.to(nxt.device)
         if spec.avoid is not None:
@@ -396,8 +460,13 @@ class _IndexReader:
         return torch.where(reading > 0, reading - 1, self.lengths[written])
 
 
-def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None,
-          sizes: _IndexReader | None = None, reading: torch.Tensor | None = None) -> torch.Tensor:
+def _pick(
+    logits: torch.Tensor,
+    temperature: float,
+    generator: torch.Generator | None,
+    sizes: _IndexReader | None = None,
+    reading: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The next token of each row: greedy at temperature 0, else sampled from softmax(logits / T);
     rows whose next token is an index (``reading`` > 0) use ``sizes.temperature`` instead."""
     if temperature <= 0:
@@ -414,8 +483,9 @@ def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator |
     return nxt
 
 
-def _grown_decoder_tensor(name: str, old: torch.Tensor, old_width: int, width: int,
-                          fresh: torch.Tensor) -> torch.Tensor:
+def _grown_decoder_tensor(
+    name: str, old: torch.Tensor, old_width: int, width: int, fresh: torch.Tensor
+) -> torch.Tensor:
     """``old`` (a decoder tensor of a model with ``old_width`` GRU units) laid into the shape of
     ``fresh`` (the same tensor of a ``width``-unit decoder): rows of the old units (in each of the
     GRU's stacked r, z, n blocks, or each layer's block of ``z_to_hidden``) take the old values, rows
@@ -428,14 +498,17 @@ def _grown_decoder_tensor(name: str, old: torch.Tensor, old_width: int, width: i
     if name in VOCABULARY_TENSORS or old.shape == fresh.shape:  # the embedding, the output bias: rows per
         return old  # token, matched by name in warm_start_from
     reads_hidden = name.startswith("decoder.gru.weight_hh") or (
-        name.startswith("decoder.gru.weight_ih_l") and not name.endswith("_l0"))
+        name.startswith("decoder.gru.weight_ih_l") and not name.endswith("_l0")
+    )
     if not reads_hidden and old.shape[1:] != fresh.shape[1:]:
-        raise ConfigError(f"cannot grow {name}: it has shape {tuple(old.shape)} in the initial model and "
-                          f"{tuple(fresh.shape)} here (architectures differ beyond the decoder's width)")
+        raise ConfigError(
+            f"cannot grow {name}: it has shape {tuple(old.shape)} in the initial model and "
+            f"{tuple(fresh.shape)} here (architectures differ beyond the decoder's width)"
+        )
     blocks = 3 if name.startswith("decoder.gru.") else old.shape[0] // old_width
     grown = fresh.detach().clone()
     for b in range(blocks):
-        rows, source = slice(b * width, b * width + old_width), old[b * old_width:(b + 1) * old_width]
+        rows, source = slice(b * width, b * width + old_width), old[b * old_width : (b + 1) * old_width]
         if reads_hidden:
             grown[rows] = 0.0
             grown[rows, :old_width] = source
