@@ -35,7 +35,7 @@ from molvae.evaluation.metrics import novel_fraction, uniqueness, validity
 from molvae.io import MoleculeTable, read_molecules
 from molvae.models import checkpoint
 from molvae.models.ring_limit import DEFAULT_MAX_RING
-from molvae.models.vae import MolVAE
+from molvae.models.vae import RECONSTRUCT_BEAM, MolVAE
 from molvae.pretrained import DESCRIPTIONS, bundled_models, default_model_path
 
 logger = logging.getLogger(__name__)
@@ -355,15 +355,18 @@ def encode_file(
     return stream_encode(model, input_path, output, config, smiles_column, id_column, progress=progress, resume=resume)
 
 
-def reconstruct(model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False) -> pd.DataFrame:
-    """Encode to the latent mean and decode greedily: ``row``, id, ``input_smiles``, ``smiles`` (canonical
-    input), ``reconstructed``, ``match``, ``valid``, ``reason``.
+def reconstruct(
+    model: MolVAE, molecules: Molecules, *, keep_largest_fragment: bool = False, beam_width: int = RECONSTRUCT_BEAM
+) -> pd.DataFrame:
+    """Encode to the latent mean and decode the most probable sequence a beam of ``beam_width`` finds
+    (1: greedy): ``row``, id, ``input_smiles``, ``smiles`` (canonical input),
+    ``reconstructed``, ``match``, ``valid``, ``reason``.
 
     Example:
         >>> molvae.reconstruct(model, "data/moses_sample.csv")["match"].mean()   # doctest: +SKIP
     """
     table = as_table(molecules)
-    enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=keep_largest_fragment)
+    enc, decoded = model.reconstruct(table.smiles, keep_largest_fragment=keep_largest_fragment, beam_width=beam_width)
     columns = row_columns(table)
     columns.update(
         {

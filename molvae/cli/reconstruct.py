@@ -1,4 +1,4 @@
-"""molvae reconstruct: encode to the latent mean, decode greedily, compare."""
+"""molvae reconstruct: encode to the latent mean, decode (beam search), compare."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 from molvae import api
 from molvae.cli.common import add_common, add_input, start, write_output
+from molvae.models.vae import RECONSTRUCT_BEAM
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
 
@@ -14,9 +15,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reconstruct",
         help=HELP,
-        description=HELP + " (canonical SMILES equality, greedy decoding from the latent mean).",
+        description=HELP + " (canonical SMILES equality; the latent mean decoded by beam search, --beam 1: greedy).",
     )
     add_input(p)
+    p.add_argument(
+        "--beam",
+        type=int,
+        default=RECONSTRUCT_BEAM,
+        metavar="WIDTH",
+        help="decode each molecule's latent mean by beam search of this width: the most probable sequence "
+        f"the beam finds; 1: greedy, about 3x faster (default: {RECONSTRUCT_BEAM})",
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
     add_common(p)
     p.set_defaults(func=run)
@@ -24,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, table = start(args)
-    frame = api.reconstruct(model, table, keep_largest_fragment=args.keep_largest_fragment)
+    frame = api.reconstruct(model, table, keep_largest_fragment=args.keep_largest_fragment, beam_width=args.beam)
     write_output(frame, args.output)
     valid = frame["valid"].to_numpy(dtype=bool)
     n_valid, n_match = int(valid.sum()), int((frame["match"].to_numpy(dtype=bool) & valid).sum())

@@ -78,7 +78,7 @@ def test_reconstruct_counts_agree_with_the_ratio(tmp_path, tiny_model_path, caps
     row is counted apart (the summary once said 0.5000 (1/1 valid inputs; 1 of 2 rows invalid))."""
     from molvae import api
 
-    def reconstructed(model, table, keep_largest_fragment=False):
+    def reconstructed(model, table, keep_largest_fragment=False, beam_width=1):
         return pd.DataFrame(
             {
                 "row": [0, 1],
