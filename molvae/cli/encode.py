@@ -96,11 +96,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args)
-    for name in ("chunk_size", "batch_size"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.workers < 0 or args.threads < 0:
-        raise InputError("--workers and --threads must be 0 (automatic) or more")
     config = StreamConfig(
         chunk_size=args.chunk_size,
         batch_size=args.batch_size,

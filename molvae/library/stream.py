@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from molvae.config import PRECISIONS
 from molvae.data.datasets import prepare_serial, resolve_workers
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, iter_molecule_chunks
@@ -61,6 +62,16 @@ class StreamConfig:
     precision: str = "auto"
     logvar: bool = False
     keep_largest_fragment: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("workers", "threads"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be 0 (automatic) or more, not {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
 @dataclass

@@ -193,6 +193,8 @@ def test_models_lists_each_bundled_model_on_one_line(capsys):
         (["optimize", "--method", "bo", "--max-heavy-atoms", "30"], "method bo does not use max_heavy_atoms"),
         (["sample", "-n", "0", "-o", "{tmp}/s.csv"], "the number of samples (-n) must be at least 1, not 0"),
         (["decode", "{tmp}/z.npy", "-o", "{tmp}/d.csv"], "latent points must have shape n x 8 for this model"),
+        (["encode", "{tmp}/z.npy", "-o", "{tmp}/s.csv", "--chunk-size", "0"], "chunk_size must be at least 1, not 0"),
+        (["encode", "{tmp}/z.npy", "-o", "{tmp}/s.csv", "--threads", "-1"], "threads must be 0 (automatic) or more"),
     ],
 )
 def test_settings_are_checked_by_the_library_and_reported_in_one_line(argv, message, tmp_path, tiny_model_path, capsys):

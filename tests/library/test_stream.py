@@ -68,6 +68,22 @@ def test_chunked_equals_whole_file_and_model_encode(tiny_model, mixed_csv, tmp_p
     assert a["valid"].to_numpy().tolist() == enc.valid.tolist()
 
 
+@pytest.mark.parametrize(
+    "setting,message",
+    [
+        ({"chunk_size": 0}, "chunk_size must be at least 1, not 0"),
+        ({"batch_size": -3}, "batch_size must be at least 1, not -3"),
+        ({"workers": -1}, "workers must be 0 (automatic) or more, not -1"),
+        ({"threads": -2}, "threads must be 0 (automatic) or more, not -2"),
+        ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16, not 'fp16'"),
+    ],
+)
+def test_stream_config_checks_its_settings(setting, message):
+    with pytest.raises(InputError) as caught:
+        StreamConfig(**setting)
+    assert str(caught.value) == message
+
+
 def test_bf16_latents_are_close_to_fp32(tiny_model, mixed_csv, tmp_path):
     encode_file(tiny_model, mixed_csv, tmp_path / "a.parquet", StreamConfig(precision="fp32"))
     encode_file(tiny_model, mixed_csv, tmp_path / "b.parquet", StreamConfig(precision="bf16"))
