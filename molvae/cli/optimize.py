@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from molvae import api
 from molvae.cli.common import add_common, show_progress, start
-from molvae.io import read_molecules
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
-from molvae.search.objectives import list_objectives, make_objective
-from molvae.search.optimization import (
-    DEFAULT_METHOD,
-    METHODS,
-    OptimizationRun,
-    OptimizeConfig,
-    run_optimization,
-    write_optimization,
-)
+from molvae.search.objectives import list_objectives
+from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, write_optimization
 from molvae.viz.drawing import GRID_FORMATS, check_image_path
 
 HELP = (
@@ -166,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.image:
         check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
-    objective = make_objective(args.objective, model)
-    init = read_molecules(args.init).smiles if args.init else None
-    result = run_optimization(model, objective, config, init_smiles=init, progress=show_progress(args))
+    result = api.optimize(model, args.objective, config, init=args.init, progress=show_progress(args))
     write_optimization(result, args.output, args.image)
     if result.improved is not None:
         _print_improved(result)
