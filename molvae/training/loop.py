@@ -314,8 +314,6 @@ def train(
     elif last_path.exists():
         raise InputError(f"{out} already holds a run (last.pt); use --resume to continue it or choose another --output")
     ctx = distributed_context()
-    if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
 
     tcfg = run.train
     threads = tcfg.num_threads
@@ -368,6 +366,8 @@ def _train(
                 ),
             )
         run = replace(run, model=replace(run.model, max_length=max_len))
+    if ctx.is_main:  # only now: a file without usable molecules leaves no run directory behind
+        out.mkdir(parents=True, exist_ok=True)
     if len(data.rejects) and ctx.is_main:
         write_table(data.rejects, out / runs.REJECTS)
     if ctx.is_main:

@@ -159,6 +159,15 @@ def test_unknown_property_is_a_clear_error(tmp_path, tiny_csv):
     cfg = RunConfig.from_dict({**TINY_MODEL, "data": {"properties": ["toxicity"]}})
     with pytest.raises(InputError, match="unknown property 'toxicity'"):
         train(tiny_csv, tmp_path / "r", cfg, progress=False)
+    assert not (tmp_path / "r").exists()  # the data is checked before the run directory is made
+
+
+@pytest.mark.parametrize("text", ["", "smiles,id\n"])
+def test_a_file_without_molecules_leaves_no_run_directory(tmp_path, text):
+    (tmp_path / "empty.csv").write_text(text)
+    with pytest.raises(InputError, match="no molecules in"):
+        train(tmp_path / "empty.csv", tmp_path / "run", RunConfig.from_dict(TINY_MODEL), progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_learning_rate_warmup_then_cosine():
