@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import torch
 
 from molvae import chem
 from molvae.data.vocab import REASON_TOO_LONG, REASON_UNKNOWN_TOKEN, Representation, TokenizeError, Vocabulary
-from molvae.utils import process_pool
+from molvae.utils import available_cores, process_pool
 
 logger = logging.getLogger(__name__)
 
@@ -166,13 +165,8 @@ def randomized_many(
 
 
 def resolve_workers(workers: int) -> int:
-    """0 means every core this process may use."""
-    if workers > 0:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """A worker count as given, 0 meaning every core this process may use (:func:`molvae.utils.available_cores`)."""
+    return workers if workers > 0 else available_cores()
 
 
 def prepare_serial(

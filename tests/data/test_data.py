@@ -1,7 +1,8 @@
 import numpy as np
 
-from molvae.data.datasets import BucketBatchSampler, PropertyScaler, collate, prepare_molecules
+from molvae.data.datasets import BucketBatchSampler, PropertyScaler, collate, prepare_molecules, resolve_workers
 from molvae.data.vocab import Vocabulary, get_representation
+from molvae.utils import available_cores
 
 
 def test_prepare_reasons_in_input_order():
@@ -69,3 +70,10 @@ def test_property_labels_columns_then_rdkit_then_nan():
         property_labels(table.smiles, ["unknown"], table, strict=True)
     # without a table: registry names only
     assert np.isnan(property_labels(["CCO"], ["assay"])).all()
+
+
+def test_zero_workers_means_the_available_cores(monkeypatch):
+    assert resolve_workers(3) == 3
+    assert resolve_workers(0) == available_cores()
+    monkeypatch.setattr("molvae.data.datasets.available_cores", lambda: 7)  # one owner: utils counts the cores
+    assert resolve_workers(0) == 7
