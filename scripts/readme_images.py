@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Draw the pictures shown in the README with the bundled models (CPU, about a minute on 2 cores).
+"""Draw the pictures shown in docs/cli.md ("Pictures and reports") with the bundled models (CPU, about
+a minute on 2 cores).
 
     python scripts/readme_images.py                  # writes docs/images/*.png
 

@@ -54,6 +54,5 @@ assert 0.0 <= rates["sanity"] <= 1.0
 # Look at them: in a notebook the grid below is drawn inline; here it is also saved.
 
 # %%
-grid = molvae.show(samples, n=12)
-grid.save(OUT / "samples.png")
+grid = molvae.show(samples, n=12, path=OUT / "samples.png")
 grid  # noqa: B018 (a notebook cell shows its last value)

@@ -52,4 +52,4 @@ encoded.to_parquet(OUT / "library.parquet", index=False)
 hits = molvae.neighbors(model, OUT / "library.parquet", "CC(=O)Nc1ccc(O)cc1", k=5, rerank=True)
 print(hits[["rank", "distance", "similarity", "smiles"]])
 assert len(hits) == 5
-molvae.show(hits, legend=["distance", "similarity"])
+molvae.show(hits, legend=["distance", "similarity"], path=OUT / "neighbors.png")

@@ -43,7 +43,7 @@ print(run.top()[["score", "step", "smiles"]])
 assert len(calls) <= BUDGET
 
 # %% [markdown]
-# The best molecules found.
+# The best molecules found (drawn inline in a notebook; saved to `best.png` here).
 
 # %%
-molvae.show(run.top(), legend=["score"])
+molvae.show(run.top(), legend=["score"], path=OUT / "best.png")

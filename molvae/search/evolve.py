@@ -73,7 +73,8 @@ FINGERPRINT_BITS = 2048
 # Default start population and generation size: a sixth and a twelfth of the budget, at most 100 and
 # 50 (the sizes used at PMO's 1,000 and 10,000 calls). At 300 calls that is 50 + 10 generations of 25:
 # best novel QED 0.941-0.948 on seeds 0-2 against 0.926-0.935 for 100 + 4 of 50, but a tie on seeds
-# 3-5 (see the README's optimization section): a small gain at most.
+# 3-5 (the method: docs/cli.md's optimization section; its measurements: docs/benchmarks.md): a small
+# gain at most.
 N_INIT_SHARE, MAX_N_INIT = 6, 100
 BATCH_SHARE, MAX_BATCH = 12, 50
 
