@@ -15,6 +15,7 @@ from molvae.errors import InputError
 from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules, write_array, write_table
 from molvae.models.vae import MolVAE
 from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
+from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str = "latent") -> None:
@@ -86,11 +87,24 @@ def write_output(frame: pd.DataFrame, path: str, array: np.ndarray | None = None
 
 
 def start(args: argparse.Namespace, read_input: bool = True) -> tuple[MolVAE, MoleculeTable | None]:
-    """The common opening of a verb: logging, an early check of the output suffix, the model and
-    (for verbs that read molecules) the input table."""
+    """The common opening of a verb: logging, early checks of the output and ``--image`` suffixes,
+    the model and (for verbs that read molecules) the input table."""
     setup_logging(args)
     if args.output:  # optional for some verbs
         check_output(args.output)
+    if getattr(args, "image", None):  # a molecule grid: explore, interpolate, optimize, sample
+        check_image_path(args.image, GRID_FORMATS)
     model = load_model(args)
     table = read_molecules(args.input, args.smiles_column, args.id_column) if read_input else None
     return model, table
+
+
+def write_and_draw(
+    args: argparse.Namespace, table: pd.DataFrame, smiles: list[str], legends: list[str], mols_per_row: int = 5
+) -> None:
+    """Write ``table`` to ``--output`` and draw ``smiles`` under their ``legends`` as a grid to
+    ``--image``, each where given (a search verb's results)."""
+    if args.output:
+        write_output(table, args.output)
+    if args.image:
+        molecule_grid(smiles, legends, args.image, mols_per_row=mols_per_row, size=220)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_common, start, write_output
-from molvae.search.explore import explore
-from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
+from molvae import api
+from molvae.cli.common import add_common, start, write_and_draw
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 
@@ -35,21 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.image:
-        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
-    table = explore(model, args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
-    if args.output:
-        write_output(table, args.output)
-    if args.image:
-        top = table.head(args.top)
-        legends = ["query"] + [
-            f"sim {r.similarity:.2f}  QED {r.qed:.2f}\nfound {int(r['count'])}x" for _, r in top.iterrows()
-        ]
-        molecule_grid([args.smiles, *top["smiles"]], legends, args.image, mols_per_row=5, size=220)
+    table = api.explore(model, args.smiles, n=args.num_samples, radius=args.radius, seed=args.seed)
+    top = table.head(args.top)
+    legends = [f"sim {r.similarity:.2f}  QED {r.qed:.2f}\nfound {int(r['count'])}x" for _, r in top.iterrows()]
+    write_and_draw(args, table, [args.smiles, *top["smiles"]], ["query", *legends])
     print(f"{len(table)} distinct valid neighbours from {args.num_samples} draws (radius {args.radius}):")
     print("  sim   count  qed   logp   sa    mw      smiles")
-    for _, r in table.head(args.top).iterrows():
+    for _, r in top.iterrows():
         print(
             f"  {r.similarity:.2f}  {int(r['count']):5d}  {r.qed:.2f}  {r.logp:5.2f}  {r.sa:.2f}  {r.mw:6.1f}  "
             f"{r.smiles}"

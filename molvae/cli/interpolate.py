@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_common, start, write_output
-from molvae.search.interpolate import METHODS, interpolate
-from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
+from molvae import api
+from molvae.cli.common import add_common, start, write_and_draw
+from molvae.search.interpolate import METHODS
 
 HELP = "decode the latent path between two molecules"
 
@@ -33,18 +33,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.image:
-        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
-    table = interpolate(model, args.start, args.end, steps=args.steps, method=args.method)
-    if args.output:
-        write_output(table, args.output)
+    table = api.interpolate(model, args.start, args.end, steps=args.steps, method=args.method)
     unique = table[table["new"]]
-    if args.image:
-        legends = [
-            f"step {int(r.step)}  t={r.t:.2f}\nsim A {r.sim_start:.2f}  B {r.sim_end:.2f}" for _, r in unique.iterrows()
-        ]
-        molecule_grid(unique["smiles"].tolist(), legends, args.image, mols_per_row=6, size=220)
+    legends = [
+        f"step {int(r.step)}  t={r.t:.2f}\nsim A {r.sim_start:.2f}  B {r.sim_end:.2f}" for _, r in unique.iterrows()
+    ]
+    write_and_draw(args, table, unique["smiles"].tolist(), legends, mols_per_row=6)
     print(f"{len(unique)} unique valid molecules along {len(table)} points ({args.method}):")
     print("   t     sim_A  sim_B  smiles")
     for _, row in unique.iterrows():

@@ -9,7 +9,6 @@ from molvae.cli.common import add_common, show_progress, start
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives
 from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, write_optimization
-from molvae.viz.drawing import GRID_FORMATS, check_image_path
 
 HELP = (
     "optimize molecules for an objective: latent-space evolution screened by a Gaussian process (default), "
@@ -156,8 +155,6 @@ def run(args: argparse.Namespace) -> int:
         top=args.top,
         seed=args.seed,
     )
-    if args.image:
-        check_image_path(args.image, GRID_FORMATS)
     model, _ = start(args, read_input=False)
     result = api.optimize(model, args.objective, config, init=args.init, progress=show_progress(args))
     write_optimization(result, args.output, args.image)

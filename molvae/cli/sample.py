@@ -10,7 +10,7 @@ from molvae.cli.common import add_common, start, write_output
 from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
-from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
+from molvae.viz.drawing import molecule_grid
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
 IMAGE_MOLECULES = 30
@@ -95,8 +95,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.image:
-        check_image_path(args.image, GRID_FORMATS)
     requested = _parse_condition(args.condition) if args.condition else None
     model, _ = start(args, read_input=False)
     frame = api.sample(

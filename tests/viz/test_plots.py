@@ -288,6 +288,9 @@ def test_cli_plot_verbs(tiny_model_path, tiny_run, tiny_csv, opt_output, tmp_pat
             ["sample", "-n", "5", "-o", "{tmp}/s.csv", "--image", "{tmp}/x.gif", "--model", "{model}"],
             "unsupported image format",
         ),
+        (["explore", "CCO", "--image", "{tmp}/x.pdf", "--model", "{model}"], "unsupported image format"),
+        (["interpolate", "CCO", "CCN", "--image", "{tmp}/x.jpg", "--model", "{model}"], "unsupported image format"),
+        (["optimize", "--budget", "5", "--image", "{tmp}/x", "--model", "{model}"], "unsupported image format"),
         (["report", "{csv}", "-o", "{tmp}/x.html"], "cannot tell what"),
     ],
 )
