@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from molvae.chem import PROPERTIES
 from molvae.cli.common import add_common, setup_logging, show_progress
@@ -16,6 +17,34 @@ from molvae.training.loop import command_line, train
 
 HELP = "train a VAE with a jointly trained property predictor on a molecule file"
 logger = logging.getLogger(__name__)
+
+# The flags that set one [train] setting of the config each (--batch-size sets train.batch_size, ...);
+# unset, the --config file's value (or the default) stays.
+TRAIN_FLAGS: dict[str, dict[str, Any]] = {
+    "epochs": {"type": int, "help": "epochs (default: 10)"},
+    "batch_size": {"type": int, "help": "molecules per batch (default: 256)"},
+    "learning_rate": {"type": float, "help": "peak learning rate, cosine-decayed (default: 1e-3)"},
+    "min_learning_rate": {"type": float, "help": "floor of the cosine decay (default: 1e-4)"},
+    "warmup_steps": {
+        "type": int,
+        "help": "linear learning-rate warm-up steps; use a few hundred with --init (default: 0)",
+    },
+    "beta": {"type": float, "help": "final KL weight (default: 0.05)"},
+    "kl_schedule": {"choices": KL_SCHEDULES, "help": "KL weight schedule (default: monotonic)"},
+    "kl_warmup_epochs": {
+        "type": float,
+        "help": "monotonic schedule: epochs to ramp the KL weight from 0 to --beta (default: 2)",
+    },
+    "free_bits": {"type": float, "help": "free nats per latent dimension (default: 0.05)"},
+    "property_weight": {"type": float, "help": "weight of the property loss (default: 1.0)"},
+    "precision": {"choices": PRECISIONS, "help": "auto uses bf16 autocast where supported (default: auto)"},
+    "ema_decay": {
+        "type": float,
+        "metavar": "D",
+        "help": "validate and save best.pt with an exponential moving average of the weights, each step "
+        "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)",
+    },
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,26 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "they are added to --properties",
     )
     p.add_argument("--representation", choices=sorted(REPRESENTATIONS), help="string representation (default: selfies)")
-    p.add_argument("--epochs", type=int, help="epochs (default: 10)")
-    p.add_argument("--batch-size", type=int, help="molecules per batch (default: 256)")
-    p.add_argument("--learning-rate", type=float, help="peak learning rate, cosine-decayed (default: 1e-3)")
-    p.add_argument("--min-learning-rate", type=float, help="floor of the cosine decay (default: 1e-4)")
-    p.add_argument(
-        "--warmup-steps",
-        type=int,
-        help="linear learning-rate warm-up steps; use a few hundred with --init (default: 0)",
-    )
     p.add_argument("--latent-dim", type=int, help="latent dimensions (default: 64)")
-    p.add_argument("--beta", type=float, help="final KL weight (default: 0.05)")
-    p.add_argument("--kl-schedule", choices=KL_SCHEDULES, help="KL weight schedule (default: monotonic)")
-    p.add_argument(
-        "--kl-warmup-epochs",
-        type=float,
-        help="monotonic schedule: epochs to ramp the KL weight from 0 to --beta (default: 2)",
-    )
-    p.add_argument("--free-bits", type=float, help="free nats per latent dimension (default: 0.05)")
-    p.add_argument("--property-weight", type=float, help="weight of the property loss (default: 1.0)")
-    p.add_argument("--precision", choices=PRECISIONS, help="auto uses bf16 autocast where supported (default: auto)")
+    for name, spec in TRAIN_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), **spec)
     p.add_argument(
         "--keep-largest-fragment",
         action="store_true",
@@ -85,13 +97,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FRACTION",
         help="share of the training molecules shown each epoch written from a random SMILES instead of "
         "the canonical one (SMILES enumeration, a regularizer; default: 0)",
-    )
-    p.add_argument(
-        "--ema-decay",
-        type=float,
-        metavar="D",
-        help="validate and save best.pt with an exponential moving average of the weights, each step "
-        "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)",
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last.pt")
     p.add_argument(
@@ -152,18 +157,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cfg = cfg.override(
         "train",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        min_learning_rate=args.min_learning_rate,
-        warmup_steps=args.warmup_steps,
-        beta=args.beta,
-        kl_schedule=args.kl_schedule,
-        free_bits=args.free_bits,
-        kl_warmup_epochs=args.kl_warmup_epochs,
-        property_weight=args.property_weight,
-        precision=args.precision,
-        ema_decay=args.ema_decay,
+        **{name: getattr(args, name) for name in TRAIN_FLAGS},
         device=args.device if args.device != "auto" else None,
         seed=args.seed,
     )

@@ -74,61 +74,21 @@ def test_score_cli_labels_and_calibration(tiny_model_path, tiny_csv, sample_smil
     odd = ["OC[C@@H]1O[C@@H](O)[C@H](O)[C@@H](O)[C@@H]1O", "C1CCCCCCCCCCCCCCCCC1", "NCC(=O)NCC(=O)NCC(=O)O"]
     pd.DataFrame({"smiles": sample_smiles[:12] + odd, "odd": [0] * 12 + [1] * 3}).to_csv(path, index=False)
     out = tmp_path / "scores.csv"
-    assert (
-        main(
-            [
-                "score",
-                str(path),
-                "-o",
-                str(out),
-                "--model",
-                str(tiny_model_path),
-                "--labels",
-                "odd",
-                "--calibrate",
-                str(tiny_csv),
-                "-k",
-                "4",
-                "-q",
-            ]
-        )
-        == 0
-    )
+    model = ["--model", str(tiny_model_path)]
+    score = ["score", str(path), "-o", str(out), *model, "--calibrate", str(tiny_csv)]
+    assert main([*score, "--labels", "odd", "-k", "4", "-q"]) == 0
     printed = capsys.readouterr().out
     assert "AUROC neg_elbo" in printed and "flagged as outliers" in printed
     table = pd.read_csv(out)
-    assert len(table) == 15 and {
-        "neg_elbo",
-        "neg_log_likelihood",
-        "mahalanobis",
-        "outlier",
-        "label",
-        "exact_match",
-    } <= set(table.columns)
-    assert main(["score", str(path), "-o", str(out), "--model", str(tiny_model_path), "--labels", "nope"]) == 2
+    columns = {"neg_elbo", "neg_log_likelihood", "mahalanobis", "outlier", "label", "exact_match"}
+    assert len(table) == 15 and columns <= set(table.columns)
+    assert main(["score", str(path), "-o", str(out), *model, "--labels", "nope"]) == 2
     capsys.readouterr()
     # --quantile moves the threshold that --calibrate fits ...
-    assert (
-        main(
-            [
-                "score",
-                str(path),
-                "-o",
-                str(out),
-                "--model",
-                str(tiny_model_path),
-                "--calibrate",
-                str(tiny_csv),
-                "--quantile",
-                "0.9",
-                "-q",
-            ]
-        )
-        == 0
-    )
+    assert main([*score, "--quantile", "0.9", "-q"]) == 0
     assert "the 90% quantiles of held-out training molecules" in capsys.readouterr().out
     # ... and alone it would do nothing: a one-line error, before any work
     lone = tmp_path / "lone.csv"
-    assert main(["score", str(path), "-o", str(lone), "--model", str(tiny_model_path), "--quantile", "0.9"]) == 2
+    assert main(["score", str(path), "-o", str(lone), *model, "--quantile", "0.9"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--calibrate" in err and len(err.splitlines()) == 1 and not lone.exists()

@@ -193,21 +193,21 @@ def _encode_args(src, out, model_path, *extra) -> list[str]:
     ]
 
 
-def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, tmp_path, capsys):
-    out = tmp_path / "lib.parquet"
+def _sigkill_after_first_chunk(args: list[str], out: Path, before_kill=lambda pid: None) -> dict:
+    """Run ``molvae ARGS`` in its own process, SIGKILL it (as the out-of-memory killer does: no
+    clean-up runs) once its first chunk is finished, calling ``before_kill(pid)`` just before; the
+    interrupted encode's state, checked to be mid-way with no output yet."""
     state_file = partial_path(out) / "state.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "molvae", *_encode_args(long_csv, out, tiny_model_path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "molvae", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 if json.loads(state_file.read_text())["chunks"] >= 1:
+                    before_kill(proc.pid)
                     os.kill(proc.pid, signal.SIGKILL)
                     break
             except (OSError, ValueError, KeyError):
@@ -221,6 +221,21 @@ def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, 
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     done = json.loads(state_file.read_text())
     assert 1 <= done["chunks"] < 66 and not out.exists()  # killed mid-way, no output yet
+    return done
+
+
+def _assert_equals_uninterrupted(out: Path, long_csv: Path, model_path: Path, reference: Path) -> None:
+    """The resumed ``out`` is, byte for byte, what an uninterrupted encode writes to ``reference``."""
+    assert main(_encode_args(long_csv, reference, model_path)) == 0
+    resumed, uninterrupted = pd.read_parquet(out), pd.read_parquet(reference)
+    assert len(resumed) == 1320 and resumed["row"].tolist() == list(range(1320))
+    pd.testing.assert_frame_equal(resumed, uninterrupted)  # same rows, ids, SMILES, reasons and latents, exactly
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, tmp_path, capsys):
+    out = tmp_path / "lib.parquet"
+    done = _sigkill_after_first_chunk(_encode_args(long_csv, out, tiny_model_path), out)
 
     capsys.readouterr()
     assert main(_encode_args(long_csv, out, tiny_model_path)) != 0  # never reused without --resume
@@ -230,11 +245,7 @@ def test_sigkilled_encode_resumes_to_the_same_output(tiny_model_path, long_csv, 
     assert main(_encode_args(long_csv, out, tiny_model_path, "--resume")) == 0
     assert f"{done['rows']} of them by the interrupted run" in capsys.readouterr().out
     assert not partial_path(out).exists()
-    assert main(_encode_args(long_csv, tmp_path / "ref.parquet", tiny_model_path)) == 0
-    resumed, reference = pd.read_parquet(out), pd.read_parquet(tmp_path / "ref.parquet")
-    assert len(resumed) == 1320 and resumed["row"].tolist() == list(range(1320))
-    pd.testing.assert_frame_equal(resumed, reference)  # same rows, ids, SMILES, reasons and latents, exactly
-    assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+    _assert_equals_uninterrupted(out, long_csv, tiny_model_path, tmp_path / "ref.parquet")
 
 
 class _Interrupt(BaseException):
@@ -337,34 +348,11 @@ def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(
     tiny_model_path, long_csv, tmp_path, capsys
 ):
     out = tmp_path / "lib.parquet"
-    state_file = partial_path(out) / "state.json"
     args = [*_encode_args(long_csv, out, tiny_model_path), "--workers", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "molvae", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    workers: set[int] = set()
+    workers: set[int] = set()  # the pool's, preparing the next chunks when the main process dies
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if json.loads(state_file.read_text())["chunks"] >= 1:
-                    workers = _live_children(proc.pid)  # the pool's, preparing the next chunks
-                    os.kill(proc.pid, signal.SIGKILL)  # as the out-of-memory killer does: no clean-up runs
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.005)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    try:
-        assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+        done = _sigkill_after_first_chunk(args, out, before_kill=lambda pid: workers.update(_live_children(pid)))
         assert len(workers) == 2
-        done = json.loads(state_file.read_text())
-        assert 1 <= done["chunks"] < 66 and not out.exists()
 
         capsys.readouterr()  # at once: whatever the workers do, the lock died with the process that held it
         assert main([*args, "--resume"]) == 0, capsys.readouterr().err
@@ -375,11 +363,7 @@ def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(
         for pid in workers:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert main(_encode_args(long_csv, tmp_path / "ref.parquet", tiny_model_path)) == 0  # uninterrupted
-    resumed, reference = pd.read_parquet(out), pd.read_parquet(tmp_path / "ref.parquet")
-    assert resumed["row"].tolist() == list(range(1320))
-    pd.testing.assert_frame_equal(resumed, reference)  # same rows, ids, SMILES, reasons and latents, exactly
-    assert out.read_bytes() == (tmp_path / "ref.parquet").read_bytes()
+    _assert_equals_uninterrupted(out, long_csv, tiny_model_path, tmp_path / "ref.parquet")
 
 
 _LOCK_AND_FORK = """

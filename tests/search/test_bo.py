@@ -180,33 +180,9 @@ def test_optimize_cli_with_a_user_oracle_package(tiny_model_path, tmp_path, monk
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "opt.csv"
-    assert (
-        main(
-            [
-                "optimize",
-                "--model",
-                str(tiny_model_path),
-                "--method",
-                "bo",
-                "--objective",
-                "mypkg.oracle:score",
-                "--budget",
-                "25",
-                "--n-init",
-                "10",
-                "--batch-size",
-                "5",
-                "--pool-size",
-                "64",
-                "-o",
-                str(out),
-                "--image",
-                str(tmp_path / "top.png"),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    flags = "--method bo --objective mypkg.oracle:score --budget 25 --n-init 10 --batch-size 5 --pool-size 64 -q"
+    image = ["--image", str(tmp_path / "top.png")]
+    assert main(["optimize", *flags.split(), "--model", str(tiny_model_path), "-o", str(out), *image]) == 0
     import mypkg.oracle
 
     assert len(mypkg.oracle.CALLS) >= 2 and max(mypkg.oracle.CALLS) > 1  # called in batches
@@ -227,26 +203,7 @@ def test_optimize_cli_improve_and_list(tiny_model_path, sample_smiles, tmp_path,
     init = tmp_path / "leads.csv"
     pd.DataFrame({"smiles": sample_smiles[:5]}).to_csv(init, index=False)
     out = tmp_path / "improved.csv"
-    assert (
-        main(
-            [
-                "optimize",
-                "--model",
-                str(tiny_model_path),
-                "--method",
-                "improve",
-                "--objective",
-                "logp",
-                "--init",
-                str(init),
-                "--min-similarity",
-                "0.3",
-                "-o",
-                str(out),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    flags = "--method improve --objective logp --min-similarity 0.3 -q"
+    assert main(["optimize", *flags.split(), "--model", str(tiny_model_path), "--init", str(init), "-o", str(out)]) == 0
     assert len(pd.read_csv(out)) == 5 and "improved" in capsys.readouterr().out
     assert main(["optimize", "--model", str(tiny_model_path), "--method", "improve"]) == 2  # needs --init

@@ -36,73 +36,16 @@ def test_a_library_member_is_its_own_nearest_neighbour(library, tiny_model):
 
 def test_neighbors_cli_and_optimize_library(library, tiny_model_path, sample_smiles, tmp_path, capsys):
     out = tmp_path / "hits.csv"
-    assert (
-        main(
-            [
-                "neighbors",
-                "--library",
-                str(library),
-                "--query",
-                sample_smiles[3],
-                "-k",
-                "4",
-                "--rerank",
-                "-o",
-                str(out),
-                "--model",
-                str(tiny_model_path),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    model = ["--model", str(tiny_model_path)]
+    query = ["--query", sample_smiles[3], "-k", "4", "--rerank"]
+    assert main(["neighbors", "--library", str(library), *query, "-o", str(out), *model, "-q"]) == 0
     hits = pd.read_csv(out)
     assert len(hits) == 4 and hits["smiles"].iloc[0] == sample_smiles[3]
     assert sample_smiles[3] in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "neighbors",
-                "--library",
-                str(tmp_path / "nope.parquet"),
-                "--query",
-                "CCO",
-                "--model",
-                str(tiny_model_path),
-            ]
-        )
-        == 2
-    )
+    assert main(["neighbors", "--library", str(tmp_path / "nope.parquet"), "--query", "CCO", *model]) == 2
     opt = tmp_path / "opt.csv"
-    assert (
-        main(
-            [
-                "optimize",
-                "--model",
-                str(tiny_model_path),
-                "--method",
-                "bo",
-                "--objective",
-                "qed",
-                "--budget",
-                "20",
-                "--n-init",
-                "10",
-                "--batch-size",
-                "5",
-                "--pool-size",
-                "32",
-                "--top",
-                "3",
-                "--library",
-                str(library),
-                "-o",
-                str(opt),
-                "-q",
-            ]
-        )
-        == 0
-    )
+    flags = "--method bo --objective qed --budget 20 --n-init 10 --batch-size 5 --pool-size 32 --top 3 -q"
+    assert main(["optimize", *flags.split(), *model, "--library", str(library), "-o", str(opt)]) == 0
     assert "nearest library compounds" in capsys.readouterr().out
     near = pd.read_csv(tmp_path / "opt.neighbors.csv")
     assert len(near) == 9 and {"top_smiles", "smiles", "distance", "similarity"} <= set(near.columns)

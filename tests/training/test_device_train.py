@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,48 +35,45 @@ def prepared(tmp_path_factory, tiny_csv):
     return base, config
 
 
+def _run(base, config, *flags, stub_rdkit: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``scripts/device_train.py run`` on the prepared data with ``config`` and ``flags`` (with
+    ``stub_rdkit``, as where RDKit is missing)."""
+    env = {**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"} if stub_rdkit else None
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "run", str(base / "prepared"), "--config", str(config), *flags],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _train_and_join(base, config, name: str, *flags) -> Path:
+    """Train for 20 s on the CPU without RDKit, join the best model's parts into ``base/name.pt``."""
+    out = base / f"out_{name}"
+    flags = (*flags, "--seconds", "20", "--grace", "30", "--runs", str(base / f"runs_{name}"), "--out", str(out))
+    result = _run(base, config, *flags, "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-2000:]
+    parts = sorted(out.glob("tiny.best.pt.part*"))
+    assert parts
+    joined = base / f"{name}.pt"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return joined
+
+
 def test_run_without_rdkit_brings_back_a_loadable_model(prepared, tiny_csv):
     from molvae import MolVAE
 
     base, config = prepared
-    out = base / "out"
-    env = {**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "run",
-            str(base / "prepared"),
-            "--config",
-            str(config),
-            "--seconds",
-            "20",
-            "--grace",
-            "30",
-            "--runs",
-            str(base / "runs"),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    parts = sorted(out.glob("tiny.best.pt.part*"))
-    assert parts and (out / "runs.tar.gz").exists()
-    joined = base / "best.pt"
-    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    joined = _train_and_join(base, config, "best")
+    assert (base / "out_best" / "runs.tar.gz").exists()
     stored = torch.load(joined, weights_only=True)["model"]["state_dict"]
     assert all(t.dtype == torch.float16 for t in stored.values() if t.is_floating_point())  # half the transfer
     model = MolVAE.load(joined)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert model.metadata["data_sha256"] == file_sha256(tiny_csv)  # as if trained on the file itself
     assert model.metadata["n_train"] > 0
-    log = (base / "runs" / "tiny.log").read_text()
+    log = (base / "runs_best" / "tiny.log").read_text()
     assert "epochs (config 2)" in log
 
 
@@ -100,54 +98,9 @@ def test_run_warm_starts_a_config_from_a_model(prepared, tiny_model_path):
     from molvae import MolVAE
 
     base, config = prepared
-    out = base / "out_init"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "run",
-            str(base / "prepared"),
-            "--config",
-            str(config),
-            "--init",
-            f"tiny={tiny_model_path}",
-            "--seconds",
-            "20",
-            "--grace",
-            "30",
-            "--runs",
-            str(base / "runs_init"),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ],
-        env={**os.environ, "DEVICE_TRAIN_STUB_RDKIT": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    joined = base / "init.pt"
-    joined.write_bytes(b"".join(p.read_bytes() for p in sorted(out.glob("tiny.best.pt.part*"))))
+    joined = _train_and_join(base, config, "init", "--init", f"tiny={tiny_model_path}")
     assert MolVAE.load(joined).metadata["warm_start"]["from"] == str(tiny_model_path)
-    bad = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "run",
-            str(base / "prepared"),
-            "--config",
-            str(config),
-            "--init",
-            "other=x.pt",
-            "--seconds",
-            "5",
-            "--out",
-            str(base / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    bad = _run(
+        base, config, "--init", "other=x.pt", "--seconds", "5", "--out", str(base / "o"), stub_rdkit=False, timeout=60
     )
     assert bad.returncode != 0 and "--init names a config that is not given: other" in bad.stderr
