@@ -64,21 +64,8 @@ def test_explore_is_ranked_seeded_and_excludes_query(tiny_model, sample_smiles):
 
 def test_interpolate_and_explore_cli(tiny_model_path, tmp_path, capsys):
     model = ["--model", str(tiny_model_path), "-q"]
-    assert (
-        main(
-            [
-                "interpolate",
-                "CC(=O)Oc1ccccc1C(=O)O",
-                "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
-                "--steps",
-                "4",
-                "-o",
-                str(tmp_path / "path.csv"),
-                *model,
-            ]
-        )
-        == 0
-    )
+    ends = ["CC(=O)Oc1ccccc1C(=O)O", "CC(C)Cc1ccc(cc1)C(C)C(=O)O"]
+    assert main(["interpolate", *ends, "--steps", "4", "-o", str(tmp_path / "path.csv"), *model]) == 0
     assert "unique valid molecules along 5 points" in capsys.readouterr().out
     assert main(["explore", "CC(=O)Oc1ccccc1C(=O)O", "-n", "20", *model]) == 0
     assert "distinct valid neighbours from 20 draws" in capsys.readouterr().out

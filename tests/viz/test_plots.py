@@ -304,39 +304,11 @@ def test_cli_user_errors_are_one_line(argv, message, tmp_path, tiny_csv, tiny_mo
 
 def test_cli_image_on_sample_interpolate_explore(tiny_model_path, tiny_csv, tmp_path):
     model = ["--model", str(tiny_model_path), "-q"]
-    assert (
-        main(
-            [
-                "sample",
-                "-n",
-                "20",
-                "-o",
-                str(tmp_path / "s.csv"),
-                "--train",
-                str(tiny_csv),
-                "--image",
-                str(tmp_path / "s.png"),
-                *model,
-            ]
-        )
-        == 0
-    )
+    sample = ["sample", "-n", "20", "-o", str(tmp_path / "s.csv"), "--train", str(tiny_csv)]
+    assert main([*sample, "--image", str(tmp_path / "s.png"), *model]) == 0
     assert_png(tmp_path / "s.png", 1_000)
-    assert (
-        main(
-            [
-                "interpolate",
-                "CC(=O)Oc1ccccc1C(=O)O",
-                "CCOC(=O)c1ccccc1",
-                "--steps",
-                "4",
-                "--image",
-                str(tmp_path / "i.svg"),
-                *model,
-            ]
-        )
-        == 0
-    )
+    ends = ["CC(=O)Oc1ccccc1C(=O)O", "CCOC(=O)c1ccccc1"]
+    assert main(["interpolate", *ends, "--steps", "4", "--image", str(tmp_path / "i.svg"), *model]) == 0
     xml.dom.minidom.parse(str(tmp_path / "i.svg"))
     assert "step 0" in (tmp_path / "i.svg").read_text()
     assert main(["explore", "CC(=O)Oc1ccccc1C(=O)O", "-n", "10", "--image", str(tmp_path / "e.png"), *model]) == 0
