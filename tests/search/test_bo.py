@@ -88,6 +88,7 @@ def _trust_region_run(model, oracle: str, init: list[str], budget: int):
     return trace["tr_length"].iloc[1:].tolist()
 
 
+@pytest.mark.slow
 def test_trust_region_shrinks_after_failures_grows_after_successes(tiny_model, sample_smiles, tmp_path, monkeypatch):
     (tmp_path / "tr_oracles.py").write_text(
         "import itertools\n"

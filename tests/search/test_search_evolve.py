@@ -175,6 +175,7 @@ def test_a_size_limit_keeps_an_objective_that_rewards_size_within_it(model):
     assert EvolveConfig(max_heavy_atoms=0).max_heavy_atoms is None  # 0 and None: any size, everywhere
 
 
+@pytest.mark.slow
 def test_unfamiliar_molecules_are_scored_only_when_allowed(model, tmp_path, monkeypatch):
     # a reference holding only the environments of a few molecules: almost nothing the run makes is familiar
     narrow = tmp_path / "narrow.npy"

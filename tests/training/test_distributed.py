@@ -29,6 +29,7 @@ def test_sampler_shards_are_disjoint_and_equal_sized():
     assert got[1][0] == whole.batches()[1]
 
 
+@pytest.mark.slow
 def test_dask_engine_equals_single_process(tiny_model, tiny_model_path, tmp_path, sample_smiles):
     pytest.importorskip("distributed")
     from molvae.library.dask_engine import encode_dask
@@ -67,6 +68,7 @@ def test_csv_partition_size_from_a_file_or_an_absolute_glob(tmp_path):
         _csv_blocksize(str(tmp_path / "none*.csv"), 10)
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_two_gloo_processes(tmp_path, tiny_csv):
     """One epoch with 2 processes: gradients averaged over gloo; rank 0 alone writes the run."""
     config = tmp_path / "tiny.toml"
