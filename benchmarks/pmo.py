@@ -72,6 +72,7 @@ sys.path.insert(0, str(HERE))
 from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
 
 from molvae import __version__, chem  # noqa: E402
+from molvae.evaluation.metrics import tanimoto_matrix  # noqa: E402
 
 RESULTS = HERE / "results"
 AUC_FREQUENCY = 100
@@ -353,6 +354,7 @@ def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[
         "optimizer_seconds": wall - oracle.seconds,
         "oracle_timeouts": oracle.timeouts,
         **familiar_metrics(oracle, budget),
+        **hit_metrics(oracle),
         **(facts or {}),
     }
 
@@ -370,6 +372,23 @@ def familiar_metrics(oracle: Oracle, budget: int) -> dict:
         "top10_familiar": top_mean(kept),
         "familiar_share": float(familiar.mean()) if len(familiar) else float("nan"),
     }
+
+
+def hit_metrics(oracle: Oracle) -> dict:
+    """How varied a run's hits are: distinct Bemis-Murcko scaffolds among its top-10 molecules (every
+    acyclic molecule counts as one scaffold, "none"), and PMO's diversity of its top 100: one minus the
+    mean pairwise Tanimoto similarity (Morgan radius 2, 2,048 bits; Gao et al. 2022)."""
+    order = np.argsort(-np.asarray(oracle.scores), kind="stable")
+    top10 = [oracle.smiles[i] for i in order[:TOP]]
+    scaffolds = {chem.murcko_scaffold(s, min_rings=1) or "none" for s in top10}
+    top100 = [oracle.smiles[i] for i in order[:100]]
+    diversity = float("nan")
+    if len(top100) > 1:
+        fps = chem.morgan_fingerprints(top100, n_bits=2048)
+        sim = tanimoto_matrix(fps, fps)
+        pairs = np.triu_indices(len(top100), k=1)
+        diversity = float(1.0 - sim[pairs].mean())
+    return {"top10_scaffolds": len(scaffolds) if top10 else 0, "top100_diversity": diversity}
 
 
 # ----------------------------------------------------------------------------- tables
@@ -394,6 +413,14 @@ def summarize(rows: list[dict]) -> pd.DataFrame:
                     "top10_familiar_share": ("top10_familiar_share", "mean"),
                 }
                 if "auc_top10_familiar" in frame
+                else {}
+            ),
+            **(
+                {
+                    "top10_scaffolds": ("top10_scaffolds", "mean"),
+                    "top100_diversity": ("top100_diversity", "mean"),
+                }
+                if "top10_scaffolds" in frame
                 else {}
             ),
         )
@@ -446,6 +473,21 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
         lines.append(
             "| familiar share of the top-10 | "
             + " | ".join(f"{share[m]:.2f}" if measured.get(m, False) else "not measured" for m in methods)
+            + " |"
+        )
+    if "top10_scaffolds" in table:
+        by_method = table.groupby("method")
+        scaffolds, diversity = by_method["top10_scaffolds"].mean(), by_method["top100_diversity"].mean()
+        # rows of runs older than these measures (merged with --combine) have none
+        measured = pd.DataFrame(rows).groupby("method")["top10_scaffolds"].apply(lambda v: v.notna().all())
+        lines.append(
+            "| distinct scaffolds in the top-10, mean per task | "
+            + " | ".join(f"{scaffolds[m]:.1f}" if measured.get(m, False) else "not measured" for m in methods)
+            + " |"
+        )
+        lines.append(
+            "| diversity of the top-100 (PMO), mean per task | "
+            + " | ".join(f"{diversity[m]:.3f}" if measured.get(m, False) else "not measured" for m in methods)
             + " |"
         )
     lines += [
