@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem, RDConfig, rdBase
 from rdkit.Chem import BRICS, QED, Crippen, Descriptors, rdFingerprintGenerator, rdMolDescriptors
+from rdkit.Chem.MolStandardize import rdMolStandardize
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from molvae.errors import InputError
@@ -301,6 +302,35 @@ def brics_fragments(smiles: str) -> list[str]:
         return []
     with quiet_rdkit():
         return Chem.MolToSmiles(BRICS.BreakBRICSBonds(mol)).split(".")
+
+
+@functools.cache
+def _standardizers() -> tuple[rdMolStandardize.Uncharger, rdMolStandardize.TautomerEnumerator]:
+    tautomers = rdMolStandardize.TautomerEnumerator()
+    tautomers.SetMaxTautomers(50)  # bounded: about 2 ms per drug-sized molecule
+    tautomers.SetMaxTransforms(50)
+    return rdMolStandardize.Uncharger(), tautomers
+
+
+def tautomer_key(smiles: str) -> str | None:
+    """One name for every tautomer and charge state of a molecule: the canonical SMILES of the
+    canonical tautomer (RDKit's TautomerEnumerator, bounded) of its neutralized form (RDKit's
+    Uncharger). Two SMILES with the same key are the same compound to a chemist (2-hydroxypyridine
+    and 2-pyridone; acetic acid and acetate). None if the SMILES cannot be read.
+
+    Example:
+        >>> tautomer_key("Oc1ccccn1") == tautomer_key("O=c1cccc[nH]1")
+        True
+    """
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return None
+    uncharger, tautomers = _standardizers()
+    try:
+        with quiet_rdkit():
+            return Chem.MolToSmiles(tautomers.Canonicalize(uncharger.uncharge(mol)))
+    except (ValueError, RuntimeError):
+        return Chem.MolToSmiles(mol)
 
 
 def murcko_scaffold(smiles: str, min_rings: int = 2) -> str | None:

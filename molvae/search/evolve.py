@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -285,16 +285,20 @@ def _children(
 
 
 def _new_children(
-    smiles: Sequence[str | None], rows: Iterable[int], seen: set[str], cache: Mapping[str, float], insane: set[str]
+    smiles: Sequence[str | None], rows: Iterable[int], seen: set[str], ledger: Ledger, insane: set[str]
 ) -> list[int]:
-    """The rows of ``smiles`` (in order) holding a molecule never scored (``cache``), never rejected
-    (``insane``) and not already in ``seen`` (updated): the first of each."""
+    """The rows of ``smiles`` (in order) holding a molecule never scored, in no form
+    (:meth:`Ledger.known`: a tautomer or charge state of a scored molecule is not new), never
+    rejected (``insane``) and not already in ``seen`` (tautomer keys, updated): the first of each."""
     keep = []
     for i in rows:
         s = smiles[i]
-        if s is not None and s not in cache and s not in insane and s not in seen:
+        if s is None or s in insane or ledger.known(s):
+            continue
+        key = ledger.identity(s)
+        if key not in seen:
             keep.append(int(i))
-            seen.add(s)
+            seen.add(key)
     return keep
 
 
@@ -478,14 +482,14 @@ def _generation(
     rows = pop.gp_rows(config.max_gp_points)
     gp = TanimotoGP.fit(pop.fp[rows], pop.y[rows])
     seen: set[str] = set()
-    keep = _new_children(brood.smiles, brood.model_rows(), seen, ledger.cache, admission.insane)
+    keep = _new_children(brood.smiles, brood.model_rows(), seen, ledger, admission.insane)
     pool = [brood.smiles[i] for i in keep]
     pool_fp = chem.morgan_fingerprints(pool, n_bits=FINGERPRINT_BITS)
     if not brood.ready() and pool:
         mean, sd = gp.predict(pool_fp)
         _precheck_while_editing(brood, pool, mean + config.ucb_beta * sd, admission)
     brood.complete()
-    graph = _new_children(brood.smiles, brood.graph_rows, seen, ledger.cache, admission.insane)
+    graph = _new_children(brood.smiles, brood.graph_rows, seen, ledger, admission.insane)
     keep += graph
     if not keep:
         state.stalled += 1

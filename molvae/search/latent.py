@@ -238,7 +238,10 @@ class Ledger:
     """Every oracle call of a run, the cache of scores by molecule, the budget and the trace.
 
     Only molecules never seen before cost an oracle call; a failure (NaN) is cached too, so nothing
-    is paid for twice. ``bar`` (a tqdm bar, or None) counts the calls.
+    is paid for twice. Another tautomer or charge state of a scored molecule
+    (:func:`molvae.chem.tautomer_key`) is not a new molecule either: it gets that molecule's score
+    without a call (counted in ``skipped_forms``), and :meth:`known` tells an optimizer to leave it out
+    of its candidates. ``bar`` (a tqdm bar, or None) counts the calls.
 
     Example:
         >>> ledger = Ledger(make_objective("qed"), budget=10, latent_dim=2)                  # doctest: +SKIP
@@ -255,6 +258,20 @@ class Ledger:
         self.trace: list[dict] = []
         self.latent_dim = latent_dim
         self.interrupted = False
+        self.skipped_forms = 0  # molecules given the score of another form of themselves, without a call
+        self._keys: dict[str, str] = {}  # SMILES -> tautomer key, memoized
+        self._scored: dict[str, str] = {}  # tautomer key -> the first SMILES scored with it
+
+    def identity(self, smiles: str) -> str:
+        """The molecule's tautomer and charge-state key (:func:`molvae.chem.tautomer_key`), memoized."""
+        key = self._keys.get(smiles)
+        if key is None:
+            key = self._keys[smiles] = chem.tautomer_key(smiles) or smiles
+        return key
+
+    def known(self, smiles: str) -> bool:
+        """Whether this molecule, or another tautomer or charge state of it, has been scored."""
+        return smiles in self.cache or self.identity(smiles) in self._scored
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Ledger]:
@@ -292,7 +309,15 @@ class Ledger:
                 self.calls - self.failures,
                 flat,
             )
-        return self.result(seconds, {"interrupted": self.interrupted, "flat_objective": flat is not None, **extra})
+        return self.result(
+            seconds,
+            {
+                "interrupted": self.interrupted,
+                "flat_objective": flat is not None,
+                "skipped_forms": self.skipped_forms,
+                **extra,
+            },
+        )
 
     @property
     def failures(self) -> int:
@@ -320,11 +345,17 @@ class Ledger:
         ``source``: what proposed them (one name, or one per molecule), kept in the evaluated table."""
         sources = [source] * len(smiles) if isinstance(source, str) else list(source)
         new: list[int] = []
-        seen_now: set[str] = set()
+        first: dict[str, str] = {}  # tautomer key -> the molecule of this batch scored for it
+        other_forms: list[str] = []
         for i, s in enumerate(smiles):
-            if s is not None and s not in self.cache and s not in seen_now and len(new) < self.remaining:
+            if s is None or s in self.cache or s in first.values():
+                continue
+            key = self.identity(s)
+            if key in self._scored or key in first:
+                other_forms.append(s)
+            elif len(new) < self.remaining:
                 new.append(i)
-                seen_now.add(s)
+                first[key] = s
         if new:
             scores = self.objective([smiles[i] for i in new], z[new])
             for i, score in zip(new, scores):
@@ -342,6 +373,12 @@ class Ledger:
                 )
             if self.bar is not None:
                 self.bar.update(len(new))
+            self._scored.update(first)
+        for s in other_forms:  # another form of a scored molecule: its score, no call
+            scored = self._scored.get(self.identity(s))
+            if scored is not None and s not in self.cache:
+                self.cache[s] = self.cache[scored]
+                self.skipped_forms += 1
         return np.array([self.cache.get(s, math.nan) if s is not None else math.nan for s in smiles])
 
     def best(self) -> tuple[float, str | None]:

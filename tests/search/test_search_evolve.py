@@ -23,6 +23,8 @@ def test_evolution_improves_proposes_only_sane_new_molecules_and_never_pays_twic
     result = evolve(model, make_objective("mw"), EvolveConfig(**SMALL, start="prior"), progress=False)
     ev = result.evaluated
     assert len(ev) == 60 and ev["smiles"].is_unique
+    assert len({chem.tautomer_key(s) for s in ev["smiles"]}) == 60  # no tautomer or charge state twice
+    assert result.extra["skipped_forms"] >= 0
     assert ev.loc[ev["step"] == 0, "source"].eq("prior").all() and len(ev[ev["step"] == 0]) == 20
     proposed = ev[ev["step"] > 0]
     assert proposed["source"].isin(MOVES).all()

@@ -121,6 +121,20 @@ def test_ledger_pays_once_within_budget_and_traces_the_best():
     assert result.top(1)["smiles"].tolist() == ["CCCC"]
 
 
+def test_another_tautomer_or_charge_state_of_a_scored_molecule_costs_no_call():
+    calls = []
+    ledger = Ledger(counting_objective(calls), budget=10, latent_dim=2)
+    z = np.zeros((3, 2))
+    # 2-hydroxypyridine and 2-pyridone in one batch; acetic acid now and acetate later
+    first = ledger.evaluate(["Oc1ccccn1", "O=c1cccc[nH]1", "CC(=O)O"], z, step=0, source="prior")
+    assert calls == [["Oc1ccccn1", "CC(=O)O"]] and first[0] == first[1]
+    later = ledger.evaluate(["CC(=O)[O-]", "CCO"], z[:2], step=1, source="bo")
+    assert calls[-1] == ["CCO"] and later[0] == first[2]
+    assert ledger.calls == 3 and ledger.skipped_forms == 2
+    assert ledger.known("[O-]c1ccccn1") and not ledger.known("CCCO")
+    assert ledger.result(seconds=0.0).evaluated["smiles"].tolist() == ["Oc1ccccn1", "CC(=O)O", "CCO"]
+
+
 def test_a_run_where_every_molecule_scored_the_same_says_the_objective_gave_no_signal(caplog):
     flat = Objective(
         "motif",
