@@ -61,6 +61,7 @@ import signal
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,7 @@ from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
 
 from molvae import __version__, chem  # noqa: E402
 from molvae.evaluation.metrics import tanimoto_matrix  # noqa: E402
+from molvae.search.latent import diverse_top  # noqa: E402
 
 RESULTS = HERE / "results"
 AUC_FREQUENCY = 100
@@ -229,16 +231,24 @@ def top_mean(scores: list[float], k: int = TOP) -> float:
     return float(np.mean(sorted(scores, reverse=True)[:k])) if scores else 0.0
 
 
-def auc_top(scores: list[float], budget: int, k: int = TOP, frequency: int = AUC_FREQUENCY) -> float:
+def auc_top(
+    scores: list[float],
+    budget: int,
+    k: int = TOP,
+    frequency: int = AUC_FREQUENCY,
+    mean: Callable[[int], float] | None = None,
+) -> float:
     """PMO's AUC of the top-``k`` mean against calls: the curve at every ``frequency`` calls and at the
-    last call (trapezoids), its last value carried to ``budget``, divided by ``budget``."""
+    last call (trapezoids), its last value carried to ``budget``, divided by ``budget``. ``mean(n)``: the
+    curve's value after ``n`` calls, when not the plain top-``k`` mean (the diverse top, say)."""
     n = min(len(scores), budget)
+    mean = mean or (lambda at: top_mean(scores[:at], k))
     area, previous, done = 0.0, 0.0, 0
     for at in range(frequency, n, frequency):
-        now = top_mean(scores[:at], k)
+        now = mean(at)
         area += frequency * (now + previous) / 2
         previous, done = now, at
-    now = top_mean(scores[:n], k)
+    now = mean(n)
     area += (n - done) * (now + previous) / 2
     area += (budget - n) * now
     return area / budget
@@ -354,7 +364,7 @@ def run_one(task: str, scoring, method: str, budget: int, seed: int, pool: list[
         "optimizer_seconds": wall - oracle.seconds,
         "oracle_timeouts": oracle.timeouts,
         **familiar_metrics(oracle, budget),
-        **hit_metrics(oracle),
+        **hit_metrics(oracle, budget),
         **(facts or {}),
     }
 
@@ -374,10 +384,15 @@ def familiar_metrics(oracle: Oracle, budget: int) -> dict:
     }
 
 
-def hit_metrics(oracle: Oracle) -> dict:
+DIVERSE_DISTANCE = 0.4  # the diverse top-10: each at Tanimoto distance >= 0.4 from every better one
+
+
+def hit_metrics(oracle: Oracle, budget: int) -> dict:
     """How varied a run's hits are: distinct Bemis-Murcko scaffolds among its top-10 molecules (every
-    acyclic molecule counts as one scaffold, "none"), and PMO's diversity of its top 100: one minus the
-    mean pairwise Tanimoto similarity (Morgan radius 2, 2,048 bits; Gao et al. 2022)."""
+    acyclic molecule counts as one scaffold, "none"), PMO's diversity of its top 100: one minus the
+    mean pairwise Tanimoto similarity (Morgan radius 2, 2,048 bits; Gao et al. 2022), and the AUC and
+    final mean of the diverse top-10 (:func:`molvae.search.latent.diverse_top` at
+    :data:`DIVERSE_DISTANCE`): what asking for diverse hits costs."""
     order = np.argsort(-np.asarray(oracle.scores), kind="stable")
     top10 = [oracle.smiles[i] for i in order[:TOP]]
     scaffolds = {chem.murcko_scaffold(s, min_rings=1) or "none" for s in top10}
@@ -388,7 +403,19 @@ def hit_metrics(oracle: Oracle) -> dict:
         sim = tanimoto_matrix(fps, fps)
         pairs = np.triu_indices(len(top100), k=1)
         diversity = float(1.0 - sim[pairs].mean())
-    return {"top10_scaffolds": len(scaffolds) if top10 else 0, "top100_diversity": diversity}
+    scores = [s if np.isfinite(s) else 0.0 for s in oracle.scores]
+    fps = chem.morgan_fingerprints(list(oracle.smiles))
+
+    def diverse_mean(n: int) -> float:
+        kept = diverse_top(oracle.smiles[:n], scores[:n], TOP, DIVERSE_DISTANCE, fingerprints=fps[:n])
+        return float(np.mean([scores[i] for i in kept])) if kept else 0.0
+
+    return {
+        "top10_scaffolds": len(scaffolds) if top10 else 0,
+        "top100_diversity": diversity,
+        "auc_top10_diverse": auc_top(scores, budget, mean=diverse_mean),
+        "top10_diverse": diverse_mean(len(scores)),
+    }
 
 
 # ----------------------------------------------------------------------------- tables
@@ -419,6 +446,7 @@ def summarize(rows: list[dict]) -> pd.DataFrame:
                 {
                     "top10_scaffolds": ("top10_scaffolds", "mean"),
                     "top100_diversity": ("top100_diversity", "mean"),
+                    "auc_top10_diverse": ("auc_top10_diverse", "mean"),
                 }
                 if "top10_scaffolds" in frame
                 else {}
@@ -483,6 +511,12 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
         lines.append(
             "| distinct scaffolds in the top-10, mean per task | "
             + " | ".join(f"{scaffolds[m]:.1f}" if measured.get(m, False) else "not measured" for m in methods)
+            + " |"
+        )
+        diverse = by_method["auc_top10_diverse"].sum()
+        lines.append(
+            f"| **sum, diverse top-10** (each at Tanimoto distance >= {DIVERSE_DISTANCE} from every better one) | "
+            + " | ".join(f"**{diverse[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods)
             + " |"
         )
         lines.append(

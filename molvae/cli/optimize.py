@@ -114,6 +114,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top", type=int, default=10, help="molecules to print (default: 10)")
     p.add_argument(
+        "--min-distance",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="report diverse hits: each of the --top molecules at Tanimoto distance >= D (Morgan radius 2) "
+        "from every better one, e.g. 0.4 (default: 0, the plain top)",
+    )
+    p.add_argument(
         "-o",
         "--output",
         metavar="OUT",
@@ -153,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         min_similarity=args.min_similarity,
         library=args.library,
         top=args.top,
+        min_distance=args.min_distance,
         seed=args.seed,
     )
     model, _ = start(args, read_input=False)

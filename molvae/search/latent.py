@@ -229,9 +229,39 @@ class OptimizationResult:
         """Oracle calls whose score was NaN."""
         return int((~np.isfinite(self.evaluated["score"])).sum())
 
-    def top(self, k: int = 10) -> pd.DataFrame:
+    def top(self, k: int = 10, min_distance: float = 0.0) -> pd.DataFrame:
+        """The ``k`` best molecules (``smiles``, ``score``, ``step``, ``call``); with ``min_distance`` > 0,
+        each at Tanimoto distance at least that from every better one kept (:func:`diverse_top`)."""
         ok = self.evaluated[np.isfinite(self.evaluated["score"])]
-        return ok.sort_values("score", ascending=False, kind="stable").head(k)[["smiles", "score", "step", "call"]]
+        ranked = ok.sort_values("score", ascending=False, kind="stable")[["smiles", "score", "step", "call"]]
+        if min_distance <= 0:
+            return ranked.head(k)
+        keep = diverse_top(ranked["smiles"].tolist(), ranked["score"].to_numpy(), k, min_distance)
+        return ranked.iloc[keep]
+
+
+def diverse_top(
+    smiles: Sequence[str], scores: Sequence[float], k: int, min_distance: float, fingerprints: np.ndarray | None = None
+) -> list[int]:
+    """Indices of up to ``k`` molecules, best score first, each at Tanimoto distance (Morgan radius 2) of
+    at least ``min_distance`` from every one kept before it: hits that are not near-copies of each other.
+    ``fingerprints``: the molecules' own (``n x bits``), when already computed.
+
+    Example:
+        >>> diverse_top(["CCO", "CCCO", "c1ccccc1"], [0.9, 0.8, 0.5], k=2, min_distance=0.6)
+        [0, 2]
+    """
+    if not 0.0 <= min_distance <= 1.0:
+        raise InputError(f"min_distance is a Tanimoto distance between 0 and 1, not {min_distance}")
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    fps = chem.morgan_fingerprints(list(smiles)) if fingerprints is None else fingerprints
+    kept: list[int] = []
+    for i in order:
+        if len(kept) == k:
+            break
+        if not kept or tanimoto_matrix(fps[[i]], fps[kept]).max() <= 1.0 - min_distance:
+            kept.append(int(i))
+    return kept
 
 
 class Ledger:

@@ -88,6 +88,7 @@ class OptimizeConfig:
         None  # evolve, bo, gradient: encoded library searched for the top molecules' neighbours
     )
     top: int = 10  # best molecules reported, drawn and looked up in the library
+    min_distance: float = 0.0  # > 0: each reported molecule at least this Tanimoto distance from every better one
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class OptimizeConfig:
             )
         if self.budget is not None and self.budget < 1:
             raise InputError("budget must be at least 1")
+        if not 0.0 <= self.min_distance < 1.0:
+            raise InputError(f"min_distance is a Tanimoto distance in [0, 1), not {self.min_distance}")
         if self.method == "bo":  # out-of-range values fail here, before a model is loaded
             self.bo_config()
         elif self.method == "evolve":
@@ -150,7 +153,7 @@ class OptimizationRun:
         if self.improved is not None:
             ok = self.improved[self.improved["success"].astype(bool)]
             return ok.sort_values("improvement", ascending=False).head(self.config.top)
-        return self.result.top(self.config.top)
+        return self.result.top(self.config.top, self.config.min_distance)
 
     def to_frame(self) -> pd.DataFrame:
         """The table ``molvae optimize -o`` writes: every oracle call with its ``objective`` (evolve, bo,

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_info
 from molvae import chem
 from molvae.data.datasets import resolve_workers
 from molvae.errors import InputError
+from molvae.evaluation.metrics import tanimoto_matrix
 from molvae.models.vae import DecodeResult
 from molvae.search import explore, interpolate
 from molvae.search.gradient import gradient_ascent
@@ -210,3 +211,18 @@ def test_ascent_climbs_the_surrogate_and_unfreezes_the_model(tiny_model, sample_
     early.close()  # stopped early: the weights train again
     assert all(p.requires_grad for p in tiny_model.parameters())
     assert torch.is_grad_enabled()
+
+
+def test_diverse_top_keeps_hits_apart_best_first():
+    from molvae.search.latent import diverse_top
+
+    smiles = ["CCCCCCO", "CCCCCCCO", "c1ccccc1O", "CCCCCCCCO", "c1ccncc1"]
+    scores = [0.9, 0.85, 0.8, 0.7, 0.1]
+    assert diverse_top(smiles, scores, k=3, min_distance=0.0) == [0, 1, 2]  # no distance: the plain top
+    kept = diverse_top(smiles, scores, k=3, min_distance=0.5)
+    assert kept[0] == 0 and 1 not in kept and 3 not in kept  # the alcohols' homologues are near-copies
+    fps = chem.morgan_fingerprints([smiles[i] for i in kept])
+    sim = tanimoto_matrix(fps, fps)
+    assert (sim[np.triu_indices(len(kept), 1)] <= 0.5).all()
+    with pytest.raises(InputError, match="Tanimoto distance"):
+        diverse_top(smiles, scores, k=3, min_distance=1.5)
