@@ -119,7 +119,8 @@ ZINC_ROWS = (  # metric, key, format
     ("validity (RDKit)", "validity", "{:.3f}"),
     ("unique@10k", "unique@10k", "{:.3f}"),
     ("novelty vs train", "novelty", "{:.3f}"),
-    ("exact reconstruction (test, greedy from the mean)", "reconstruction", "{:.3f}"),
+    ("exact reconstruction (test, `molvae reconstruct` defaults: beam 5 from the mean)", "reconstruction", "{:.3f}"),
+    ("exact reconstruction (test, greedy from the mean)", "reconstruction_greedy", "{:.3f}"),
     ("logP MAE from the latent mean", "mae_logp", "{:.3f}"),
     ("QED MAE from the latent mean", "mae_qed", "{:.3f}"),
     ("SA MAE from the latent mean", "mae_sa", "{:.3f}"),
@@ -141,6 +142,7 @@ ZINC_CHEMISTRY = (  # check, key, reference key, format
     ),
     ("pass MOSES's Filters", "moses_filters", "ref_moses_filters", "{:.3f}"),
     ("match PAINS", "pains", "ref_pains", "{:.3f}"),
+    ("familiar (every atom environment occurs in ZINC250k train)", "familiar", "ref_familiar", "{:.3f}"),
     ("mean heavy atoms", "heavy_atoms", "ref_heavy_atoms", "{:.1f}"),
     ("decodes changed by the repair", "repaired", None, "{:.3f}"),
     ("decodes changed by the ring limit", "ring_masked", None, "{:.3f}"),
@@ -149,7 +151,7 @@ ZINC_CHEMISTRY = (  # check, key, reference key, format
 
 def _cell(metrics: dict, key, fmt: str) -> str:
     keys = key if isinstance(key, tuple) else (key,)
-    return " / ".join(fmt.format(metrics[k]) for k in keys)
+    return " / ".join(fmt.format(metrics[k]) if k in metrics else "not measured" for k in keys)
 
 
 def zinc_models_table() -> str:
@@ -160,7 +162,8 @@ def zinc_models_table() -> str:
     ]
     for label, key, fmt in ZINC_ROWS:
         lines.append(
-            f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} | {d['anchors'][key]} | {d['targets'][key]} |"
+            f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} "
+            f"| {d['anchors'].get(key, '-')} | {d['targets'].get(key, '-')} |"
         )
     for label, key, fmt in ZINC_MORE:
         lines.append(f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} | | |")
@@ -171,9 +174,8 @@ def zinc_chemistry_table() -> str:
     s, v = model_metrics(SAMPLER), model_metrics(LATENT)
     lines = ["| check (over all 10,000 samples) | sampler | latent model | test set itself |", "|---|---|---|---|"]
     for label, key, ref, fmt in ZINC_CHEMISTRY:
-        lines.append(
-            f"| {label} | {fmt.format(s[key])} | {fmt.format(v[key])} | {fmt.format(s[ref]) if ref else '-'} |"
-        )
+        reference = _cell(v if ref in v else s, ref, fmt) if ref else "-"
+        lines.append(f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} | {reference} |")
     lines.append(f"| sanity ratio (samples / test) | {s['sanity_ratio']:.3f} | {v['sanity_ratio']:.3f} | 1 |")
     return "\n".join(lines)
 
@@ -340,7 +342,49 @@ def ablation_sampler_table() -> str:
     return "\n".join(lines)
 
 
+DRUG_ROWS = (
+    ("exact reconstruction (`reconstruct` defaults)", "reconstruction", ">= 0.60", "{:.3f}"),
+    ("explore: mean distinct neighbours of 100 draws", "neighbours_mean", "", "{:.1f}"),
+    ("explore: fewest distinct neighbours of one molecule", "neighbours_min", ">= 30", "{:d}"),
+    ("explore: familiar neighbours", "explore_familiar", ">= 0.80", "{:.3f}"),
+    ("explore: median Tanimoto to the molecule", "explore_median_similarity", ">= 0.35", "{:.3f}"),
+    ("interpolate: familiar points between the ends", "interpolate_familiar", ">= 0.80", "{:.3f}"),
+    ("interpolate: ends that come back", "interpolate_ends_recovered", "", "{:.3f}"),
+)
+
+
+def drugs_table() -> str:
+    """benchmarks/drugs.py: each model on the approved drugs, and in brackets on the ZINC control set."""
+    r = result("drugs")
+    labels = list(r["models"])
+    lines = [
+        "| measure | target (drugs) | " + " | ".join(f"`{label}`" for label in labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for name, key, target, fmt in DRUG_ROWS:
+        cells = []
+        for label in labels:
+            m = r["models"][label]
+            cell = fmt.format(m[key])
+            if "control" in m:
+                cell += f" ({fmt.format(m['control'][key])})"
+            cells.append(cell)
+        lines.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _drugs(key: str, control: bool = False) -> tuple[str, Callable[[], str]]:
+    def value() -> str:
+        r = result("drugs")
+        m = r["models"][r["bundled"]]
+        fmt = next(f for _, k, _, f in DRUG_ROWS if k == key)
+        return fmt.format((m["control"] if control else m)[key])
+
+    return "drugs", value
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "drugs": drugs_table,
     "zinc250k": zinc_models_table,
     "zinc250k_chemistry": zinc_chemistry_table,
     "library_throughput": library_table,
@@ -384,6 +428,11 @@ def _sampler_fcd_valid() -> str:
 
 
 FIGURES: dict[str, tuple[str, Callable[[], str]]] = {
+    "drugs.reconstruction": _drugs("reconstruction"),
+    "drugs.explore_familiar": _drugs("explore_familiar"),
+    "drugs.explore_similarity": _drugs("explore_median_similarity"),
+    "drugs.interpolate_familiar": _drugs("interpolate_familiar"),
+    "drugs.control.explore_familiar": _drugs("explore_familiar", control=True),
     "zinc250k.sampler.fcd": _zinc(SAMPLER, "fcd", "{:.3f}"),
     "zinc250k.sampler.sanity": _zinc(SAMPLER, "sanity", "{:.3f}"),
     "zinc250k.sampler.sanity_ratio": _zinc(SAMPLER, "sanity_ratio", "{:.3f}"),
@@ -393,6 +442,7 @@ FIGURES: dict[str, tuple[str, Callable[[], str]]] = {
     "zinc250k.sampler.kl": _zinc(SAMPLER, "kl_total", "{:.1f}"),
     "zinc250k.sampler.mae_logp": _zinc(SAMPLER, "mae_logp", "{:.3f}"),
     "zinc250k.latent.reconstruction": _zinc(LATENT, "reconstruction", "{:.3f}"),
+    "zinc250k.latent.reconstruction_greedy": _zinc(LATENT, "reconstruction_greedy", "{:.3f}"),
     "zinc250k.latent.fcd": _zinc(LATENT, "fcd", "{:.2f}"),
     "zinc250k.latent.sanity": _zinc(LATENT, "sanity", "{:.3f}"),
     "zinc250k.latent.kl": _zinc(LATENT, "kl_total", "{:.1f}"),
