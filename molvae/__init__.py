@@ -9,8 +9,7 @@ Example:
     >>> molvae.sample(model, 5, seed=0)["smiles"]       # doctest: +SKIP
 """
 
-__version__ = "0.9.2"
-
+from molvae._version import __version__  # noqa: E402
 from molvae.api import (  # noqa: E402
     decode,
     encode,

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from molvae import __version__
+from molvae._version import __version__
 from molvae.cli import (
     decode,
     encode,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from molvae import __version__
+from molvae._version import __version__
 from molvae.errors import CheckpointError
 from molvae.utils import atomic_path
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molvae import __version__, chem
+from molvae import chem
+from molvae._version import __version__
 from molvae.errors import InputError, MolvaeError
 from molvae.io import file_format, read_frame
 from molvae.training import runs
