@@ -488,42 +488,36 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
     lines.append(
         "| optimizer seconds per task | " + " | ".join(f"{overhead.get(m, float('nan')):.1f}" for m in methods) + " |"
     )
-    if "auc_top10_familiar" in table:
-        by_method = table.groupby("method")
-        sums_f, share = by_method["auc_top10_familiar"].sum(), by_method["top10_familiar_share"].mean()
-        # rows of runs older than the familiar check (merged with --combine) have no such numbers
-        measured = pd.DataFrame(rows).groupby("method")["auc_top10_familiar"].apply(lambda v: v.notna().all())
-        lines.append(
-            "| **sum, unfamiliar molecules scored 0** | "
-            + " | ".join(f"**{sums_f[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods)
+
+    def measured_row(label: str, values: pd.Series, column: str, fmt: str) -> str:
+        # rows of runs older than a measure (merged with --combine) have none of it
+        measured = pd.DataFrame(rows).groupby("method")[column].apply(lambda v: v.notna().all())
+        return (
+            f"| {label} | "
+            + " | ".join(fmt.format(values[m]) if measured.get(m, False) else "not measured" for m in methods)
             + " |"
         )
+
+    by_method = table.groupby("method")
+    if "auc_top10_familiar" in table:
+        familiar = "auc_top10_familiar"
         lines.append(
-            "| familiar share of the top-10 | "
-            + " | ".join(f"{share[m]:.2f}" if measured.get(m, False) else "not measured" for m in methods)
-            + " |"
+            measured_row("**sum, unfamiliar molecules scored 0**", by_method[familiar].sum(), familiar, "**{:.3f}**")
+        )
+        lines.append(
+            measured_row("familiar share of the top-10", by_method["top10_familiar_share"].mean(), familiar, "{:.2f}")
         )
     if "top10_scaffolds" in table:
-        by_method = table.groupby("method")
-        scaffolds, diversity = by_method["top10_scaffolds"].mean(), by_method["top100_diversity"].mean()
-        # rows of runs older than these measures (merged with --combine) have none
-        measured = pd.DataFrame(rows).groupby("method")["top10_scaffolds"].apply(lambda v: v.notna().all())
-        lines.append(
-            "| distinct scaffolds in the top-10, mean per task | "
-            + " | ".join(f"{scaffolds[m]:.1f}" if measured.get(m, False) else "not measured" for m in methods)
-            + " |"
-        )
-        diverse = by_method["auc_top10_diverse"].sum()
-        lines.append(
-            f"| **sum, diverse top-10** (each at Tanimoto distance >= {DIVERSE_DISTANCE} from every better one) | "
-            + " | ".join(f"**{diverse[m]:.3f}**" if measured.get(m, False) else "not measured" for m in methods)
-            + " |"
-        )
-        lines.append(
-            "| diversity of the top-100 (PMO), mean per task | "
-            + " | ".join(f"{diversity[m]:.3f}" if measured.get(m, False) else "not measured" for m in methods)
-            + " |"
-        )
+        for label, values, fmt in (
+            ("distinct scaffolds in the top-10, mean per task", by_method["top10_scaffolds"].mean(), "{:.1f}"),
+            (
+                f"**sum, diverse top-10** (each at Tanimoto distance >= {DIVERSE_DISTANCE} from every better one)",
+                by_method["auc_top10_diverse"].sum(),
+                "**{:.3f}**",
+            ),
+            ("diversity of the top-100 (PMO), mean per task", by_method["top100_diversity"].mean(), "{:.3f}"),
+        ):
+            lines.append(measured_row(label, values, "top10_scaffolds", fmt))
     lines += [
         "",
         "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "

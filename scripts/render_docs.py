@@ -342,17 +342,6 @@ def ablation_sampler_table() -> str:
     return "\n".join(lines)
 
 
-DRUG_ROWS = (
-    ("exact reconstruction (`reconstruct` defaults)", "reconstruction", ">= 0.60", "{:.3f}"),
-    ("explore: mean distinct neighbours of 100 draws", "neighbours_mean", "", "{:.1f}"),
-    ("explore: fewest distinct neighbours of one molecule", "neighbours_min", ">= 30", "{:d}"),
-    ("explore: familiar neighbours", "explore_familiar", ">= 0.80", "{:.3f}"),
-    ("explore: median Tanimoto to the molecule", "explore_median_similarity", ">= 0.35", "{:.3f}"),
-    ("interpolate: familiar points between the ends", "interpolate_familiar", ">= 0.80", "{:.3f}"),
-    ("interpolate: ends that come back", "interpolate_ends_recovered", "", "{:.3f}"),
-)
-
-
 def drugs_table() -> str:
     """benchmarks/drugs.py: each model on the approved drugs, and in brackets on the ZINC control set."""
     r = result("drugs")
@@ -361,7 +350,7 @@ def drugs_table() -> str:
         "| measure | target (drugs) | " + " | ".join(f"`{label}`" for label in labels) + " |",
         "|---|---|" + "---|" * len(labels),
     ]
-    for name, key, target, fmt in DRUG_ROWS:
+    for name, key, target, fmt in r["rows"]:
         cells = []
         for label in labels:
             m = r["models"][label]
@@ -377,7 +366,7 @@ def _drugs(key: str, control: bool = False) -> tuple[str, Callable[[], str]]:
     def value() -> str:
         r = result("drugs")
         m = r["models"][r["bundled"]]
-        fmt = next(f for _, k, _, f in DRUG_ROWS if k == key)
+        fmt = next(f for _, k, _, f in r["rows"] if k == key)
         return fmt.format((m["control"] if control else m)[key])
 
     return "drugs", value
