@@ -278,6 +278,20 @@ def run_mol_ga(oracle: Oracle, pool: list[str], seed: int, **_) -> None:
 RUN_FACTS = ("generations", "widened_generations", "widest_parents", "oversized_children", "flat_objective")
 
 
+def move_shares(evaluated: pd.DataFrame) -> dict:
+    """Which move made the calls of a molvae run and its top-10 molecules (``source`` of the run's
+    ledger: ``start``/``prior`` for the start population, then :data:`molvae.search.evolve.MOVES`):
+    ``calls_by_move`` and ``top10_by_move``, counts by move name."""
+    if evaluated is None or "source" not in evaluated or evaluated.empty:
+        return {}
+    scored = evaluated[np.isfinite(evaluated["score"].astype(float))]
+    top = scored.sort_values("score", ascending=False, kind="stable").head(TOP)
+    return {
+        "calls_by_move": {str(k): int(v) for k, v in scored["source"].value_counts().items()},
+        "top10_by_move": {str(k): int(v) for k, v in top["source"].value_counts().items()},
+    }
+
+
 def run_molvae(method: str):
     def run(oracle: Oracle, pool: list[str], seed: int, model=None, **_) -> None:
         import molvae
@@ -291,7 +305,8 @@ def run_molvae(method: str):
 
         start = random.Random(seed).sample(pool, START_POPULATION)  # the molecules mol_ga starts from
         run = molvae.optimize(model, score, OptimizeConfig(method=method, budget=oracle.budget, seed=seed), init=start)
-        return {k: run.result.extra[k] for k in RUN_FACTS if k in run.result.extra}
+        facts = {k: run.result.extra[k] for k in RUN_FACTS if k in run.result.extra}
+        return {**facts, **move_shares(run.result.evaluated)}
 
     return run
 
@@ -317,7 +332,8 @@ def run_evolve_variant(**overrides):
             init_smiles=start,
             progress=False,
         )
-        return {k: result.extra[k] for k in RUN_FACTS if k in result.extra}
+        facts = {k: result.extra[k] for k in RUN_FACTS if k in result.extra}
+        return {**facts, **move_shares(result.evaluated)}
 
     return run
 
@@ -518,6 +534,7 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
             ("diversity of the top-100 (PMO), mean per task", by_method["top100_diversity"].mean(), "{:.3f}"),
         ):
             lines.append(measured_row(label, values, "top10_scaffolds", fmt))
+    lines += move_table(rows, methods)
     lines += [
         "",
         "PMO's published sums over its 23 tasks at 10,000 calls (Gao et al. 2022), for orientation "
@@ -536,6 +553,39 @@ def markdown(rows: list[dict], budget: int, methods: list[str]) -> str:
             wins = int((both[ours] > both[peer]).sum())
             lines.append(f"{ours} beats {peer} on {wins} of {len(both)} tasks{where}.")
     return "\n".join(lines) + "\n"
+
+
+def move_table(rows: list[dict], methods: list[str]) -> list[str]:
+    """Markdown lines: for each molvae method that recorded its moves, the share of its oracle calls
+    and of its top-10 molecules (all tasks and seeds together) made by each move."""
+    recorded = [m for m in methods if any(r["method"] == m and r.get("top10_by_move") for r in rows)]
+    if not recorded:
+        return []
+    totals = {}
+    for m in recorded:
+        calls, top = {}, {}
+        for r in rows:
+            if r["method"] != m:
+                continue
+            for name, n in (r.get("calls_by_move") or {}).items():
+                calls[name] = calls.get(name, 0) + n
+            for name, n in (r.get("top10_by_move") or {}).items():
+                top[name] = top.get(name, 0) + n
+        totals[m] = (calls, top)
+    moves = sorted({name for calls, top in totals.values() for name in (*calls, *top)})
+    lines = [
+        "",
+        "Which move made the calls and the top-10 molecules (share over all tasks and seeds; "
+        "init: the start population):",
+        "",
+        "| method | " + " | ".join(f"{name}: calls / top-10" for name in moves) + " |",
+        "|---|" + "---|" * len(moves),
+    ]
+    for m, (calls, top) in totals.items():
+        n_calls, n_top = max(sum(calls.values()), 1), max(sum(top.values()), 1)
+        cells = [f"{calls.get(name, 0) / n_calls:.2f} / {top.get(name, 0) / n_top:.2f}" for name in moves]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def combine(paths: list[str], stem: str | None, replace: bool, parser: argparse.ArgumentParser) -> int:
