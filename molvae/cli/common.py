@@ -1,4 +1,5 @@
-"""Flags shared by every verb, logging set-up, and helpers for writing result tables."""
+"""How a verb is declared, the flags shared by every verb, logging set-up, and helpers for writing
+result tables."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,23 @@ from molvae.io import OUTPUT_FORMATS, MoleculeTable, file_format, read_molecules
 from molvae.models.vae import MolVAE
 from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
+
+TABLE_OUTPUT = "output .csv/.tsv/.parquet"
+
+
+def verb_parser(
+    sub: argparse._SubParsersAction, name: str, help: str, description: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """The parser of one verb (or of one kind of ``molvae plot``): ``help`` is its line in the parent's
+    ``--help``, ``description`` heads its own, and ``run(args)`` does its work."""
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_output(parser: argparse.ArgumentParser, help: str, metavar: str = "OUT", required: bool = False) -> None:
+    """``-o/--output``: what the verb writes; its suffix picks the format."""
+    parser.add_argument("-o", "--output", required=required, metavar=metavar, help=help)
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str = "latent") -> None:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, start, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_output, start, verb_parser, write_output
 from molvae.io import read_latents
 
 HELP = "decode latent vectors to RDKit-validated canonical SMILES"
+DESCRIPTION = HELP + ". Greedy by default; --temperature > 0 samples."
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("decode", help=HELP, description=HELP + ". Greedy by default; --temperature > 0 samples.")
+    p = verb_parser(sub, "decode", HELP, DESCRIPTION, run)
     p.add_argument(
         "latents",
         metavar="LATENTS",
         help=".npy (n x d) or a table with columns z0..z{d-1} (e.g. the output of 'molvae encode')",
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
+    add_output(p, TABLE_OUTPUT, required=True)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples tokens")
     p.add_argument(
         "--index-temperature",
@@ -29,7 +30,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "0 = greedy; default: the model's own choice, as 'molvae sample', else --temperature)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

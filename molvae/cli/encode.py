@@ -6,33 +6,39 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_input, check_output, load_model, setup_logging, show_progress
+from molvae.cli.common import (
+    add_common,
+    add_input,
+    add_output,
+    check_output,
+    load_model,
+    setup_logging,
+    show_progress,
+    verb_parser,
+)
 from molvae.errors import InputError
 from molvae.library.stream import StreamConfig
 
 HELP = "encode molecules to latent vectors and predicted properties"
+DESCRIPTION = (
+    HELP + ". The input is streamed in chunks: RDKit and "
+    "SELFIES work runs in --workers processes while the encoder runs, and each finished chunk "
+    "is written to disk as it goes (OUT.partial/, assembled into OUT at the end), so memory "
+    "stays flat however large the library and a killed run can --resume. Every input row "
+    "is in the output, in input order (column 'row'), with its id; rows that cannot be "
+    "encoded have valid=False, a reason and empty latents."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "encode",
-        help=HELP,
-        description=HELP + ". The input is streamed in chunks: RDKit and "
-        "SELFIES work runs in --workers processes while the encoder runs, and each finished chunk "
-        "is written to disk as it goes (OUT.partial/, assembled into OUT at the end), so memory "
-        "stays flat however large the library and a killed run can --resume. Every input row "
-        "is in the output, in input order (column 'row'), with its id; rows that cannot be "
-        "encoded have valid=False, a reason and empty latents.",
-    )
+    p = verb_parser(sub, "encode", HELP, DESCRIPTION, run)
     add_input(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="OUT",
-        help="output .parquet (recommended for large libraries), .csv/.tsv (.gz allowed), or .npy "
+    add_output(
+        p,
+        "output .parquet (recommended for large libraries), .csv/.tsv (.gz allowed), or .npy "
         "(latent means only, n x d, NaN rows for invalid; those rows also go to "
         "OUT.rejects.csv); with --engine dask, a directory for a partitioned Parquet dataset",
+        required=True,
     )
     p.add_argument("--logvar", action="store_true", help="also write log-variances (columns logvar0..)")
     p.add_argument(
@@ -91,7 +97,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default: a LocalCluster on this machine with --workers processes)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

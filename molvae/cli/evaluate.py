@@ -7,31 +7,27 @@ import json
 import math
 
 from molvae import api
-from molvae.cli.common import add_common, load_model, setup_logging
+from molvae.cli.common import add_common, add_output, load_model, setup_logging, verb_parser
 from molvae.errors import InputError
 from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated
 from molvae.io import read_molecules
 from molvae.utils import atomic_path, resolve_device
 
 HELP = "compute MOSES metrics of generated molecules, or evaluate a model on a test set"
+DESCRIPTION = (
+    HELP + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
+    "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
+    "MOSES's Filters; PAINS; familiar: every atom environment occurs in ZINC250k; mean heavy atoms; "
+    "each rate over all entries, with the same rate of --reference "
+    "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
+    "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
+    "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
+    "samples (reference: the test set unless --reference is given)."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help=HELP,
-        description=(
-            HELP
-            + ". With GENERATED: validity, unique@1k/10k, novelty (--train), what a chemist checks first (radicals, "
-            "a sanity rate: one fragment, no radicals, >= 10 heavy atoms, rings <= 8 atoms, ZINC's elements, no PAINS; "
-            "MOSES's Filters; PAINS; familiar: every atom environment occurs in ZINC250k; mean heavy atoms; "
-            "each rate over all entries, with the same rate of --reference "
-            "beside it), and against --reference: FCD of the raw valid molecules, SNN, "
-            "Frag, Scaf, IntDiv1/2 and Wasserstein distances of logP, QED, SA and MW. With --test: the model's exact "
-            "reconstruction accuracy and property MAE/R2 on the test molecules, plus the metrics above for -n prior "
-            "samples (reference: the test set unless --reference is given)."
-        ),
-    )
+    p = verb_parser(sub, "evaluate", HELP, DESCRIPTION, run)
     p.add_argument("generated", nargs="?", metavar="GENERATED", help="generated molecules (any molecule file)")
     p.add_argument("--reference", metavar="REF", help="reference molecules, e.g. a test set")
     p.add_argument("--train", metavar="TRAIN", help="training molecules, for novelty")
@@ -43,9 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-n", "--num-samples", type=int, default=10000, help="prior samples with --test (default: 10000)")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column of every input file (default: detected)")
-    p.add_argument("-o", "--output", metavar="metrics.json", help="also write the metrics as JSON")
+    add_output(p, "also write the metrics as JSON", metavar="metrics.json")
     add_common(p, purpose="sample")
-    p.set_defaults(func=run)
 
 
 def _smiles(path: str | None, column: str | None) -> list[str] | None:

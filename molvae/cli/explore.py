@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, start, write_and_draw
+from molvae.cli.common import add_common, add_output, start, verb_parser, write_and_draw
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
+DESCRIPTION = HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "explore", help=HELP, description=HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
-    )
+    p = verb_parser(sub, "explore", HELP, DESCRIPTION, run)
     p.add_argument("smiles", metavar="SMILES", help="the query molecule")
     p.add_argument("-n", "--num-samples", type=int, default=100, help="latent draws (default: 100)")
     p.add_argument(
@@ -23,14 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="standard deviation of the draws around the latent mean (default: 1.0)",
     )
     p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write every neighbour (.csv/.tsv/.parquet)")
+    add_output(p, "write every neighbour (.csv/.tsv/.parquet)")
     p.add_argument(
         "--image",
         metavar="FILE",
         help="draw the query and its --top neighbours with similarity, QED and draw count (.png or .svg)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,23 +5,20 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, start, write_and_draw
+from molvae.cli.common import add_common, add_output, start, verb_parser, write_and_draw
 from molvae.search.interpolate import METHODS
 
 HELP = "decode the latent path between two molecules"
+DESCRIPTION = HELP + ": the unique valid molecules along it, in order, with Tanimoto similarity to both ends."
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "interpolate",
-        help=HELP,
-        description=HELP + ": the unique valid molecules along it, in order, with Tanimoto similarity to both ends.",
-    )
+    p = verb_parser(sub, "interpolate", HELP, DESCRIPTION, run)
     p.add_argument("start", metavar="A", help="SMILES of the first molecule")
     p.add_argument("end", metavar="B", help="SMILES of the second molecule")
     p.add_argument("--steps", type=int, default=10, help="intervals between A and B (default: 10)")
     p.add_argument("--method", choices=METHODS, default="linear", help="linear or spherical (slerp) path")
-    p.add_argument("-o", "--output", metavar="OUT", help="write every point (.csv/.tsv/.parquet)")
+    add_output(p, "write every point (.csv/.tsv/.parquet)")
     p.add_argument(
         "--image",
         metavar="FILE",
@@ -29,7 +26,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "t and similarities to A and B (.png or .svg)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

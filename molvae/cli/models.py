@@ -5,20 +5,17 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, setup_logging
+from molvae.cli.common import add_common, setup_logging, verb_parser
 
 HELP = "list the bundled models (names for --model), what each is for, size and parameters"
+DESCRIPTION = (
+    HELP + ". Any verb's --model takes one of these names or the path of a checkpoint written by 'molvae train'."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "models",
-        help=HELP,
-        description=HELP + ". Any verb's --model takes one of these names or "
-        "the path of a checkpoint written by 'molvae train'.",
-    )
+    p = verb_parser(sub, "models", HELP, DESCRIPTION, run)
     add_common(p, model=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,26 +6,24 @@ import argparse
 from pathlib import Path
 
 from molvae import api
-from molvae.cli.common import add_common, start, write_output
+from molvae.cli.common import add_common, add_output, start, verb_parser, write_output
 from molvae.io import read_molecules
 
 HELP = "find the nearest compounds of an encoded library to query molecules (latent means, Euclidean)"
+DESCRIPTION = (
+    HELP
+    + ". Encode the library once with 'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "neighbors",
-        help=HELP,
-        description=HELP + ". Encode the library once with "
-        "'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model.",
-    )
+    p = verb_parser(sub, "neighbors", HELP, DESCRIPTION, run)
     p.add_argument("--library", required=True, metavar="LIB", help="output of 'molvae encode' (.parquet/.csv)")
     p.add_argument("--query", required=True, metavar="SMILES_OR_FILE", help="a SMILES, or a molecule file")
     p.add_argument("-k", type=int, default=10, help="neighbours per query (default: 10)")
     p.add_argument("--rerank", action="store_true", help="order each query's hits by Tanimoto similarity")
-    p.add_argument("-o", "--output", metavar="OUT", help="write all hits (.csv/.tsv/.parquet)")
+    add_output(p, "write all hits (.csv/.tsv/.parquet)")
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

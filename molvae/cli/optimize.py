@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, show_progress, start
+from molvae.cli.common import add_common, add_output, show_progress, start, verb_parser
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives
 from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, write_optimization
@@ -15,15 +15,15 @@ HELP = (
     "Bayesian optimization or gradient ascent in latent space"
 )
 
+DESCRIPTION = (
+    HELP + ". Every evaluated molecule goes to --output with "
+    "its score, step and latent point; the best-so-far per step to OUT.trace.csv. A flag that "
+    "the chosen --method does not use is an error."
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "optimize",
-        help=HELP,
-        description=HELP + ". Every evaluated molecule goes to --output with "
-        "its score, step and latent point; the best-so-far per step to OUT.trace.csv. A flag that "
-        "the chosen --method does not use is an error.",
-    )
+    p = verb_parser(sub, "optimize", HELP, DESCRIPTION, run)
     p.add_argument("--objective", default="qed", help="objective name or spec (see --list-objectives; default: qed)")
     p.add_argument("--list-objectives", action="store_true", help="list objectives and exit")
     p.add_argument(
@@ -121,11 +121,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="report diverse hits: each of the --top molecules at Tanimoto distance >= D (Morgan radius 2) "
         "from every better one, e.g. 0.4 (default: 0, the plain top)",
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        help="every evaluated molecule (.csv/.tsv/.parquet); the "
+    add_output(
+        p,
+        "every evaluated molecule (.csv/.tsv/.parquet); the "
         "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png",
     )
     p.add_argument("--image", metavar="FILE", help="draw the --top molecules as a grid with their scores (.png/.svg)")
@@ -137,7 +135,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "OUT.neighbors.csv)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
-from molvae.cli.common import add_common, add_input, load_model, setup_logging
+from molvae.cli.common import add_common, add_input, add_output, load_model, setup_logging, verb_parser
 from molvae.data.datasets import property_labels
 from molvae.errors import InputError
 from molvae.io import MoleculeTable, read_frame, read_molecules
@@ -18,21 +18,23 @@ from molvae.viz.drawing import check_image_path
 from molvae.viz.plots import DEFAULT_PROPERTIES, FIGURE_FORMATS, PROJECTIONS
 
 HELP = "draw a latent-space map, training curves or property distributions"
+DESCRIPTION = HELP + ". Images are PNG, SVG or PDF by the suffix of -o."
 logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot", help=HELP, description=HELP + ". Images are PNG, SVG or PDF by the suffix of -o.")
+    p = verb_parser(sub, "plot", HELP, DESCRIPTION, lambda args: _missing_kind(p))  # no PLOT given: this help
     kinds = p.add_subparsers(dest="plot", metavar="PLOT")
-    p.set_defaults(func=lambda args: _missing_kind(p))
     image = f"image file ({', '.join(FIGURE_FORMATS)})"
 
-    lat = kinds.add_parser(
+    lat = verb_parser(
+        kinds,
         "latent",
-        help="2-D map (PCA or t-SNE) of encoded molecules coloured by a property",
-        description="Encode INPUT with the model, project the latent means to 2-D and colour "
+        "2-D map (PCA or t-SNE) of encoded molecules coloured by a property",
+        "Encode INPUT with the model, project the latent means to 2-D and colour "
         "them by a property: a numeric column of INPUT with that name, 'pred_NAME' (the "
         "model's prediction), or a property RDKit computes (see 'molvae train --list-properties').",
+        run_latent,
     )
     add_input(lat)
     lat.add_argument(
@@ -54,25 +56,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="encode at most the first N molecules of INPUT (default: 5000)",
     )
-    lat.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
+    add_output(lat, image, metavar="IMAGE", required=True)
     add_common(lat)
-    lat.set_defaults(func=run_latent)
 
-    tr = kinds.add_parser(
+    tr = verb_parser(
+        kinds,
         "training",
-        help="loss parts, KL weight, validation accuracy and property MAE per epoch",
-        description="Training curves from a run directory's metrics.csv (or the file itself).",
+        "loss parts, KL weight, validation accuracy and property MAE per epoch",
+        "Training curves from a run directory's metrics.csv (or the file itself).",
+        run_training,
     )
     tr.add_argument("run", metavar="RUN_DIR", help="run directory written by 'molvae train', or its metrics.csv")
-    tr.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
+    add_output(tr, image, metavar="IMAGE", required=True)
     add_common(tr, model=False)
-    tr.set_defaults(func=run_training)
 
-    pr = kinds.add_parser(
+    pr = verb_parser(
+        kinds,
         "properties",
-        help="histograms of properties of generated vs. reference molecules",
-        description="Overlaid histograms of RDKit properties (logP, QED, SA, MW by default) of "
+        "histograms of properties of generated vs. reference molecules",
+        "Overlaid histograms of RDKit properties (logP, QED, SA, MW by default) of "
         "GENERATED and --reference molecules; invalid SMILES are skipped.",
+        run_properties,
     )
     pr.add_argument("generated", metavar="GENERATED", help="generated molecules (e.g. the output of 'molvae sample')")
     pr.add_argument("--reference", required=True, metavar="REF", help="reference molecules (e.g. the training set)")
@@ -91,9 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="use at most the first N molecules of each file (default: 20000)",
     )
-    pr.add_argument("-o", "--output", required=True, metavar="IMAGE", help=image)
+    add_output(pr, image, metavar="IMAGE", required=True)
     add_common(pr, model=False)
-    pr.set_defaults(func=run_properties)
 
 
 def _missing_kind(parser: argparse.ArgumentParser) -> int:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_input, start, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_input, add_output, start, verb_parser, write_output
 from molvae.models.vae import RECONSTRUCT_BEAM
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
+DESCRIPTION = HELP + " (canonical SMILES equality; the latent mean decoded by beam search, --beam 1: greedy)."
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "reconstruct",
-        help=HELP,
-        description=HELP + " (canonical SMILES equality; the latent mean decoded by beam search, --beam 1: greedy).",
-    )
+    p = verb_parser(sub, "reconstruct", HELP, DESCRIPTION, run)
     add_input(p)
     p.add_argument(
         "--beam",
@@ -26,9 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="decode each molecule's latent mean by beam search of this width: the most probable sequence "
         f"the beam finds; 1: greedy, about 3x faster (default: {RECONSTRUCT_BEAM})",
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
+    add_output(p, TABLE_OUTPUT, required=True)
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

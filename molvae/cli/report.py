@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_common, setup_logging
+from molvae.cli.common import add_common, add_output, setup_logging, verb_parser
 from molvae.errors import InputError
 
 HELP = "write a self-contained HTML report of a training run or an optimization output"
+DESCRIPTION = (
+    HELP + " (images embedded, no external resources). "
+    "A run directory gives training curves, final metrics, prior samples from best.pt and the "
+    "config; an output table of 'molvae optimize' gives the trace (from OUT.trace.csv) and the "
+    "top molecules with structures, scores and properties."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "report",
-        help=HELP,
-        description=HELP + " (images embedded, no external resources). "
-        "A run directory gives training curves, final metrics, prior samples from best.pt and the "
-        "config; an output table of 'molvae optimize' gives the trace (from OUT.trace.csv) and the "
-        "top molecules with structures, scores and properties.",
-    )
+    p = verb_parser(sub, "report", HELP, DESCRIPTION, run)
     p.add_argument(
         "input", metavar="RUN_OR_OUTPUT", help="run directory of 'molvae train', or output table of 'molvae optimize'"
     )
-    p.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file to write")
+    add_output(p, "the HTML file to write", metavar="REPORT.html", required=True)
     p.add_argument(
         "-n",
         "--num-samples",
@@ -32,7 +31,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top", type=int, default=12, help="top molecules of an optimization to show (default: 12)")
     add_common(p, model=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from molvae import api
 from molvae.chem import compute_properties
-from molvae.cli.common import add_common, start, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_output, start, verb_parser, write_output
 from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
@@ -17,9 +17,9 @@ IMAGE_MOLECULES = 30
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help=HELP, description=HELP + ".")
+    p = verb_parser(sub, "sample", HELP, HELP + ".", run)
     p.add_argument("-n", "--num-samples", type=int, default=1000, help="number of prior draws (default: 1000)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
+    add_output(p, TABLE_OUTPUT, required=True)
     p.add_argument(
         "--temperature",
         type=float,
@@ -91,7 +91,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(with QED and novelty) as a grid (.png or .svg)",
     )
     add_common(p, purpose="sample")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

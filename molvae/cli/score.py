@@ -7,24 +7,32 @@ import argparse
 import numpy as np
 
 from molvae import api
-from molvae.cli.common import add_common, add_input, show_progress, start, write_output
+from molvae.cli.common import (
+    TABLE_OUTPUT,
+    add_common,
+    add_input,
+    add_output,
+    show_progress,
+    start,
+    verb_parser,
+    write_output,
+)
 from molvae.errors import InputError
 from molvae.evaluation.scoring import auroc, stored_reference
 
 HELP = "score molecules by negative ELBO, importance-weighted likelihood and latent Mahalanobis distance"
+DESCRIPTION = (
+    HELP + ". Higher scores = more unusual for this model. "
+    "The outlier flag uses a threshold calibrated on held-out training molecules: the model's "
+    "own (the bundled model carries one) or one fitted with --calibrate."
+)
 SCORES = ("neg_elbo", "neg_log_likelihood", "mahalanobis", "recon_nll", "kl")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "score",
-        help=HELP,
-        description=HELP + ". Higher scores = more unusual for this model. "
-        "The outlier flag uses a threshold calibrated on held-out training molecules: the model's "
-        "own (the bundled model carries one) or one fitted with --calibrate.",
-    )
+    p = verb_parser(sub, "score", HELP, DESCRIPTION, run)
     add_input(p)
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output .csv/.tsv/.parquet")
+    add_output(p, TABLE_OUTPUT, required=True)
     p.add_argument(
         "-k",
         "--samples",
@@ -50,7 +58,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with --calibrate: the quantile of the held-out molecules' scores the threshold is set at (default: 0.99)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def _labels(table, column: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from molvae.chem import PROPERTIES
-from molvae.cli.common import add_common, setup_logging, show_progress
+from molvae.cli.common import add_common, add_output, setup_logging, show_progress, verb_parser
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
 from molvae.data.vocab import REPRESENTATIONS
 from molvae.errors import InputError
@@ -16,6 +16,11 @@ from molvae.training.distributed import distributed_context
 from molvae.training.loop import command_line, train
 
 HELP = "train a VAE with a jointly trained property predictor on a molecule file"
+DESCRIPTION = (
+    HELP + ". Writes best.pt, last.pt, metrics.csv, "
+    "config.toml and training_curves.png into --output. Flags override --config, which overrides "
+    "the defaults."
+)
 logger = logging.getLogger(__name__)
 
 # The flags that set one [train] setting of the config each (--batch-size sets train.batch_size, ...);
@@ -48,13 +53,7 @@ TRAIN_FLAGS: dict[str, dict[str, Any]] = {
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help=HELP,
-        description=HELP + ". Writes best.pt, last.pt, metrics.csv, "
-        "config.toml and training_curves.png into --output. Flags override --config, which overrides "
-        "the defaults.",
-    )
+    p = verb_parser(sub, "train", HELP, DESCRIPTION, run)
     p.add_argument(
         "data",
         metavar="DATA",
@@ -62,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="training molecules (.csv/.tsv/.smi/.sdf/.parquet, optionally .gz); "
         "a 'split' column with train/valid is used if present",
     )
-    p.add_argument("-o", "--output", metavar="DIR", help="run directory (required)")
+    add_output(p, "run directory (required)", metavar="DIR")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [data], [model] and [train] tables")
     p.add_argument("--smiles-column", metavar="COL", help="SMILES column (default: detected)")
     p.add_argument("--id-column", metavar="COL", help="id column (default: detected)")
@@ -121,7 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "when the initial model has begun to overfit); without --init set [model] dropout in --config",
     )
     add_common(p, model=False)
-    p.set_defaults(func=run, seed=None)  # no --seed: the config file's seed (or 0)
+    p.set_defaults(seed=None)  # no --seed: the config file's seed (or 0)
 
 
 def list_properties() -> int:
