@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import selfies as sf
@@ -189,6 +190,11 @@ class Vocabulary:
     """Token <-> index map; index 0 is padding, then beginning, end and unknown markers."""
 
     tokens: tuple[str, ...]
+    # Every vocabulary starts with SPECIAL_TOKENS, so their indices are the same in all of them.
+    pad_index: ClassVar[int] = SPECIAL_TOKENS.index(PAD)
+    bos_index: ClassVar[int] = SPECIAL_TOKENS.index(BOS)
+    eos_index: ClassVar[int] = SPECIAL_TOKENS.index(EOS)
+    unk_index: ClassVar[int] = SPECIAL_TOKENS.index(UNK)
 
     def __post_init__(self) -> None:
         if tuple(self.tokens[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
@@ -208,22 +214,6 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.tokens)
-
-    @property
-    def pad_index(self) -> int:
-        return 0
-
-    @property
-    def bos_index(self) -> int:
-        return 1
-
-    @property
-    def eos_index(self) -> int:
-        return 2
-
-    @property
-    def unk_index(self) -> int:
-        return 3
 
     def __contains__(self, token: str) -> bool:
         return token in self._index  # type: ignore[attr-defined]
