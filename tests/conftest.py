@@ -1,7 +1,9 @@
-"""Shared fixtures: a few dozen molecules and a tiny model trained for a few CPU steps."""
+"""Shared fixtures: a few dozen molecules and a tiny model trained for a few CPU steps; and helpers
+that read /proc, for the tests of processes that must die with the one that started them."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -115,3 +117,39 @@ def overfit_run(tmp_path_factory, sample_smiles):
         }
     )
     return train(path, out / "run", cfg, progress=False), sample_smiles[:30]
+
+
+# ----------------------------------------------------------------------------- processes, read from /proc
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+
+def live_children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (zombies, already dead, left out)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_until_dead(pids: set[int], seconds: float = 30.0) -> set[int]:
+    """Those of ``pids`` still alive after up to ``seconds`` (a generous deadline, polled)."""
+    deadline = time.monotonic() + seconds
+    while (left := {p for p in pids if alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left

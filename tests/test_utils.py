@@ -8,47 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
 import torch
+from conftest import alive, linux_only, live_children, wait_until_dead
 
 from molvae.utils import process_pool, threads_beside
 
 ROOT = Path(__file__).resolve().parents[1]
-linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-
-
-def live_children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` (zombies, already dead, left out)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
-            if int(ppid) == pid and state != "Z":
-                found.add(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def wait_until_dead(pids: set[int], seconds: float = 30.0) -> set[int]:
-    """Those of ``pids`` still alive after up to ``seconds`` (a generous deadline, polled)."""
-    deadline = time.monotonic() + seconds
-    while (left := {p for p in pids if alive(p)}) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
 
 
 @linux_only

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import alive, linux_only, live_children, wait_until_dead
 
 from molvae.cli.main import main
 from molvae.errors import InputError
@@ -310,40 +311,7 @@ def test_encoder_threads_leave_cores_to_the_workers(monkeypatch):
 # ----------------------------------------------------------------------------- killed with worker processes
 
 
-def _live_children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` (zombies, already dead, left out)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        if stat:
-            state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
-            if int(ppid) == pid and state != "Z":
-                found.add(int(entry.name))
-    return found
-
-
-def _still_alive(pids: set[int], seconds: float = 30.0) -> set[int]:
-    """Those of ``pids`` alive after up to ``seconds`` (a generous deadline, polled)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = {p for p in pids if _alive(p)}
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@linux_only
 def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(
     tiny_model_path, long_csv, tmp_path, capsys
 ):
@@ -351,17 +319,17 @@ def test_sigkilled_encode_with_workers_leaves_none_behind_and_resumes_at_once(
     args = [*_encode_args(long_csv, out, tiny_model_path), "--workers", "2"]
     workers: set[int] = set()  # the pool's, preparing the next chunks when the main process dies
     try:
-        done = _sigkill_after_first_chunk(args, out, before_kill=lambda pid: workers.update(_live_children(pid)))
+        done = _sigkill_after_first_chunk(args, out, before_kill=lambda pid: workers.update(live_children(pid)))
         assert len(workers) == 2
 
         capsys.readouterr()  # at once: whatever the workers do, the lock died with the process that held it
         assert main([*args, "--resume"]) == 0, capsys.readouterr().err
         assert f"{done['rows']} of them by the interrupted run" in capsys.readouterr().out
         assert not partial_path(out).exists()
-        assert _still_alive(workers) == set()  # no worker outlived the killed encode
+        assert wait_until_dead(workers) == set()  # no worker outlived the killed encode
     finally:
         for pid in workers:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
     _assert_equals_uninterrupted(out, long_csv, tiny_model_path, tmp_path / "ref.parquet")
 
@@ -394,7 +362,7 @@ def test_the_lock_is_the_writers_alone_not_its_forked_children(tmp_path):
             stream.PartialEncode.start(out, {}, resume=True)  # the writer holds it
         proc.kill()
         proc.wait(timeout=60)
-        assert _alive(child)  # a child that inherited the lock file's descriptor lives on ...
+        assert alive(child)  # a child that inherited the lock file's descriptor lives on ...
         state = stream.PartialEncode.start(out, {}, resume=True)  # ... and does not hold the lock
         with pytest.raises(InputError, match="another molvae encode is writing"):
             stream.PartialEncode.start(out, {}, resume=True)  # held by this process now, for this process too
@@ -403,7 +371,7 @@ def test_the_lock_is_the_writers_alone_not_its_forked_children(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if child and _alive(child):
+        if child and alive(child):
             os.kill(child, signal.SIGKILL)
 
 
