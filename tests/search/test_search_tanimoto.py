@@ -15,9 +15,15 @@ def data(sample_smiles):
     return fp, y
 
 
-def test_the_gp_interpolates_what_it_was_given_and_is_unsure_far_away(data):
+@pytest.fixture
+def gp(data):
+    """A GP fitted on the first 40 molecules; the other 20 are held out (or candidates)."""
     fp, y = data
-    gp = TanimotoGP.fit(fp[:40], y[:40])
+    return TanimotoGP.fit(fp[:40], y[:40])
+
+
+def test_the_gp_interpolates_what_it_was_given_and_is_unsure_far_away(data, gp):
+    fp, y = data
     mean, sd = gp.predict(fp[:40])
     assert np.corrcoef(mean, y[:40])[0, 1] > 0.9
     far = chem.morgan_fingerprints(["FC(F)(F)C(F)(F)C(F)(F)F", "[Na+].[Cl-]"])
@@ -28,9 +34,8 @@ def test_the_gp_interpolates_what_it_was_given_and_is_unsure_far_away(data):
     assert np.corrcoef(held_out, y[40:])[0, 1] > 0.3  # and it generalizes a little
 
 
-def test_a_batch_spreads_over_distinct_candidates(data):
-    fp, y = data
-    gp = TanimotoGP.fit(fp[:40], y[:40])
+def test_a_batch_spreads_over_distinct_candidates(data, gp):
+    fp, _ = data
     mean, sd = gp.predict(fp[40:])
     best = int(np.argmax(mean + 5.0 * sd))
     candidates = np.concatenate([fp[40:], fp[40 + best : 41 + best], fp[40 + best : 41 + best]])  # two copies of it
@@ -40,9 +45,8 @@ def test_a_batch_spreads_over_distinct_candidates(data):
     assert len(copies & set(picked)) == 1  # once one copy is picked, the others lose their bonus
 
 
-def test_rejected_candidates_are_never_picked(data):
-    fp, y = data
-    gp = TanimotoGP.fit(fp[:40], y[:40])
+def test_rejected_candidates_are_never_picked(data, gp):
+    fp, _ = data
     checked = []
 
     def accept(idx):
@@ -81,9 +85,8 @@ def test_the_chosen_noise_maximizes_the_marginal_likelihood(data):
     assert np.allclose(gp.alpha, np.linalg.solve(K + gp.noise * np.eye(n), r))
 
 
-def test_sanity_checks_run_only_on_candidates_about_to_be_picked(data):
-    fp, y = data
-    gp = TanimotoGP.fit(fp[:40], y[:40])
+def test_sanity_checks_run_only_on_candidates_about_to_be_picked(data, gp):
+    fp, _ = data
     checked = []
 
     def accept(idx):
