@@ -11,8 +11,8 @@ from molvae.io import read_molecules
 
 HELP = "find the nearest compounds of an encoded library to query molecules (latent means, Euclidean)"
 DESCRIPTION = (
-    HELP
-    + ". Encode the library once with 'molvae encode LIB.csv -o LIB.parquet'; queries are encoded with the same model."
+    HELP + ". Encode the library once with 'molvae encode LIB.csv -o LIB.parquet'; "
+    "queries are encoded with the same model."
 )
 
 
