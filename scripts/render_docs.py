@@ -57,34 +57,49 @@ def markdown_table(header: str, rows: Iterable[str]) -> str:
 
 # ----------------------------------------------------------------------------- PMO
 
-PMO_METHODS = ("screening", "mol_ga", "molvae_evolve")
+# the methods a PMO table shows, in this order, where the file holds them (the ablations of evolve last)
+PMO_METHODS = ("screening", "mol_ga", "molvae_evolve", "evolve_graph_moves", "evolve_model_moves")
+PMO_MEASURES = (  # per-task mean over seeds of each row field; summed or averaged over the tasks
+    ("sum_familiar", "auc_top10_familiar", sum),
+    ("familiar_share", "top10_familiar_share", statistics.fmean),
+    ("optimizer_s", "optimizer_seconds", statistics.fmean),
+    ("oracle_s", "oracle_seconds", statistics.fmean),
+    ("scaffolds", "top10_scaffolds", statistics.fmean),
+    ("sum_diverse", "auc_top10_diverse", sum),
+    ("diversity", "top100_diversity", statistics.fmean),
+)
 
 
 def pmo_summary(budget: int) -> dict:
-    """Per task and method: the mean and sd of AUC top-10 over seeds, as benchmarks/pmo.py tabulates them."""
+    """Per task and method: the mean and sd of AUC top-10 over seeds, as benchmarks/pmo.py tabulates
+    them, and each of :data:`PMO_MEASURES` (None for a method whose rows lack it: older runs)."""
     rows = result(f"pmo_{budget}")["rows"]
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    out: dict = {"tasks": tasks, "auc": {}, "sum": {}, "sum_familiar": {}, "familiar_share": {}, "optimizer_s": {}}
-    for m in PMO_METHODS:
+    methods = [m for m in PMO_METHODS if any(r["method"] == m for r in rows)]
+    out: dict = {"tasks": tasks, "methods": methods, "auc": {}, "sum": {}, "moves": {}}
+    out.update({name: {} for name, _, _ in PMO_MEASURES})
+    for m in methods:
         mine = [r for r in rows if r["method"] == m]
         per_task = {}
         for t in tasks:
             values = [r["auc_top10"] for r in mine if r["task"] == t]
-            familiar = [r["auc_top10_familiar"] for r in mine if r["task"] == t]
-            share = [r["top10_familiar_share"] for r in mine if r["task"] == t]
-            seconds = [r["optimizer_seconds"] for r in mine if r["task"] == t]
-            per_task[t] = (
-                statistics.fmean(values),
-                statistics.stdev(values) if len(values) > 1 else None,
-                statistics.fmean(familiar),
-                statistics.fmean(share),
-                statistics.fmean(seconds),
-            )
+            per_task[t] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
         out["auc"][m] = per_task
         out["sum"][m] = sum(v[0] for v in per_task.values())
-        out["sum_familiar"][m] = sum(v[2] for v in per_task.values())
-        out["familiar_share"][m] = statistics.fmean(v[3] for v in per_task.values())
-        out["optimizer_s"][m] = statistics.fmean(v[4] for v in per_task.values())
+        for name, field, reduce in PMO_MEASURES:
+            if not all(r.get(field) is not None for r in mine):
+                out[name][m] = None
+                continue
+            out[name][m] = reduce([statistics.fmean(r[field] for r in mine if r["task"] == t) for t in tasks])
+        calls: dict[str, int] = {}
+        top: dict[str, int] = {}
+        for r in mine:
+            for move, n in (r.get("calls_by_move") or {}).items():
+                calls[move] = calls.get(move, 0) + n
+            for move, n in (r.get("top10_by_move") or {}).items():
+                top[move] = top.get(move, 0) + n
+        if top:
+            out["moves"][m] = (calls, top)
     return out
 
 
@@ -93,28 +108,47 @@ def pmo_wins(budget: int, ours: str = "molvae_evolve", peer: str = "mol_ga") -> 
     return sum(s["auc"][ours][t][0] > s["auc"][peer][t][0] for t in s["tasks"])
 
 
+PMO_ROWS = (  # label, measure, format
+    ("optimizer seconds per task", "optimizer_s", "{:.1f}"),
+    ("oracle seconds per task", "oracle_s", "{:.1f}"),
+    ("**sum, unfamiliar molecules scored 0**", "sum_familiar", "**{:.3f}**"),
+    ("familiar share of the top-10", "familiar_share", "{:.2f}"),
+    ("distinct scaffolds in the top-10, mean per task", "scaffolds", "{:.1f}"),
+    ("**sum, diverse top-10** (Tanimoto distance >= 0.4 between hits)", "sum_diverse", "**{:.3f}**"),
+    ("diversity of the top-100 (PMO), mean per task", "diversity", "{:.3f}"),
+)
+
+
 def pmo_table(budget: int) -> str:
     s = pmo_summary(budget)
-    header = "| task | " + " | ".join(PMO_METHODS) + " |"
+    methods = s["methods"]
+    header = "| task | " + " | ".join(methods) + " |"
     lines: list[str] = []
     for t in s["tasks"]:
         cells = []
-        for m in PMO_METHODS:
-            mean, sd = s["auc"][m][t][:2]
+        for m in methods:
+            mean, sd = s["auc"][m][t]
             cells.append(f"{mean:.3f}" + ("" if sd is None else f" ± {sd:.3f}"))
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
-    lines.append("| **sum** | " + " | ".join(f"**{s['sum'][m]:.3f}**" for m in PMO_METHODS) + " |")
-    lines.append(
-        "| optimizer seconds per task | " + " | ".join(f"{s['optimizer_s'][m]:.1f}" for m in PMO_METHODS) + " |"
-    )
-    lines.append(
-        "| **sum, unfamiliar molecules scored 0** | "
-        + " | ".join(f"**{s['sum_familiar'][m]:.3f}**" for m in PMO_METHODS)
-        + " |"
-    )
-    lines.append(
-        "| familiar share of the top-10 | " + " | ".join(f"{s['familiar_share'][m]:.2f}" for m in PMO_METHODS) + " |"
-    )
+    lines.append("| **sum** | " + " | ".join(f"**{s['sum'][m]:.3f}**" for m in methods) + " |")
+    for label, name, fmt in PMO_ROWS:
+        if any(s[name][m] is not None for m in methods):
+            cells = [fmt.format(s[name][m]) if s[name][m] is not None else "not measured" for m in methods]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return markdown_table(header, lines)
+
+
+def pmo_moves_table(budget: int) -> str:
+    """Which move made each molvae method's oracle calls and its top-10 molecules (shares over all tasks
+    and seeds); ``init``: the start population."""
+    s = pmo_summary(budget)
+    moves = sorted({move for calls, top in s["moves"].values() for move in (*calls, *top)})
+    header = "| method | " + " | ".join(f"{move}: calls / top-10" for move in moves) + " |"
+    lines = []
+    for m, (calls, top) in s["moves"].items():
+        n_calls, n_top = sum(calls.values()) or 1, sum(top.values()) or 1
+        cells = [f"{calls.get(move, 0) / n_calls:.2f} / {top.get(move, 0) / n_top:.2f}" for move in moves]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return markdown_table(header, lines)
 
 
@@ -376,6 +410,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "optimization": optimization_table,
     "constrained_tuning": constrained_tuning_table,
     "pmo_1000": lambda: pmo_table(1000),
+    "pmo_1000_moves": lambda: pmo_moves_table(1000),
     "pmo_10000": lambda: pmo_table(10000),
     "anomaly": anomaly_table,
     "conditional": conditional_table,
