@@ -152,6 +152,31 @@ def pmo_moves_table(budget: int) -> str:
     return markdown_table(header, lines)
 
 
+# ----------------------------------------------------------------------------- latent coverage
+
+COVERAGE_COLUMNS = (  # key, header, format
+    ("familiar", "familiar", "{:.3f}"),
+    ("sane", "sane", "{:.3f}"),
+    ("novelty", "novel", "{:.3f}"),
+    ("same_as_source", "decodes to its source", "{:.3f}"),
+    ("similarity_to_source", "Tanimoto to source", "{:.3f}"),
+    ("fcd", "FCD to valid", "{:.2f}"),
+)
+
+
+def coverage_table() -> str:
+    r = result("latent_coverage")
+    header = "| model | latent points | " + " | ".join(h for _, h, _ in COVERAGE_COLUMNS) + " |"
+    lines = []
+    for label, m in r["models"].items():
+        for name, row in m["rows"].items():
+            cells = [fmt.format(row[k]) if k in row else "" for k, _, fmt in COVERAGE_COLUMNS]
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+    ref = r["reference"]
+    lines.append(f"| valid split itself | | {ref['familiar']:.3f} | {ref['sane']:.3f} | | | | |")
+    return markdown_table(header, lines)
+
+
 # ----------------------------------------------------------------------------- ZINC250k
 
 ZINC_ROWS = (  # metric, key, format
@@ -411,6 +436,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "constrained_tuning": constrained_tuning_table,
     "pmo_1000": lambda: pmo_table(1000),
     "pmo_1000_moves": lambda: pmo_moves_table(1000),
+    "latent_coverage": coverage_table,
     "pmo_10000": lambda: pmo_table(10000),
     "anomaly": anomaly_table,
     "conditional": conditional_table,
@@ -434,9 +460,21 @@ def _pmo(budget: int, what: str, method: str = "molvae_evolve") -> tuple[str, Ca
             return f"{s['sum']['molvae_evolve'] / s['sum']['mol_ga']:.3f}"
         if what == "wins":
             return f"{pmo_wins(budget, peer=method)} of {len(s['tasks'])}"
-        if what == "optimizer_s":
+        if what in ("optimizer_s", "oracle_s", "scaffolds"):
             return f"{s[what][method]:.1f}"
         return f"{s[what][method]:.3f}"
+
+    return f"pmo_{budget}", value
+
+
+def _pmo_move(budget: int, method: str, move: str, what: str = "top10") -> tuple[str, Callable[[], str]]:
+    """The share of a molvae method's top-10 molecules (``what="top10"``) or oracle calls (``"calls"``)
+    that ``move`` made, over all tasks and seeds."""
+
+    def value() -> str:
+        calls, top = pmo_summary(budget)["moves"][method]
+        counts = top if what == "top10" else calls
+        return f"{counts.get(move, 0) / sum(counts.values()):.2f}"
 
     return f"pmo_{budget}", value
 
@@ -478,6 +516,19 @@ FIGURES: dict[str, tuple[str, Callable[[], str]]] = {
     "pmo_1000.optimizer_s.molvae_evolve": _pmo(1000, "optimizer_s"),
     "pmo_1000.optimizer_s.mol_ga": _pmo(1000, "optimizer_s", "mol_ga"),
     "pmo_1000.wins.mol_ga": _pmo(1000, "wins", "mol_ga"),
+    "pmo_1000.sum.evolve_graph_moves": _pmo(1000, "sum", "evolve_graph_moves"),
+    "pmo_1000.sum.evolve_model_moves": _pmo(1000, "sum", "evolve_model_moves"),
+    "pmo_1000.wins_graph_only": _pmo(1000, "wins", "evolve_graph_moves"),
+    "pmo_1000.sum_diverse.molvae_evolve": _pmo(1000, "sum_diverse"),
+    "pmo_1000.scaffolds.molvae_evolve": _pmo(1000, "scaffolds"),
+    "pmo_1000.scaffolds.mol_ga": _pmo(1000, "scaffolds", "mol_ga"),
+    "pmo_1000.diversity.molvae_evolve": _pmo(1000, "diversity"),
+    "pmo_1000.diversity.mol_ga": _pmo(1000, "diversity", "mol_ga"),
+    "pmo_1000.oracle_s.molvae_evolve": _pmo(1000, "oracle_s"),
+    "pmo_1000.top10.graph": _pmo_move(1000, "molvae_evolve", "graph"),
+    "pmo_1000.calls.graph": _pmo_move(1000, "molvae_evolve", "graph", "calls"),
+    "pmo_1000.top10.branch": _pmo_move(1000, "molvae_evolve", "branch"),
+    "pmo_1000.calls.branch": _pmo_move(1000, "molvae_evolve", "branch", "calls"),
     "pmo_10000.sum.molvae_evolve": _pmo(10000, "sum"),
     "pmo_10000.sum.mol_ga": _pmo(10000, "sum", "mol_ga"),
     "pmo_10000.sum.screening": _pmo(10000, "sum", "screening"),
