@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "familiar": float(chem.familiar_flags(reference).mean()),
             "sane": float(chem.sane_flags(reference).mean()),
         },
+        "columns": [list(c) for c in COLUMNS],  # what a table of these rows shows (scripts/render_docs.py too)
         "models": {},
     }
     for label, name in zip(labels, args.models, strict=True):

@@ -154,26 +154,19 @@ def pmo_moves_table(budget: int) -> str:
 
 # ----------------------------------------------------------------------------- latent coverage
 
-COVERAGE_COLUMNS = (  # key, header, format
-    ("familiar", "familiar", "{:.3f}"),
-    ("sane", "sane", "{:.3f}"),
-    ("novelty", "novel", "{:.3f}"),
-    ("same_as_source", "decodes to its source", "{:.3f}"),
-    ("similarity_to_source", "Tanimoto to source", "{:.3f}"),
-    ("fcd", "FCD to valid", "{:.2f}"),
-)
-
 
 def coverage_table() -> str:
     r = result("latent_coverage")
-    header = "| model | latent points | " + " | ".join(h for _, h, _ in COVERAGE_COLUMNS) + " |"
+    columns = r["columns"]
+    header = "| model | latent points | " + " | ".join(h for _, h, _ in columns) + " |"
     lines = []
     for label, m in r["models"].items():
         for name, row in m["rows"].items():
-            cells = [fmt.format(row[k]) if k in row else "" for k, _, fmt in COVERAGE_COLUMNS]
+            cells = [fmt.format(row[k]) if k in row else "" for k, _, fmt in columns]
             lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
     ref = r["reference"]
-    lines.append(f"| valid split itself | | {ref['familiar']:.3f} | {ref['sane']:.3f} | | | | |")
+    cells = [f"{ref[k]:.3f}" if k in ref else "" for k, _, _ in columns]
+    lines.append("| valid split itself | | " + " | ".join(cells) + " |")
     return markdown_table(header, lines)
 
 
