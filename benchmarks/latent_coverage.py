@@ -66,7 +66,7 @@ def judge(decoded: list[str | None], reference: list[str], train: set[str], sour
         ok = [i for i, s in enumerate(decoded) if s]
         a = chem.morgan_fingerprints([decoded[i] for i in ok])
         b = chem.morgan_fingerprints([source[i] for i in ok])
-        sims = [tanimoto_matrix(a[i : i + 1], b[i : i + 1])[0, 0] for i in range(len(ok))]
+        sims = np.diag(tanimoto_matrix(a, b))  # each decode against its own source
         out["similarity_to_source"] = float(np.sum(sims) / len(decoded))  # an invalid decode counts 0
     return out
 
