@@ -15,7 +15,6 @@ likelihood.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from molvae import MolVAE, __version__, chem
 from molvae.evaluation.scoring import auroc, score_molecules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, parse_args, save_results  # noqa: E402
 
 SIDE_CHAINS = [
     "",
@@ -100,10 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(parser, argv)
     n_test, n_set, k = (500, 100, 1) if args.quick else (2000, 300, 8)
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)

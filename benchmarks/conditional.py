@@ -30,7 +30,7 @@ from molvae import MolVAE, __version__, chem
 from molvae.pretrained import resolve_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import HERE, hardware, save_results  # noqa: E402
+from common import RESULTS, hardware, parse_args, save_results  # noqa: E402
 
 TARGETS = {"qed": (0.6, 0.75, 0.9), "logp": (1.0, 3.0, 5.0)}
 
@@ -60,9 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--guidance", type=float, default=1.0, help="guidance weight W (molvae sample --guidance)")
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parse_args(parser, argv)
     n = 100 if args.quick else 500
     t0 = time.perf_counter()
     cvae = MolVAE.load(resolve_model(args.model))

@@ -12,7 +12,6 @@ Writes ``benchmarks/results/constrained_tuning.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -27,7 +26,7 @@ from molvae.search.objectives import make_objective, penalized_logp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from zinc250k import DEFAULT_DATA, hardware  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, parse_args, save_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutate-fractions", type=float, nargs="+", default=[1.0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parse_args(parser, argv)
     if not args.data.exists():
         parser.error(f"{args.data} not found (the shared ZINC250k file)")
     frame = pd.read_csv(args.data, keep_default_na=False)
@@ -75,8 +73,6 @@ def main(argv: list[str] | None = None) -> int:
             if rounds == 0:
                 break
     result = {"split": "valid", "molecules": len(starts), "seed": args.seed, "hardware": hardware(), "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "constrained_tuning.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "| edit rounds | children per round | mutation share | improvement | success | candidates | s/molecule |",
         "|---|---|---|---|---|---|---|",
@@ -86,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['success_rate']} | {r['candidates_per_molecule']} | {r['seconds_per_molecule']} |"
         for r in rows
     ]
-    (args.out / "constrained_tuning.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_results(args.out, "constrained_tuning", result, "\n".join(lines) + "\n")
     return 0
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -32,12 +32,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-import molvae
-from molvae import chem
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import DEFAULT_DATA, RESULTS, add_models, cpu_name, labelled_models  # noqa: E402
+
+import molvae  # noqa: E402
+from molvae import chem  # noqa: E402
+
 DRUGS = HERE.parent / "data" / "approved_drugs.csv"
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "zinc250k.csv.gz"
 # what issue 47 asks of the default model around drugs outside ZINC
 TARGETS = {
     "reconstruction": 0.60,
@@ -46,17 +48,6 @@ TARGETS = {
     "explore_median_similarity": 0.35,
     "interpolate_familiar": 0.80,
 }
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux), else what the platform module knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(model: molvae.MolVAE, drugs: pd.DataFrame, draws: int, steps: int, seed: int) -> dict:
@@ -155,8 +146,7 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["zinc250k_selfies"], help="bundled names or checkpoint paths")
-    p.add_argument("--labels", nargs="+", help="one label per model (default: the names)")
+    add_models(p)
     p.add_argument("--drugs", default=str(DRUGS), help="CSV with name and smiles columns")
     p.add_argument("--draws", type=int, default=100)
     p.add_argument("--steps", type=int, default=10)
@@ -171,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         drugs, args.draws, args.control = drugs.head(6), 20, min(args.control, 6)
     control = control_set(args.data, args.control, args.seed) if args.control else None
-    labels = args.labels or args.models
-    if len(labels) != len(args.models):
-        p.error("give one label per model")
+    models = labelled_models(p, args)
     results = {
         "drug_file": Path(args.drugs).name,
         "drugs": len(drugs),
@@ -188,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": ROWS,
         "models": {},
     }
-    for label, name in zip(labels, args.models, strict=True):
+    for label, name in models:
         model = molvae.load(name)
         results["models"][label] = {"model": name, **measure(model, drugs, args.draws, args.steps, args.seed)}
         if control is not None:
@@ -201,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({m['seconds']:.0f} s)"
         )
     stem = args.stem or ("drugs_quick" if args.quick else "drugs")
-    out = HERE / "results"
+    out = RESULTS
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / f"{stem}.md").write_text(markdown(results))
     print(f"wrote {out / (stem + '.json')}")

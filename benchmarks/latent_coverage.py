@@ -31,15 +31,13 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from drugs import cpu_name  # noqa: E402
-from zinc250k import DEFAULT_DATA, save_results  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, add_models, cpu_name, labelled_models, parse_args, save_results  # noqa: E402
 
 import molvae  # noqa: E402
 from molvae import chem  # noqa: E402
 from molvae.evaluation.metrics import fcd, novelty, tanimoto_matrix  # noqa: E402
 from molvae.models.ring_limit import DEFAULT_MAX_RING  # noqa: E402
 
-RESULTS = HERE / "results"
 COLUMNS = (  # key, header, format
     ("validity", "valid", "{:.3f}"),
     ("familiar", "familiar", "{:.3f}"),
@@ -113,19 +111,15 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["zinc250k_selfies"], help="bundled names or checkpoint paths")
-    p.add_argument("--labels", nargs="+", help="one label per model (default: the names)")
+    add_models(p)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column")
     p.add_argument("--molecules", type=int, default=2000, help="train molecules (and valid references)")
     p.add_argument("--scales", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="300 molecules")
     p.add_argument("--stem", default=None, help="result file name (default: latent_coverage[_quick])")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    labels = args.labels or args.models
-    if len(labels) != len(args.models):
-        p.error("give one label per model")
+    args = parse_args(p, argv)
+    models = labelled_models(p, args)
     n = 300 if args.quick else args.molecules
     data = pd.read_csv(args.data)
     train_rows = data[data["split"] == "train"]
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "columns": [list(c) for c in COLUMNS],  # what a table of these rows shows (scripts/render_docs.py too)
         "models": {},
     }
-    for label, name in zip(labels, args.models, strict=True):
+    for label, name in models:
         model = molvae.load(name)
         result["models"][label] = {"model": name, **measure(model, molecules, reference, train, args.scales, args.seed)}
     stem = args.stem or ("latent_coverage_quick" if args.quick else "latent_coverage")

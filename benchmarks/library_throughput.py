@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import DEFAULT_DATA, HERE, hardware, save_results  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, save_results  # noqa: E402
 
 from molvae.models.ring_limit import DEFAULT_MAX_RING  # noqa: E402
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workers", type=int, default=0, help="cores to use (default: all)")
     ap.add_argument("--sweep", action="store_true", help="also time other --workers/--threads/--precision settings")
-    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     from molvae.data.datasets import resolve_workers
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, save_results  # noqa: E402
 
 from molvae import MolVAE, chem  # noqa: E402
 from molvae.config import RunConfig  # noqa: E402
@@ -38,7 +38,6 @@ from molvae.evaluation.metrics import chemistry_metrics, fcd, reconstruction_acc
 from molvae.pretrained import default_model_path  # noqa: E402
 from molvae.training.loop import train  # noqa: E402
 
-RESULTS = HERE / "results"
 DEFAULT_RUNS = HERE.parent.parent / "runs" / "ablation"
 BASE_CONFIG = HERE.parent / "scripts" / "zinc250k.toml"
 

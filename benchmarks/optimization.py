@@ -39,7 +39,7 @@ from molvae.search.objectives import callable_objective, make_objective, penaliz
 from molvae.search.optimization import DEFAULT_METHOD, OptimizeConfig, run_optimization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zinc250k import DEFAULT_DATA, HERE, hardware  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, parse_args  # noqa: E402
 
 # Published anchors. QED maximum: Jin et al. 2018 (JT-VAE) and most later papers (about 0.948).
 # Penalized logP top-3 within a budget: JT-VAE (Jin et al. 2018, sparse GP BO) 5.30 / 4.93 / 4.49;
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, help="oracle calls per run (default: qed 300, plogp 500; quick 100)")
     parser.add_argument("--molecules", type=int, help="constrained task: starting molecules (default 800; quick 30)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="zinc250k.csv.gz (shared data)")
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--plogp-variants",
         nargs="+",
@@ -290,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         help="constrained task: keep the results file's runs of other seeds and report the mean "
         "over all of them (e.g. --tasks constrained --seeds 2 --add-seeds after seeds 0 1)",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(parser, argv)
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     budget = args.budget or (100 if args.quick else 500)
     qed_budget = args.budget or (100 if args.quick else 300)

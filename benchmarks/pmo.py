@@ -70,13 +70,12 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from zinc250k import DEFAULT_DATA, hardware, save_results  # noqa: E402
+from common import DEFAULT_DATA, RESULTS, hardware, parse_args, save_results  # noqa: E402
 
 from molvae import __version__, chem  # noqa: E402
 from molvae.evaluation.metrics import tanimoto_matrix  # noqa: E402
 from molvae.search.latent import diverse_top  # noqa: E402
 
-RESULTS = HERE / "results"
 AUC_FREQUENCY = 100
 TOP = 10
 ORACLE_TIME_LIMIT = 60  # seconds per molecule
@@ -678,8 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         help="with --combine: a task, method and seed in two files keeps the later file's row "
         "(e.g. one method re-run beside the peers' rows of an earlier run)",
     )
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = parse_args(p, argv, level=logging.WARNING, timestamps=False)
     if args.replace and not args.combine:
         p.error("--replace only applies to --combine")
     if args.combine:

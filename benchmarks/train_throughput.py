@@ -12,9 +12,9 @@ sequences. Writes benchmarks/results/train_throughput.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +31,8 @@ from molvae.models.vae import MolVAE
 from molvae.training.loop import vae_loss
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import RESULTS, save_results  # noqa: E402
 
 
 class PackedBidirectionalEncoder(nn.Module):
@@ -77,7 +79,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     n, passes = (1024, 1) if args.quick else (2048, 3)
     smiles = pd.read_csv(HERE.parent / "data" / "moses_sample.csv")["smiles"].tolist()[:n]
@@ -117,9 +119,7 @@ def main(argv=None) -> int:
         f"{torch.get_num_threads()} threads",
         "rows": rows,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "train_throughput_quick" if args.quick else "train_throughput"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
         f"Training throughput, MOSES sample, batch {args.batch_size}; {result['hardware']}.",
         "",
@@ -130,8 +130,7 @@ def main(argv=None) -> int:
         f"| {r['encoder']} | {r['precision']} | {r['mol_per_s']:.0f} | {r['speedup_vs_fp32_shipped']:.2f}x |"
         for r in rows
     ]
-    (args.out / f"{stem}.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    save_results(args.out, stem, result, "\n".join(md) + "\n")
     return 0
 
 

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from molvae import MolVAE, __version__
 from molvae.evaluation.evaluate import evaluate_model
 from molvae.pretrained import default_model_path
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "zinc250k.csv.gz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_DATA, RESULTS, hardware, parse_args, save_results  # noqa: E402
 
 # Published numbers (ZINC250k unless noted). Reconstruction and validity: Jin et al. 2018 (JT-VAE, Table 1,
 # which also lists SD-VAE, GVAE and the chemical VAE of Gomez-Bombarelli et al.); unique@10k and novelty:
@@ -83,21 +80,6 @@ CHEMISTRY_ROWS = [
     ("familiar", "familiar (every atom environment, neutral form, occurs in ZINC250k train)", "-"),
     ("heavy_atoms", "mean heavy atoms (valid molecules)", "test +- 1.5"),
 ]
-
-
-def save_results(out: Path, stem: str, result: dict, markdown_text: str) -> None:
-    """Write ``out/stem.json`` and ``out/stem.md`` and print the markdown (every benchmark ends so)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(markdown_text)
-    print(markdown_text)
-
-
-def hardware() -> str:
-    return (
-        f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}"
-    )
 
 
 def markdown(result: dict, quick: bool) -> str:
@@ -197,15 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 test molecules and 1,000 samples")
     parser.add_argument("--samples", type=int, default=None, help="prior samples (default 10,000; quick 1,000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--merge",
         action="store_true",
         help="keep the other models' entries of the results file in --out and replace (or add) only "
         "the models measured now (same settings required)",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(parser, argv, timestamps=False)
     models = args.model or list(
         dict.fromkeys(str(p) for p in (default_model_path("sample"), default_model_path()) if p is not None)
     )
