@@ -4,10 +4,12 @@ result tables."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from molvae.pretrained import BUNDLED_MODEL, SAMPLER_MODEL, default_model_path
 from molvae.viz.drawing import GRID_FORMATS, check_image_path, molecule_grid
 
 TABLE_OUTPUT = "output .csv/.tsv/.parquet"
+Config = TypeVar("Config")
 
 
 def verb_parser(
@@ -35,6 +38,11 @@ def verb_parser(
 def add_output(parser: argparse.ArgumentParser, help: str, metavar: str = "OUT", required: bool = False) -> None:
     """``-o/--output``: what the verb writes; its suffix picks the format."""
     parser.add_argument("-o", "--output", required=required, metavar=metavar, help=help)
+
+
+def add_image(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--image FILE``: the verb's molecules drawn as a grid (suffix checked by :func:`start`)."""
+    parser.add_argument("--image", metavar="FILE", help=help)
 
 
 def add_common(parser: argparse.ArgumentParser, model: bool = True, purpose: str = "latent") -> None:
@@ -69,6 +77,13 @@ def add_input(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="strip salts: keep the largest fragment of multi-fragment SMILES (off by default)",
     )
+
+
+def config_from_args(config_class: type[Config], args: argparse.Namespace) -> Config:
+    """A config dataclass whose fields are set by the verb's flags of the same names (``--batch-size``
+    sets ``batch_size``); a field without a flag keeps its default."""
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class) if hasattr(args, f.name)}
+    return config_class(**flags)
 
 
 def setup_logging(args: argparse.Namespace) -> None:

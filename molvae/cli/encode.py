@@ -11,6 +11,7 @@ from molvae.cli.common import (
     add_input,
     add_output,
     check_output,
+    config_from_args,
     load_model,
     setup_logging,
     show_progress,
@@ -101,15 +102,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args)
-    config = StreamConfig(
-        chunk_size=args.chunk_size,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        threads=args.threads,
-        precision=args.precision,
-        logvar=args.logvar,
-        keep_largest_fragment=args.keep_largest_fragment,
-    )
+    config = config_from_args(StreamConfig, args)
     if args.engine == "local":
         check_output(args.output)
     elif args.resume:  # before the model loads

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_output, start, verb_parser, write_and_draw
+from molvae.cli.common import add_common, add_image, add_output, start, verb_parser, write_and_draw
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 DESCRIPTION = HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
@@ -23,11 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
     add_output(p, "write every neighbour (.csv/.tsv/.parquet)")
-    p.add_argument(
-        "--image",
-        metavar="FILE",
-        help="draw the query and its --top neighbours with similarity, QED and draw count (.png or .svg)",
-    )
+    add_image(p, "draw the query and its --top neighbours with similarity, QED and draw count (.png or .svg)")
     add_common(p)
 
 

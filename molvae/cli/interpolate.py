@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_output, start, verb_parser, write_and_draw
+from molvae.cli.common import add_common, add_image, add_output, start, verb_parser, write_and_draw
 from molvae.search.interpolate import METHODS
 
 HELP = "decode the latent path between two molecules"
@@ -19,11 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="intervals between A and B (default: 10)")
     p.add_argument("--method", choices=METHODS, default="linear", help="linear or spherical (slerp) path")
     add_output(p, "write every point (.csv/.tsv/.parquet)")
-    p.add_argument(
-        "--image",
-        metavar="FILE",
-        help="draw the unique molecules along the path, in order, with step, "
-        "t and similarities to A and B (.png or .svg)",
+    add_image(
+        p, "draw the unique molecules along the path, in order, with step, t and similarities to A and B (.png or .svg)"
     )
     add_common(p)
 

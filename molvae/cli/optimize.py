@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_output, show_progress, start, verb_parser
+from molvae.cli.common import add_common, add_image, add_output, config_from_args, show_progress, start, verb_parser
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives
 from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, write_optimization
@@ -126,7 +126,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "every evaluated molecule (.csv/.tsv/.parquet); the "
         "best-so-far per step goes to OUT.trace.csv and a picture of both to OUT.trace.png",
     )
-    p.add_argument("--image", metavar="FILE", help="draw the --top molecules as a grid with their scores (.png/.svg)")
+    add_image(p, "draw the --top molecules as a grid with their scores (.png/.svg)")
     p.add_argument(
         "--library",
         metavar="LIB",
@@ -142,25 +142,7 @@ def run(args: argparse.Namespace) -> int:
         for name, description in list_objectives():
             print(f"{name:40s} {description}")
         return 0
-    config = OptimizeConfig(
-        method=args.method,
-        budget=args.budget,
-        n_init=args.n_init,
-        batch_size=args.batch_size,
-        acquisition=args.acquisition,
-        proposals=args.proposals,
-        pool_size=args.pool_size,
-        trust_region=args.trust_region,
-        max_heavy_atoms=args.max_heavy_atoms,
-        familiar_only=args.familiar_only,
-        environments=args.environments,
-        start=args.start,
-        min_similarity=args.min_similarity,
-        library=args.library,
-        top=args.top,
-        min_distance=args.min_distance,
-        seed=args.seed,
-    )
+    config = config_from_args(OptimizeConfig, args)
     model, _ = start(args, read_input=False)
     result = api.optimize(model, args.objective, config, init=args.init, progress=show_progress(args))
     write_optimization(result, args.output, args.image)

@@ -49,13 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="OPT_OUTPUT",
         help="output table of 'molvae optimize': its successive best molecules are drawn as a numbered path",
     )
-    lat.add_argument(
-        "--max-molecules",
-        type=int,
-        default=5000,
-        metavar="N",
-        help="encode at most the first N molecules of INPUT (default: 5000)",
-    )
+    _add_max_molecules(lat, 5000, "encode at most the first N molecules of INPUT")
     add_output(lat, image, metavar="IMAGE", required=True)
     add_common(lat)
 
@@ -88,15 +82,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help=f"properties to plot (default: {' '.join(DEFAULT_PROPERTIES)})",
     )
-    pr.add_argument(
-        "--max-molecules",
-        type=int,
-        default=20000,
-        metavar="N",
-        help="use at most the first N molecules of each file (default: 20000)",
-    )
+    _add_max_molecules(pr, 20000, "use at most the first N molecules of each file")
     add_output(pr, image, metavar="IMAGE", required=True)
     add_common(pr, model=False)
+
+
+def _add_max_molecules(parser: argparse.ArgumentParser, default: int, help: str) -> None:
+    """``--max-molecules N`` (checked by :func:`_open`)."""
+    parser.add_argument("--max-molecules", type=int, default=default, metavar="N", help=f"{help} (default: {default})")
 
 
 def _missing_kind(parser: argparse.ArgumentParser) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from molvae import api
 from molvae.chem import compute_properties
-from molvae.cli.common import TABLE_OUTPUT, add_common, add_output, start, verb_parser, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_image, add_output, start, verb_parser, write_output
 from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
@@ -84,11 +84,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         f"this changed; 0 = no limit (default: {DEFAULT_MAX_RING}, chosen on the validation split)",
     )
     p.add_argument("--latents", action="store_true", help="also write the sampled latent vectors (z0..)")
-    p.add_argument(
-        "--image",
-        metavar="FILE",
-        help=f"also draw the first {IMAGE_MOLECULES} distinct valid samples "
-        "(with QED and novelty) as a grid (.png or .svg)",
+    add_image(
+        p,
+        f"also draw the first {IMAGE_MOLECULES} distinct valid samples (with QED and novelty) as a grid (.png or .svg)",
     )
     add_common(p, purpose="sample")
 
