@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -59,14 +60,37 @@ def markdown_table(header: str, rows: Iterable[str]) -> str:
 
 # the methods a PMO table shows, in this order, where the file holds them (the ablations of evolve last)
 PMO_METHODS = ("screening", "mol_ga", "molvae_evolve", "evolve_graph_moves", "evolve_model_moves")
-PMO_MEASURES = (  # per-task mean over seeds of each row field; summed or averaged over the tasks
-    ("sum_familiar", "auc_top10_familiar", sum),
-    ("familiar_share", "top10_familiar_share", statistics.fmean),
-    ("optimizer_s", "optimizer_seconds", statistics.fmean),
-    ("oracle_s", "oracle_seconds", statistics.fmean),
-    ("scaffolds", "top10_scaffolds", statistics.fmean),
-    ("sum_diverse", "auc_top10_diverse", sum),
-    ("diversity", "top100_diversity", statistics.fmean),
+
+
+class PmoMeasure(NamedTuple):
+    """A measure of the PMO runs beside AUC top-10: how :func:`pmo_summary` computes it and how
+    :func:`pmo_table` shows it."""
+
+    name: str  # its key in pmo_summary and in the figures' ids
+    field: str  # the result rows' field, averaged over the seeds of each task
+    reduce: Callable[[list[float]], float]  # over the tasks: summed or averaged
+    label: str  # its row in the PMO table
+    fmt: str
+
+
+PMO_MEASURES = (  # in the order of their rows in the PMO table
+    PmoMeasure("optimizer_s", "optimizer_seconds", statistics.fmean, "optimizer seconds per task", "{:.1f}"),
+    PmoMeasure("oracle_s", "oracle_seconds", statistics.fmean, "oracle seconds per task", "{:.1f}"),
+    PmoMeasure("sum_familiar", "auc_top10_familiar", sum, "**sum, unfamiliar molecules scored 0**", "**{:.3f}**"),
+    PmoMeasure("familiar_share", "top10_familiar_share", statistics.fmean, "familiar share of the top-10", "{:.2f}"),
+    PmoMeasure(
+        "scaffolds", "top10_scaffolds", statistics.fmean, "distinct scaffolds in the top-10, mean per task", "{:.1f}"
+    ),
+    PmoMeasure(
+        "sum_diverse",
+        "auc_top10_diverse",
+        sum,
+        "**sum, diverse top-10** (Tanimoto distance >= 0.4 between hits)",
+        "**{:.3f}**",
+    ),
+    PmoMeasure(
+        "diversity", "top100_diversity", statistics.fmean, "diversity of the top-100 (PMO), mean per task", "{:.3f}"
+    ),
 )
 
 
@@ -77,7 +101,7 @@ def pmo_summary(budget: int) -> dict:
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     methods = [m for m in PMO_METHODS if any(r["method"] == m for r in rows)]
     out: dict = {"tasks": tasks, "methods": methods, "auc": {}, "sum": {}, "moves": {}}
-    out.update({name: {} for name, _, _ in PMO_MEASURES})
+    out.update({measure.name: {} for measure in PMO_MEASURES})
     for m in methods:
         mine = [r for r in rows if r["method"] == m]
         per_task = {}
@@ -86,7 +110,7 @@ def pmo_summary(budget: int) -> dict:
             per_task[t] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
         out["auc"][m] = per_task
         out["sum"][m] = sum(v[0] for v in per_task.values())
-        for name, field, reduce in PMO_MEASURES:
+        for name, field, reduce, _, _ in PMO_MEASURES:
             if not all(r.get(field) is not None for r in mine):
                 out[name][m] = None
                 continue
@@ -108,17 +132,6 @@ def pmo_wins(budget: int, ours: str = "molvae_evolve", peer: str = "mol_ga") -> 
     return sum(s["auc"][ours][t][0] > s["auc"][peer][t][0] for t in s["tasks"])
 
 
-PMO_ROWS = (  # label, measure, format
-    ("optimizer seconds per task", "optimizer_s", "{:.1f}"),
-    ("oracle seconds per task", "oracle_s", "{:.1f}"),
-    ("**sum, unfamiliar molecules scored 0**", "sum_familiar", "**{:.3f}**"),
-    ("familiar share of the top-10", "familiar_share", "{:.2f}"),
-    ("distinct scaffolds in the top-10, mean per task", "scaffolds", "{:.1f}"),
-    ("**sum, diverse top-10** (Tanimoto distance >= 0.4 between hits)", "sum_diverse", "**{:.3f}**"),
-    ("diversity of the top-100 (PMO), mean per task", "diversity", "{:.3f}"),
-)
-
-
 def pmo_table(budget: int) -> str:
     s = pmo_summary(budget)
     methods = s["methods"]
@@ -131,7 +144,7 @@ def pmo_table(budget: int) -> str:
             cells.append(f"{mean:.3f}" + ("" if sd is None else f" ± {sd:.3f}"))
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     lines.append("| **sum** | " + " | ".join(f"**{s['sum'][m]:.3f}**" for m in methods) + " |")
-    for label, name, fmt in PMO_ROWS:
+    for name, _, _, label, fmt in PMO_MEASURES:
         if any(s[name][m] is not None for m in methods):
             cells = [fmt.format(s[name][m]) if s[name][m] is not None else "not measured" for m in methods]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
