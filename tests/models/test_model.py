@@ -237,10 +237,11 @@ def test_mutate_writes_local_edits(tiny_model):
 
 @pytest.mark.parametrize("layers", [1, 2])
 def test_decoder_steps_compute_the_teacher_forced_pass(layers):
-    from molvae.models.nn.decoder import GRUDecoder
+    from molvae.models.nn import GRUDecoder, GRUSizes
 
     torch.manual_seed(0)
-    dec = GRUDecoder(vocab_size=20, embedding_dim=8, hidden_dim=16, layers=layers, latent_dim=4, dropout=0.1).eval()
+    dec = GRUDecoder(GRUSizes(vocab_size=20, embedding_dim=8, hidden_dim=16, layers=layers, latent_dim=4, dropout=0.1))
+    dec.eval()
     z, tokens = torch.randn(5, 4), torch.randint(0, 20, (5, 7))
     with torch.no_grad():
         expected, _ = dec(tokens, z)

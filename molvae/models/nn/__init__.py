@@ -2,7 +2,8 @@
 
 from molvae.models.nn.decoder import GRUDecoder
 from molvae.models.nn.encoder import GRUEncoder
+from molvae.models.nn.gru import GRUSizes
 from molvae.models.nn.heads import PropertyHead
 from molvae.models.nn.vae import SequenceVAE, reparameterize
 
-__all__ = ["GRUDecoder", "GRUEncoder", "PropertyHead", "SequenceVAE", "reparameterize"]
+__all__ = ["GRUDecoder", "GRUEncoder", "GRUSizes", "PropertyHead", "SequenceVAE", "reparameterize"]

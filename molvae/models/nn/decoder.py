@@ -8,34 +8,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from molvae.models.nn.gru import GRUSizes
+
 
 class GRUDecoder(nn.Module):
     """``z`` sets the initial hidden state and is concatenated to every input embedding, so the
-    decoder cannot ignore it as easily (a common remedy for posterior collapse)."""
+    decoder cannot ignore it as easily (a common remedy for posterior collapse). ``sizes.latent_dim``:
+    the size of ``z`` (of a conditional VAE: the latent point and the condition)."""
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embedding_dim: int,
-        hidden_dim: int,
-        layers: int,
-        latent_dim: int,
-        dropout: float,
-        pad_index: int = 0,
-    ) -> None:
+    def __init__(self, sizes: GRUSizes) -> None:
         super().__init__()
-        self.layers = layers
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-        self.z_to_hidden = nn.Linear(latent_dim, hidden_dim * layers)
-        self.gru = nn.GRU(
-            embedding_dim + latent_dim,
-            hidden_dim,
-            num_layers=layers,
-            batch_first=True,
-            dropout=dropout if layers > 1 else 0.0,
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_dim, vocab_size)
+        self.layers = sizes.layers
+        self.embedding = sizes.embedding()
+        self.z_to_hidden = nn.Linear(sizes.latent_dim, sizes.hidden_dim * sizes.layers)
+        self.gru = sizes.gru(sizes.embedding_dim + sizes.latent_dim)
+        self.dropout = nn.Dropout(sizes.dropout)
+        self.out = nn.Linear(sizes.hidden_dim, sizes.vocab_size)
 
     def initial_state(self, z: torch.Tensor) -> torch.Tensor:
         """``z``: ``batch x latent`` -> hidden ``layers x batch x hidden``."""

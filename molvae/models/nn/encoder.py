@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from molvae.models.nn.gru import GRUSizes
+
 
 def reverse_within_length(tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first ``length`` entries, leaving the padding after them in place.
@@ -23,32 +25,22 @@ def reverse_within_length(tokens: torch.Tensor, lengths: torch.Tensor) -> torch.
 class GRUEncoder(nn.Module):
     """Embeds tokens and reads them with a forward GRU and a backward GRU (on each sequence reversed
     within its real length); the states at the last real token of both go to ``mu`` and ``logvar``
-    (``batch x latent_dim``).
+    (``batch x latent_dim``); ``condition_dim``: the size of a conditional VAE's condition, read beside
+    those states.
 
     Two plain GRUs over padded batches instead of one bidirectional GRU over packed sequences:
     the same information, and about 1.6x faster under bf16 autocast on CPU (packing defeats the
     fused kernels; measured on this project's 2-core machine).
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embedding_dim: int,
-        hidden_dim: int,
-        layers: int,
-        latent_dim: int,
-        dropout: float,
-        pad_index: int = 0,
-        condition_dim: int = 0,
-    ) -> None:
+    def __init__(self, sizes: GRUSizes, condition_dim: int = 0) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-        rnn_dropout = dropout if layers > 1 else 0.0
-        self.forward_gru = nn.GRU(embedding_dim, hidden_dim, num_layers=layers, batch_first=True, dropout=rnn_dropout)
-        self.backward_gru = nn.GRU(embedding_dim, hidden_dim, num_layers=layers, batch_first=True, dropout=rnn_dropout)
-        self.dropout = nn.Dropout(dropout)
-        self.to_mu = nn.Linear(2 * hidden_dim + condition_dim, latent_dim)
-        self.to_logvar = nn.Linear(2 * hidden_dim + condition_dim, latent_dim)
+        self.embedding = sizes.embedding()
+        self.forward_gru = sizes.gru(sizes.embedding_dim)
+        self.backward_gru = sizes.gru(sizes.embedding_dim)
+        self.dropout = nn.Dropout(sizes.dropout)
+        self.to_mu = nn.Linear(2 * sizes.hidden_dim + condition_dim, sizes.latent_dim)
+        self.to_logvar = nn.Linear(2 * sizes.hidden_dim + condition_dim, sizes.latent_dim)
 
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, condition: torch.Tensor | None = None

@@ -26,6 +26,7 @@ from molvae.data.vocab import Vocabulary, get_representation
 from molvae.errors import ConfigError, InputError
 from molvae.models.nn.decoder import GRUDecoder
 from molvae.models.nn.encoder import GRUEncoder
+from molvae.models.nn.gru import GRUSizes
 from molvae.models.nn.heads import PropertyHead
 
 # Parameters with one row per vocabulary token (warm starts match their rows by token name).
@@ -58,25 +59,23 @@ class SequenceVAE(nn.Module):
             )
         self.condition_index = [self.scaler.names.index(c) for c in config.conditions]
         nc = len(self.condition_index)
-        v = len(vocab)
-        self.encoder = GRUEncoder(
-            v,
+        encoder = GRUSizes(
+            len(vocab),
             config.embedding_dim,
             config.encoder_hidden_dim,
             config.encoder_layers,
             config.latent_dim,
             config.dropout,
             vocab.pad_index,
-            condition_dim=nc,
         )
-        self.decoder = GRUDecoder(
-            v,
-            config.embedding_dim,
-            config.decoder_hidden_dim,
-            config.decoder_layers,
-            config.latent_dim + nc,
-            config.dropout,
-            vocab.pad_index,
+        self.encoder = GRUEncoder(encoder, condition_dim=nc)
+        self.decoder = GRUDecoder(  # the encoder's tokens and embedding size; it reads z and the condition
+            dataclasses.replace(
+                encoder,
+                hidden_dim=config.decoder_hidden_dim,
+                layers=config.decoder_layers,
+                latent_dim=config.latent_dim + nc,
+            )
         )
         self.property_head = PropertyHead(
             config.latent_dim,
