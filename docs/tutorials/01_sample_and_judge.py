@@ -9,22 +9,14 @@
 # (`jupytext --to notebook 01_sample_and_judge.py`). Settings are small so that it runs in CI.
 
 # %%
-import os
-from pathlib import Path
-
 import pandas as pd
+from tutorial import DATA, output_dir, setting
 
 import molvae
 from molvae.evaluation.metrics import chemistry_metrics, uniqueness, validity
 
-N = int(os.environ.get("TUTORIAL_SAMPLES", 300))
-OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
-OUT.mkdir(exist_ok=True)
-DATA = (
-    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
-    if "__file__" in globals()
-    else Path("data/moses_sample.csv")
-)
+N = setting("SAMPLES", 300)
+OUT = output_dir()
 
 model = molvae.load("zinc250k_selfies")
 print(model)

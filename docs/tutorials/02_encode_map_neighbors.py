@@ -5,21 +5,14 @@
 # space coloured by a property, and find the library compounds nearest to a query molecule.
 
 # %%
-import os
-from pathlib import Path
+from tutorial import DATA, output_dir, setting
 
 import molvae
 from molvae import chem
 from molvae.viz.plots import latent_map
 
-OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
-OUT.mkdir(exist_ok=True)
-ROWS = int(os.environ.get("TUTORIAL_ROWS", 500))
-DATA = (
-    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
-    if "__file__" in globals()
-    else Path("data/moses_sample.csv")
-)
+OUT = output_dir()
+ROWS = setting("ROWS", 500)
 
 model = molvae.load("zinc250k_selfies")
 library = molvae.io.read_molecules(DATA)

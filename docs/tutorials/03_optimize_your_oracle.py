@@ -7,18 +7,15 @@
 # the score: here, QED, but zero above 450 Da or for a PAINS match.
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
+from tutorial import output_dir, setting
 
 import molvae
 from molvae import chem
 from molvae.search import OptimizeConfig
 
-OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
-OUT.mkdir(exist_ok=True)
-BUDGET = int(os.environ.get("TUTORIAL_BUDGET", 60))
+OUT = output_dir()
+BUDGET = setting("BUDGET", 60)
 
 model = molvae.load("zinc250k_selfies")
 

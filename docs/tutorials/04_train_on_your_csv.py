@@ -7,24 +7,16 @@
 # small model (real models train for hours: see `scripts/zinc250k_v2.toml`).
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+from tutorial import DATA, output_dir, setting
 
 import molvae
 from molvae.config import RunConfig
 from molvae.training.loop import train
 
-OUT = Path(os.environ.get("TUTORIAL_OUT", "tutorial_output"))
-OUT.mkdir(exist_ok=True)
-ROWS = int(os.environ.get("TUTORIAL_ROWS", 300))
-DATA = (
-    Path(__file__).resolve().parents[2] / "data" / "moses_sample.csv"
-    if "__file__" in globals()
-    else Path("data/moses_sample.csv")
-)
+OUT = output_dir()
+ROWS = setting("ROWS", 300)
 
 frame = pd.read_csv(DATA).head(ROWS)
 rng = np.random.default_rng(0)
