@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -26,13 +27,23 @@ Config = TypeVar("Config")
 
 
 def verb_parser(
-    sub: argparse._SubParsersAction, name: str, help: str, description: str, run: Callable[[argparse.Namespace], int]
+    sub: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    description: str,
+    run: Callable[[argparse.Namespace], int] | None,
 ) -> argparse.ArgumentParser:
     """The parser of one verb (or of one kind of ``molvae plot``): ``help`` is its line in the parent's
-    ``--help``, ``description`` heads its own, and ``run(args)`` does its work."""
+    ``--help``, ``description`` heads its own, and ``run(args)`` does its work; a verb without ``run``
+    only groups kinds (``molvae plot``) and, given none, prints its help."""
     parser = sub.add_parser(name, help=help, description=description)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run or functools.partial(_print_help, parser))
     return parser
+
+
+def _print_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    parser.print_help()
+    return 2
 
 
 def add_output(parser: argparse.ArgumentParser, help: str, metavar: str = "OUT", required: bool = False) -> None:

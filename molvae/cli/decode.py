@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import TABLE_OUTPUT, add_common, add_output, start, verb_parser, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_output, start, write_output
 from molvae.io import read_latents
 
 HELP = "decode latent vectors to RDKit-validated canonical SMILES"
 DESCRIPTION = HELP + ". Greedy by default; --temperature > 0 samples."
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "decode", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "latents",
         metavar="LATENTS",

@@ -15,7 +15,6 @@ from molvae.cli.common import (
     load_model,
     setup_logging,
     show_progress,
-    verb_parser,
 )
 from molvae.errors import InputError
 from molvae.library.stream import StreamConfig
@@ -31,8 +30,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "encode", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_input(p)
     add_output(
         p,

@@ -7,7 +7,7 @@ import json
 import math
 
 from molvae import api
-from molvae.cli.common import add_common, add_output, load_model, setup_logging, verb_parser
+from molvae.cli.common import add_common, add_output, load_model, setup_logging
 from molvae.errors import InputError
 from molvae.evaluation.metrics import chemistry_metrics, evaluate_generated
 from molvae.io import read_molecules
@@ -26,8 +26,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "evaluate", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("generated", nargs="?", metavar="GENERATED", help="generated molecules (any molecule file)")
     p.add_argument("--reference", metavar="REF", help="reference molecules, e.g. a test set")
     p.add_argument("--train", metavar="TRAIN", help="training molecules, for novelty")

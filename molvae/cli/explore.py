@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_image, add_output, start, verb_parser, write_and_draw
+from molvae.cli.common import add_common, add_image, add_output, start, write_and_draw
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 DESCRIPTION = HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "explore", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("smiles", metavar="SMILES", help="the query molecule")
     p.add_argument("-n", "--num-samples", type=int, default=100, help="latent draws (default: 100)")
     p.add_argument(

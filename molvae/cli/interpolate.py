@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_image, add_output, start, verb_parser, write_and_draw
+from molvae.cli.common import add_common, add_image, add_output, start, write_and_draw
 from molvae.search.interpolate import METHODS
 
 HELP = "decode the latent path between two molecules"
 DESCRIPTION = HELP + ": the unique valid molecules along it, in order, with Tanimoto similarity to both ends."
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "interpolate", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("start", metavar="A", help="SMILES of the first molecule")
     p.add_argument("end", metavar="B", help="SMILES of the second molecule")
     p.add_argument("--steps", type=int, default=10, help="intervals between A and B (default: 10)")

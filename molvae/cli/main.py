@@ -24,6 +24,7 @@ from molvae.cli import (
     score,
     train,
 )
+from molvae.cli.common import verb_parser
 from molvae.errors import MolvaeError
 from molvae.training import runs
 
@@ -53,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"molvae {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb in VERBS:
-        verb.add_parser(sub)
+    for verb in VERBS:  # each module is a verb: its name, HELP, DESCRIPTION, arguments and run
+        name = verb.__name__.rpartition(".")[2]
+        verb.add_arguments(verb_parser(sub, name, verb.HELP, verb.DESCRIPTION, verb.run))
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, setup_logging, verb_parser
+from molvae.cli.common import add_common, setup_logging
 
 HELP = "list the bundled models (names for --model), what each is for, size and parameters"
 DESCRIPTION = (
@@ -13,8 +13,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "models", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p, model=False)
 
 

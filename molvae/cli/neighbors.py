@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from molvae import api
-from molvae.cli.common import add_common, add_output, start, verb_parser, write_output
+from molvae.cli.common import add_common, add_output, start, write_output
 from molvae.io import read_molecules
 
 HELP = "find the nearest compounds of an encoded library to query molecules (latent means, Euclidean)"
@@ -16,8 +16,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "neighbors", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", required=True, metavar="LIB", help="output of 'molvae encode' (.parquet/.csv)")
     p.add_argument("--query", required=True, metavar="SMILES_OR_FILE", help="a SMILES, or a molecule file")
     p.add_argument("-k", type=int, default=10, help="neighbours per query (default: 10)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import add_common, add_image, add_output, config_from_args, show_progress, start, verb_parser
+from molvae.cli.common import add_common, add_image, add_output, config_from_args, show_progress, start
 from molvae.search.bo import ACQUISITIONS, PROPOSALS
 from molvae.search.objectives import list_objectives
 from molvae.search.optimization import DEFAULT_METHOD, METHODS, OptimizationRun, OptimizeConfig, write_optimization
@@ -22,8 +22,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "optimize", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", default="qed", help="objective name or spec (see --list-objectives; default: qed)")
     p.add_argument("--list-objectives", action="store_true", help="list objectives and exit")
     p.add_argument(

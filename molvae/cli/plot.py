@@ -22,8 +22,10 @@ DESCRIPTION = HELP + ". Images are PNG, SVG or PDF by the suffix of -o."
 logger = logging.getLogger(__name__)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "plot", HELP, DESCRIPTION, lambda args: _missing_kind(p))  # no PLOT given: this help
+run = None  # the PLOT given does the work; without one, molvae plot prints its help
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     kinds = p.add_subparsers(dest="plot", metavar="PLOT")
     image = f"image file ({', '.join(FIGURE_FORMATS)})"
 
@@ -90,11 +92,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _add_max_molecules(parser: argparse.ArgumentParser, default: int, help: str) -> None:
     """``--max-molecules N`` (checked by :func:`_open`)."""
     parser.add_argument("--max-molecules", type=int, default=default, metavar="N", help=f"{help} (default: {default})")
-
-
-def _missing_kind(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _open(args: argparse.Namespace) -> None:

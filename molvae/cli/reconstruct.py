@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 
 from molvae import api
-from molvae.cli.common import TABLE_OUTPUT, add_common, add_input, add_output, start, verb_parser, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_input, add_output, start, write_output
 from molvae.models.vae import RECONSTRUCT_BEAM
 
 HELP = "encode then decode molecules and report exact-match reconstruction accuracy"
 DESCRIPTION = HELP + " (canonical SMILES equality; the latent mean decoded by beam search, --beam 1: greedy)."
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "reconstruct", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_input(p)
     p.add_argument(
         "--beam",

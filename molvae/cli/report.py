@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_common, add_output, setup_logging, verb_parser
+from molvae.cli.common import add_common, add_output, setup_logging
 from molvae.errors import InputError
 
 HELP = "write a self-contained HTML report of a training run or an optimization output"
@@ -16,8 +16,7 @@ DESCRIPTION = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "report", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "input", metavar="RUN_OR_OUTPUT", help="run directory of 'molvae train', or output table of 'molvae optimize'"
     )

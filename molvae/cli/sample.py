@@ -6,18 +6,18 @@ import argparse
 
 from molvae import api
 from molvae.chem import compute_properties
-from molvae.cli.common import TABLE_OUTPUT, add_common, add_image, add_output, start, verb_parser, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_image, add_output, start, write_output
 from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
 from molvae.viz.drawing import molecule_grid
 
 HELP = "sample new molecules from the prior and report validity, uniqueness and novelty"
+DESCRIPTION = HELP + "."
 IMAGE_MOLECULES = 30
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "sample", HELP, HELP + ".", run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num-samples", type=int, default=1000, help="number of prior draws (default: 1000)")
     add_output(p, TABLE_OUTPUT, required=True)
     p.add_argument(

@@ -14,7 +14,6 @@ from molvae.cli.common import (
     add_output,
     show_progress,
     start,
-    verb_parser,
     write_output,
 )
 from molvae.errors import InputError
@@ -29,8 +28,7 @@ DESCRIPTION = (
 SCORES = ("neg_elbo", "neg_log_likelihood", "mahalanobis", "recon_nll", "kl")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "score", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_input(p)
     add_output(p, TABLE_OUTPUT, required=True)
     p.add_argument(

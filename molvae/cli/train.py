@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from molvae.chem import PROPERTIES
-from molvae.cli.common import add_common, add_output, setup_logging, show_progress, verb_parser
+from molvae.cli.common import add_common, add_output, setup_logging, show_progress
 from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
 from molvae.data.vocab import REPRESENTATIONS
 from molvae.errors import InputError
@@ -52,8 +52,7 @@ TRAIN_FLAGS: dict[str, dict[str, Any]] = {
 }
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = verb_parser(sub, "train", HELP, DESCRIPTION, run)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "data",
         metavar="DATA",
