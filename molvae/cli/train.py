@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from molvae.chem import PROPERTIES
 from molvae.cli.common import add_common, add_output, setup_logging, show_progress
-from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig
+from molvae.config import KL_SCHEDULES, PRECISIONS, RunConfig, TrainConfig
 from molvae.data.vocab import REPRESENTATIONS
 from molvae.errors import InputError
 from molvae.training.distributed import distributed_context
@@ -23,28 +23,21 @@ DESCRIPTION = (
 )
 logger = logging.getLogger(__name__)
 
-# The flags that set one [train] setting of the config each (--batch-size sets train.batch_size, ...);
-# unset, the --config file's value (or the default) stays.
+# The flags that set one [train] setting of the config each (--batch-size sets train.batch_size, ...), of the
+# type TrainConfig declares for it; unset, the --config file's value (or the default) stays.
 TRAIN_FLAGS: dict[str, dict[str, Any]] = {
-    "epochs": {"type": int, "help": "epochs (default: 10)"},
-    "batch_size": {"type": int, "help": "molecules per batch (default: 256)"},
-    "learning_rate": {"type": float, "help": "peak learning rate, cosine-decayed (default: 1e-3)"},
-    "min_learning_rate": {"type": float, "help": "floor of the cosine decay (default: 1e-4)"},
-    "warmup_steps": {
-        "type": int,
-        "help": "linear learning-rate warm-up steps; use a few hundred with --init (default: 0)",
-    },
-    "beta": {"type": float, "help": "final KL weight (default: 0.05)"},
+    "epochs": {"help": "epochs (default: 10)"},
+    "batch_size": {"help": "molecules per batch (default: 256)"},
+    "learning_rate": {"help": "peak learning rate, cosine-decayed (default: 1e-3)"},
+    "min_learning_rate": {"help": "floor of the cosine decay (default: 1e-4)"},
+    "warmup_steps": {"help": "linear learning-rate warm-up steps; use a few hundred with --init (default: 0)"},
+    "beta": {"help": "final KL weight (default: 0.05)"},
     "kl_schedule": {"choices": KL_SCHEDULES, "help": "KL weight schedule (default: monotonic)"},
-    "kl_warmup_epochs": {
-        "type": float,
-        "help": "monotonic schedule: epochs to ramp the KL weight from 0 to --beta (default: 2)",
-    },
-    "free_bits": {"type": float, "help": "free nats per latent dimension (default: 0.05)"},
-    "property_weight": {"type": float, "help": "weight of the property loss (default: 1.0)"},
+    "kl_warmup_epochs": {"help": "monotonic schedule: epochs to ramp the KL weight from 0 to --beta (default: 2)"},
+    "free_bits": {"help": "free nats per latent dimension (default: 0.05)"},
+    "property_weight": {"help": "weight of the property loss (default: 1.0)"},
     "precision": {"choices": PRECISIONS, "help": "auto uses bf16 autocast where supported (default: auto)"},
     "ema_decay": {
-        "type": float,
         "metavar": "D",
         "help": "validate and save best.pt with an exponential moving average of the weights, each step "
         "keeping D of the average (e.g. 0.999, about 1,000 steps; default: 0, off)",
@@ -81,8 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--representation", choices=sorted(REPRESENTATIONS), help="string representation (default: selfies)")
     p.add_argument("--latent-dim", type=int, help="latent dimensions (default: 64)")
+    types = get_type_hints(TrainConfig)
     for name, spec in TRAIN_FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), **spec)
+        p.add_argument("--" + name.replace("_", "-"), type=types[name], **spec)
     p.add_argument(
         "--keep-largest-fragment",
         action="store_true",
