@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from molvae.errors import ConfigError, InputError
 from molvae.models.vae import MolVAE
@@ -222,10 +220,7 @@ def optimize(
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    bar = tqdm(
-        total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress, file=sys.stderr
-    )
-    ledger = Ledger(objective, config.budget, model.latent_dim, bar)
+    ledger = Ledger.counted(objective, config.budget, model.latent_dim, progress)
     stalled = 0
     with ledger.running():
         z0, y0 = _initial(model, ledger, config, init_smiles, rng)

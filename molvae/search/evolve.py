@@ -49,14 +49,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.errors import ConfigError, InputError
@@ -539,10 +537,7 @@ def evolve(
         chem.reference_environments(config.environments)
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    bar = tqdm(
-        total=config.budget, desc=f"optimize {objective.name}", unit="call", disable=not progress, file=sys.stderr
-    )
-    ledger = Ledger(objective, config.budget, model.latent_dim, bar)
+    ledger = Ledger.counted(objective, config.budget, model.latent_dim, progress)
     pop = _Population(model.latent_dim)
     state = _EvolveState(pop, _Admission(config), np.ones(model.latent_dim), config.parents, config.parents)
     with EditWorkers(1 if config.parallel_edits else 0) as worker, ledger.running():

@@ -12,13 +12,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from molvae.errors import InputError
 from molvae.models.vae import MolVAE
@@ -54,8 +52,7 @@ def gradient_ascent(
         z0 = encode_starts(model, init_smiles)[1][:n_starts]
     else:
         z0 = rng.standard_normal((n_starts, model.latent_dim)).astype(np.float32)
-    bar = tqdm(total=budget, desc=f"gradient {objective.name}", unit="call", disable=not progress, file=sys.stderr)
-    ledger = Ledger(objective, budget, model.latent_dim, bar)
+    ledger = Ledger.counted(objective, budget, model.latent_dim, progress, verb="gradient")
     path = surrogate.ascend(z0, steps, learning_rate, every=decode_every, prior_weight=PRIOR_WEIGHT)
     try:
         with contextlib.closing(path):
@@ -65,5 +62,5 @@ def gradient_ascent(
                 if ledger.remaining <= 0:
                     break
     finally:
-        bar.close()
+        ledger.bar.close()
     return ledger.result(time.perf_counter() - t0)

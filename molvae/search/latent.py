@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.data.datasets import resolve_workers
@@ -291,6 +293,15 @@ class Ledger:
         self.skipped_forms = 0  # molecules given the score of another form of themselves, without a call
         self._keys: dict[str, str] = {}  # SMILES -> tautomer key, memoized
         self._scored: dict[str, str] = {}  # tautomer key -> the first SMILES scored with it
+
+    @classmethod
+    def counted(
+        cls, objective: Objective, budget: int, latent_dim: int, progress: bool, verb: str = "optimize"
+    ) -> Ledger:
+        """A ledger whose calls a progress bar on stderr counts (``VERB OBJECTIVE``, shown when ``progress``);
+        :meth:`running` closes it."""
+        bar = tqdm(total=budget, desc=f"{verb} {objective.name}", unit="call", disable=not progress, file=sys.stderr)
+        return cls(objective, budget, latent_dim, bar)
 
     def identity(self, smiles: str) -> str:
         """The molecule's tautomer and charge-state key (:func:`molvae.chem.tautomer_key`), memoized."""
