@@ -204,8 +204,10 @@ class SequenceVAE(nn.Module):
         """The most probable token sequence of each row of ``z`` (``batch x latent``) that a beam of
         ``width`` hypotheses finds: each step keeps the ``width`` prefixes of highest total log
         probability; a hypothesis that wrote EOS keeps its score and stays in the beam. Width 1 is
+        greedy decoding. A beam can lose the greedy path on the way and end below it, so each row keeps
+        the greedy sequence where that is the more probable: the result is never less probable than
         greedy decoding. Returns each row's best sequence (``max_length`` long, padded), as
-        :meth:`generate` does. Costs about ``width`` times a greedy decode.
+        :meth:`generate` does. Costs about ``width + 1`` times a greedy decode.
 
         Example:
             >>> rows = vae.beam_search(torch.zeros(2, vae.latent_dim), width=3)   # doctest: +SKIP
@@ -214,6 +216,17 @@ class SequenceVAE(nn.Module):
             raise InputError(f"the beam width must be at least 1, not {width}")
         max_length = max_length or self.config.max_length
         z = self.with_condition(z, condition)
+        tokens, scores = self._beam(z, width, dtype, max_length)
+        if width > 1:
+            greedy, greedy_scores = self._beam(z, 1, dtype, max_length)
+            tokens = torch.where((greedy_scores > scores).unsqueeze(1), greedy, tokens)
+        return [row.tolist() for row in tokens.cpu()]
+
+    def _beam(
+        self, z: torch.Tensor, width: int, dtype: torch.dtype | None, max_length: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One beam search over ``z`` (the condition appended): the best hypothesis of each row
+        (``batch x max_length`` tokens) and its total log probability (``batch``)."""
         n, device, vocab = z.shape[0], z.device, len(self.vocab)
         weights = self.decoder.step_weights(dtype)
         gates = self.decoder.z_gates(weights, z).repeat_interleave(width, 0)
@@ -241,7 +254,7 @@ class SequenceVAE(nn.Module):
                 break
             flat = (rows * width + beam).view(-1)
             hidden, inputs = hidden[:, flat], token.view(-1)
-        return [row.tolist() for row in tokens[:, 0].cpu()]
+        return tokens[:, 0], scores[:, 0]
 
     def _index_reader(self, temperature: float, index_temperature: float | None) -> _IndexReader | None:
         """What tracks index tokens during a decode, when their temperature differs from the rest."""
