@@ -37,6 +37,7 @@ from molvae.models import checkpoint
 from molvae.models.ring_limit import DEFAULT_MAX_RING
 from molvae.models.vae import RECONSTRUCT_BEAM, MolVAE
 from molvae.pretrained import DESCRIPTIONS, bundled_models, default_model_path
+from molvae.search.explore import DEFAULT_RADIUS
 
 logger = logging.getLogger(__name__)
 
@@ -443,8 +444,9 @@ def interpolate(model: MolVAE, start: str, end: str, *, steps: int = 10, method:
     return run(model, start, end, steps=steps, method=method)
 
 
-def explore(model: MolVAE, smiles: str, *, n: int = 100, radius: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Distinct valid neighbours of a molecule in latent space (see :func:`molvae.search.explore`).
+def explore(model: MolVAE, smiles: str, *, n: int = 100, radius: float = DEFAULT_RADIUS, seed: int = 0) -> pd.DataFrame:
+    """Distinct valid neighbours of a molecule in latent space, from ``n`` draws ``radius`` posterior
+    standard deviations around its latent mean (see :func:`molvae.search.explore`).
 
     Example:
         >>> molvae.explore(model, "CC(=O)Nc1ccc(O)cc1", n=100).head()        # doctest: +SKIP

@@ -6,6 +6,7 @@ import argparse
 
 from molvae import api
 from molvae.cli.common import add_common, add_image, add_output, start, write_and_draw
+from molvae.search.explore import DEFAULT_RADIUS
 
 HELP = "sample around a molecule's latent point and list its valid neighbours"
 DESCRIPTION = HELP + ", ranked by Tanimoto similarity, with QED, logP, SA and MW."
@@ -17,8 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--radius",
         type=float,
-        default=1.0,
-        help="standard deviation of the draws around the latent mean (default: 1.0)",
+        default=DEFAULT_RADIUS,
+        help="spread of the draws around the latent mean, in the molecule's posterior standard deviations "
+        f"(default: {DEFAULT_RADIUS})",
     )
     p.add_argument("--top", type=int, default=20, help="neighbours to print (default: 20)")
     add_output(p, "write every neighbour (.csv/.tsv/.parquet)")

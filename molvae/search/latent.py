@@ -52,13 +52,20 @@ TRACE_COLUMNS = ("step", "calls", "best_score", "best_smiles", "tr_length")
 # ----------------------------------------------------------------------------- encoding
 
 
-def encode_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray]:
-    """Canonical SMILES and latent mean (``latent_dim``) of one molecule; InputError with the reason
-    if it cannot be encoded (``what`` names it in the message, e.g. "start molecule")."""
+def posterior_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray, np.ndarray]:
+    """Canonical SMILES, latent mean and posterior standard deviation (each ``latent_dim``) of one
+    molecule; InputError with the reason if it cannot be encoded (``what`` names it in the message,
+    e.g. "start molecule")."""
     enc = model.encode([smiles])
     if not enc.valid[0]:
         raise InputError(f"cannot encode {what} {smiles!r}: {enc.reasons[0]}")
-    return enc.smiles[0], enc.mu[0]  # type: ignore[return-value]
+    return enc.smiles[0], enc.mu[0], np.exp(0.5 * enc.logvar[0])  # type: ignore[return-value]
+
+
+def encode_one(model: MolVAE, smiles: str, what: str = "molecule") -> tuple[str, np.ndarray]:
+    """Canonical SMILES and latent mean of one molecule (:func:`posterior_one` without the spread)."""
+    canonical, mu, _ = posterior_one(model, smiles, what)
+    return canonical, mu
 
 
 def encode_starts(model: MolVAE, smiles: Sequence[str], at_least: int = 1) -> tuple[list[str], np.ndarray]:
