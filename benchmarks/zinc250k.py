@@ -31,11 +31,14 @@ from common import DEFAULT_DATA, RESULTS, hardware, parse_args, save_results  # 
 
 
 class Metric(NamedTuple):
-    """A row of the main table: the metric's label, the published numbers beside ours, our target."""
+    """A row of the main table (here and in docs/benchmarks.md, which scripts/render_docs.py renders from
+    :data:`METRICS`): the metric's label, the published numbers beside ours, our target, and how a value
+    is written."""
 
     label: str
     anchors: str
     target: str
+    fmt: str = "{:.3f}"
 
 
 # Published numbers (ZINC250k unless noted). Reconstruction and validity: Jin et al. 2018 (JT-VAE, Table 1,
@@ -52,10 +55,12 @@ METRICS = {
     "validity": Metric("prior validity (RDKit)", "JT-VAE 100%, chemical VAE 0.7%", ">= 0.999"),
     "unique@10k": Metric("unique@10k", "MOSES VAE 0.998", ">= 0.999"),
     "novelty": Metric("novelty vs train", "MOSES VAE 0.695, JT-VAE 0.914", ">= 0.90"),
-    "fcd": Metric("FCD to test", "graph generators about 15 (GDSS 14.7)", "<= 1.0"),
-    "mae_logp": Metric("logP MAE from latent (test)", "chemical VAE about 0.15", "<= 0.10"),
-    "mae_qed": Metric("QED MAE from latent (test)", "chemical VAE about 0.054", "<= 0.03"),
-    "mae_sa": Metric("SA MAE from latent (test)", "-", "<= 0.10"),
+    "fcd": Metric(
+        "FCD to test (raw samples; 0 = indistinguishable)", "graph generators about 15 (GDSS 14.7)", "<= 1.0"
+    ),
+    "mae_logp": Metric("logP MAE from the latent mean (test)", "chemical VAE about 0.15", "<= 0.10"),
+    "mae_qed": Metric("QED MAE from the latent mean (test)", "chemical VAE about 0.054", "<= 0.03"),
+    "mae_sa": Metric("SA MAE from the latent mean (test)", "-", "<= 0.10"),
 }
 
 
@@ -84,13 +89,13 @@ def markdown(result: dict, quick: bool) -> str:
         "|---|" + "---|" * len(runs) + "---|---|",
     ]
 
-    def cell(value) -> str:
-        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    def cell(value, fmt: str = "{:.3f}") -> str:
+        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
     for key, metric in METRICS.items():
         lines.append(
             f"| {metric.label} | "
-            + " | ".join(cell(r["metrics"].get(key)) for r in runs)
+            + " | ".join(cell(r["metrics"].get(key), metric.fmt) for r in runs)
             + f" | {metric.anchors} | {metric.target} |"
         )
     decoding = "; ".join(
