@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -90,11 +91,28 @@ def add_input(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _flags(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:
+    """The values of the verb's flags named ``names`` (``--batch-size`` is ``batch_size``); a name
+    without a flag is left out."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
 def config_from_args(config_class: type[Config], args: argparse.Namespace) -> Config:
     """A config dataclass whose fields are set by the verb's flags of the same names (``--batch-size``
     sets ``batch_size``); a field without a flag keeps its default."""
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class) if hasattr(args, f.name)}
-    return config_class(**flags)
+    return config_class(**_flags(args, (f.name for f in dataclasses.fields(config_class))))
+
+
+def keywords_from_args(function: Callable[..., Any], args: argparse.Namespace, **given: Any) -> dict[str, Any]:
+    """The keyword arguments of a call to ``function`` (an :mod:`molvae.api` function): each of its
+    keyword-only parameters set by the verb's flag of the same name (``--id-column`` sets
+    ``id_column``), then ``given`` over them; a parameter with neither keeps its default.
+
+    ``api.encode_file(model, path, out, **keywords_from_args(api.encode_file, args, progress=True))``
+    """
+    parameters = inspect.signature(function).parameters.values()
+    names = (p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    return _flags(args, names) | given
 
 
 def setup_logging(args: argparse.Namespace) -> None:

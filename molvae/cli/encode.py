@@ -12,6 +12,7 @@ from molvae.cli.common import (
     add_output,
     check_output,
     config_from_args,
+    keywords_from_args,
     load_model,
     setup_logging,
     show_progress,
@@ -111,12 +112,7 @@ def run(args: argparse.Namespace) -> int:
         args.input,
         args.output,
         config,
-        smiles_column=args.smiles_column,
-        id_column=args.id_column,
-        engine=args.engine,
-        scheduler=args.scheduler,
-        resume=args.resume,
-        progress=show_progress(args),
+        **keywords_from_args(api.encode_file, args, progress=show_progress(args)),
     )
     n_bad = summary.n_rows - summary.n_valid
     detail = ": " + ", ".join(f"{k} {v}" for k, v in summary.reasons.most_common()) if summary.reasons else ""

@@ -6,7 +6,7 @@ import argparse
 
 from molvae import api
 from molvae.chem import compute_properties
-from molvae.cli.common import TABLE_OUTPUT, add_common, add_image, add_output, start, write_output
+from molvae.cli.common import TABLE_OUTPUT, add_common, add_image, add_output, keywords_from_args, start, write_output
 from molvae.errors import InputError
 from molvae.models.prior import PRIOR_KINDS
 from molvae.models.ring_limit import DEFAULT_MAX_RING
@@ -97,17 +97,14 @@ def run(args: argparse.Namespace) -> int:
     frame = api.sample(
         model,
         args.num_samples,
-        seed=args.seed,
-        prior=args.prior,
-        temperature=args.temperature,
-        condition=requested,
-        guidance=args.guidance,
-        repair=not args.no_repair,
-        reference=args.train,
-        latents=args.latents,
-        max_ring=args.max_ring,
-        index_temperature=args.index_temperature,
-        compare_average=bool(requested),
+        **keywords_from_args(
+            api.sample,
+            args,
+            condition=requested,
+            repair=not args.no_repair,
+            reference=args.train,
+            compare_average=bool(requested),
+        ),
     )
     summary = api.summarize_samples(frame, requested)
     report = f"validity {summary['validity']:.4f}, uniqueness {summary['uniqueness']:.4f}"

@@ -12,6 +12,7 @@ from molvae.cli.common import (
     add_common,
     add_input,
     add_output,
+    keywords_from_args,
     show_progress,
     start,
     write_output,
@@ -77,14 +78,7 @@ def run(args: argparse.Namespace) -> int:
     model, table = start(args)
     labels = _labels(table, args.labels) if args.labels else None
     frame = api.score(
-        model,
-        table,
-        n_samples=args.samples,
-        seed=args.seed,
-        calibrate=args.calibrate,
-        quantile=args.quantile,
-        keep_largest_fragment=args.keep_largest_fragment,
-        progress=show_progress(args),
+        model, table, **keywords_from_args(api.score, args, n_samples=args.samples, progress=show_progress(args))
     )
     if labels is not None:
         frame.insert(frame.columns.get_loc("input_smiles") + 1, "label", labels)

@@ -1,10 +1,13 @@
 """End-to-end runs of every verb through ``main([...])`` on the tiny session model."""
 
+import argparse
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from molvae.cli.common import keywords_from_args
 from molvae.cli.main import main
 from molvae.config import RunConfig
 
@@ -30,6 +33,15 @@ def test_list_properties(capsys):
     assert main(["train", "--list-properties"]) == 0
     out = capsys.readouterr().out
     assert "qed" in out and "tpsa" in out
+
+
+def test_keywords_from_args_takes_the_keyword_only_parameters_named_like_flags():
+    def call(model, table, *, seed=0, resume=False, progress=False, n_samples=1):
+        pass
+
+    args = argparse.Namespace(model="a.pt", table="t.csv", seed=3, resume=True, quiet=True, samples=4)
+    # positional parameters and flags named like none of the keywords are left alone; given wins
+    assert keywords_from_args(call, args, progress=True, resume=False) == {"seed": 3, "resume": False, "progress": True}
 
 
 @pytest.fixture()
