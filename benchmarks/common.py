@@ -1,6 +1,6 @@
 """What the benchmark scripts share (not a benchmark itself): where the data and the result files live,
-the hardware a result was measured on, writing a result, the options that pick the models to compare,
-and the end of every option parser.
+the hardware a result was measured on, writing a result, the parser of a benchmark that compares models
+and their measuring, and the end of every option parser.
 
 A benchmark imports it beside itself::
 
@@ -15,10 +15,12 @@ import json
 import logging
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+
+import molvae
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -51,20 +53,41 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def add_models(parser: argparse.ArgumentParser) -> None:
-    """``--models`` and ``--labels``: the models a benchmark compares, each under a label in its tables
-    (read back with :func:`labelled_models`)."""
+class _ModelsParser(argparse.ArgumentParser):
+    """The parser of :func:`models_parser`: a usage error unless there is one label per model."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        known, extras = super().parse_known_args(args, namespace)
+        if known.labels is not None and len(known.labels) != len(known.models):
+            self.error("give one label per model")
+        return known, extras
+
+
+def models_parser(doc: str) -> argparse.ArgumentParser:
+    """The option parser of a benchmark that compares models, described by the first line of its ``doc``,
+    with ``--models`` and ``--labels``: the models, each measured under a label in its tables
+    (:func:`measure_models`)."""
+    parser = _ModelsParser(description=doc.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["zinc250k_selfies"], help="bundled names or checkpoint paths")
     parser.add_argument("--labels", nargs="+", help="one label per model (default: the names)")
+    return parser
 
 
-def labelled_models(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[str, str]]:
-    """``(label, model)`` of each of ``--models`` (:func:`add_models`); a usage error unless there is
-    one label per model."""
+def measure_models(args: argparse.Namespace, measure: Callable[[molvae.MolVAE], dict]) -> dict[str, dict]:
+    """Each of ``--models`` (:func:`models_parser`) loaded and measured, under its label (``--labels``,
+    else its name): ``{label: {"model": name, **measure(model)}}``, the ``models`` of a comparison's result."""
     labels: Sequence[str] = args.labels or args.models
-    if len(labels) != len(args.models):
-        parser.error("give one label per model")
-    return list(zip(labels, args.models, strict=True))
+    return {
+        label: {"model": name, **measure(molvae.load(name))} for label, name in zip(labels, args.models, strict=True)
+    }
+
+
+def save_comparison(args: argparse.Namespace, name: str, result: dict, markdown_text: str) -> None:
+    """:func:`save_results` into benchmarks/results under ``--stem``, else ``name`` (``NAME_quick`` with
+    ``--quick``): how a benchmark of :func:`models_parser` ends."""
+    save_results(RESULTS, args.stem or (f"{name}_quick" if args.quick else name), result, markdown_text)
 
 
 def parse_args(

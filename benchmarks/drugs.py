@@ -21,8 +21,6 @@ Writes benchmarks/results/drugs.json and drugs.md (``--stem`` to change the name
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 import time
@@ -34,7 +32,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import DEFAULT_DATA, RESULTS, add_models, cpu_name, labelled_models  # noqa: E402
+from common import DEFAULT_DATA, cpu_name, measure_models, models_parser, parse_args, save_comparison  # noqa: E402
 
 import molvae  # noqa: E402
 from molvae import chem  # noqa: E402
@@ -145,8 +143,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_models(p)
+    p = models_parser(__doc__)
     p.add_argument("--drugs", default=str(DRUGS), help="CSV with name and smiles columns")
     p.add_argument("--draws", type=int, default=100)
     p.add_argument("--steps", type=int, default=10)
@@ -155,13 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column (the control set)")
     p.add_argument("--quick", action="store_true", help="6 drugs and 20 draws")
     p.add_argument("--stem", default=None, help="result file name (default: drugs, or drugs_quick)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)
+    args = parse_args(p, argv, level=logging.ERROR)
     drugs = pd.read_csv(args.drugs)
     if args.quick:
         drugs, args.draws, args.control = drugs.head(6), 20, min(args.control, 6)
     control = control_set(args.data, args.control, args.seed) if args.control else None
-    models = labelled_models(p, args)
+
+    def measured(model: molvae.MolVAE) -> dict:
+        """The drugs' measures, and the control set's under "control"."""
+        m = measure(model, drugs, args.draws, args.steps, args.seed)
+        if control is not None:
+            m["control"] = measure(model, control, args.draws, args.steps, args.seed)
+        return m
+
     results = {
         "drug_file": Path(args.drugs).name,
         "drugs": len(drugs),
@@ -174,25 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         "control_molecules": 0 if control is None else len(control),
         "targets": TARGETS,
         "rows": ROWS,
-        "models": {},
+        "models": measure_models(args, measured),
     }
-    for label, name in models:
-        model = molvae.load(name)
-        results["models"][label] = {"model": name, **measure(model, drugs, args.draws, args.steps, args.seed)}
-        if control is not None:
-            results["models"][label]["control"] = measure(model, control, args.draws, args.steps, args.seed)
-        m = results["models"][label]
+    for label, m in results["models"].items():
         print(
             f"{label}: reconstruction {m['reconstruction']:.3f}, neighbours {m['neighbours_mean']:.1f} "
             f"(min {m['neighbours_min']}), familiar {m['explore_familiar']:.3f}, median similarity "
             f"{m['explore_median_similarity']:.3f}, interpolation familiar {m['interpolate_familiar']:.3f} "
             f"({m['seconds']:.0f} s)"
         )
-    stem = args.stem or ("drugs_quick" if args.quick else "drugs")
-    out = RESULTS
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(markdown(results))
-    print(f"wrote {out / (stem + '.json')}")
+    save_comparison(args, "drugs", results, markdown(results))
     return 0
 
 

@@ -21,7 +21,6 @@ splits only: models are chosen on these.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import DEFAULT_DATA, RESULTS, add_models, cpu_name, labelled_models, parse_args, save_results  # noqa: E402
+from common import DEFAULT_DATA, cpu_name, measure_models, models_parser, parse_args, save_comparison  # noqa: E402
 
 import molvae  # noqa: E402
 from molvae import chem  # noqa: E402
@@ -110,8 +109,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_models(p)
+    p = models_parser(__doc__)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="ZINC250k with a split column")
     p.add_argument("--molecules", type=int, default=2000, help="train molecules (and valid references)")
     p.add_argument("--scales", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
@@ -119,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="300 molecules")
     p.add_argument("--stem", default=None, help="result file name (default: latent_coverage[_quick])")
     args = parse_args(p, argv)
-    models = labelled_models(p, args)
     n = 300 if args.quick else args.molecules
     data = pd.read_csv(args.data)
     train_rows = data[data["split"] == "train"]
@@ -138,13 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             "sane": float(chem.sane_flags(reference).mean()),
         },
         "columns": [list(c) for c in COLUMNS],  # what a table of these rows shows (scripts/render_docs.py too)
-        "models": {},
+        "models": measure_models(
+            args, lambda model: measure(model, molecules, reference, train, args.scales, args.seed)
+        ),
     }
-    for label, name in models:
-        model = molvae.load(name)
-        result["models"][label] = {"model": name, **measure(model, molecules, reference, train, args.scales, args.seed)}
-    stem = args.stem or ("latent_coverage_quick" if args.quick else "latent_coverage")
-    save_results(RESULTS, stem, result, markdown(result))
+    save_comparison(args, "latent_coverage", result, markdown(result))
     return 0
 
 
