@@ -36,8 +36,10 @@ def save_results(out: Path, stem: str, result: dict, markdown_text: str) -> None
 
 
 def hardware() -> str:
+    """The machine a result was measured on: processor, cores, torch build and threads, GPU or not (the
+    processor matters: bf16 or AMX units make the model's share of the work several times cheaper)."""
     return (
-        f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+        f"{cpu_name()}, {os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}"
     )
 
